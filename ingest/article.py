@@ -1,0 +1,78 @@
+"""The article record every loader produces, with its stable id and content hash."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+_TRACKING = ("utm_", "fbclid", "gclid", "mc_cid", "mc_eid")
+
+
+def canonical_url(url: str) -> str:
+    """Lower-case scheme and host, drop fragment, tracking parameters and a trailing slash."""
+    url = (url or "").strip()
+    if not url:
+        return ""
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
+             if not k.lower().startswith(_TRACKING)]
+    path = parts.path.rstrip("/") or ""
+    return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
+
+
+@dataclass
+class Article:
+    title: str
+    text: str
+    source: str = ""
+    author: str = ""
+    published_at: datetime | None = None
+    url: str = ""
+    category: str = ""
+    origin: str = ""  # the file or URL it was read from (not part of the identity)
+
+    @property
+    def doc_id(self) -> str:
+        """Stable id: from the canonical URL, else outlet+title+date, else the content."""
+        url = canonical_url(self.url)
+        if url:
+            return "u-" + _digest(url)[:20]
+        if self.title and (self.source or self.published_at):
+            return "t-" + _digest(self.source.lower(), self.title.lower(), self.published_iso)[:20]
+        return "c-" + _digest(self.title, self.text)[:20]
+
+    @property
+    def published_iso(self) -> str:
+        if self.published_at is None:
+            return ""
+        return self.published_at.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    @property
+    def published_ts(self) -> int:
+        """Epoch seconds (Chroma filters ranges on numbers); -1 when the date is unknown."""
+        return int(self.published_at.timestamp()) if self.published_at else -1
+
+    @property
+    def content_hash(self) -> str:
+        return _digest(self.title, self.text, self.source, self.author, self.published_iso,
+                       self.url, self.category)[:32]
+
+    def metadata(self) -> dict[str, str | int]:
+        """Flat metadata (no None values: Chroma refuses them)."""
+        return {
+            "doc_id": self.doc_id,
+            "title": self.title,
+            "source": self.source,
+            "author": self.author,
+            "published_at": self.published_iso,
+            "published_ts": self.published_ts,
+            "url": self.url,
+            "category": self.category,
+            "content_hash": self.content_hash,
+        }

@@ -1,0 +1,158 @@
+"""From retrieved chunks to an answer: evidence selection, answerability, prompting, extraction."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from llama_index.core.schema import NodeWithScore
+
+from rag.citations import Citation, Source, place_markers
+from rag.prompts import render
+from rag.text import overlap, split_sentences, terms
+
+NO_ANSWER = "The sources do not say."
+SENTENCES_PER_SOURCE = 3
+COVERAGE = 0.5  # share of the question's key terms the evidence must hold before the LLM is asked
+
+
+@dataclass
+class Answer:
+    question: str
+    query: str
+    text: str
+    citations: list[Citation] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+    answered: bool = True
+    filters: str = "none"
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered,
+                "citations": [c.to_dict() for c in self.citations],
+                "sources": [s.to_dict() for s in self.sources], "filters": self.filters,
+                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+
+
+def _body(chunk_text: str) -> str:
+    """A chunk without its header (title / outlet | date / blank line)."""
+    parts = chunk_text.split("\n\n", 1)
+    return parts[1] if len(parts) == 2 else chunk_text
+
+
+def select_sources(query: str, hits: list[NodeWithScore], limit: int) -> list[Source]:
+    """At most `limit` chunks, one per article, each reduced to its sentences that best match the query."""
+    q_terms = set(terms(query))
+    seen: set[str] = set()
+    sources: list[Source] = []
+    for hit in hits:
+        meta = hit.node.metadata
+        if meta.get("doc_id") in seen:
+            continue
+        seen.add(meta.get("doc_id"))
+        sentences = split_sentences(_body(hit.node.get_content()))
+        ranked = sorted(range(len(sentences)), key=lambda i: -len(q_terms & set(terms(sentences[i]))))
+        keep = sorted(ranked[:SENTENCES_PER_SOURCE])
+        evidence = " ".join(sentences[i] for i in keep)
+        sources.append(Source(n=len(sources) + 1, chunk_id=hit.node.node_id, doc_id=meta.get("doc_id", ""),
+                              title=meta.get("title", ""), source=meta.get("source", ""),
+                              published_at=meta.get("published_at", ""), url=meta.get("url", ""),
+                              evidence=evidence, text=hit.node.get_content(), score=float(hit.score or 0.0)))
+        if len(sources) >= limit:
+            break
+    return sources
+
+
+def coverage(question: str, sources: list[Source]) -> float:
+    """Share of the question's key terms that appear somewhere in the sources (titles and outlets included)."""
+    found = set()
+    for s in sources:
+        found |= set(terms(s.text))
+    return overlap(terms(question), found)
+
+
+_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+           "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
+_CAPITAL = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’&.-]*)*)")
+
+
+def named_entities(question: str) -> list[str]:
+    """Capitalised names in the question (not its first word, not months or days): things it is about."""
+    found = []
+    for match in _CAPITAL.finditer(question):
+        if match.start() == 0 or question[:match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
+            words = match.group(1).split()
+            if len(words) == 1:
+                continue
+            name = " ".join(words[1:])  # "What Apple…" -> skip the leading question word only
+        else:
+            name = match.group(1)
+        if name.lower() not in _MONTHS and terms(name):
+            found.append(name)
+    return found
+
+
+def missing_entities(question: str, sources: list[Source]) -> list[str]:
+    found: set[str] = set()
+    for s in sources:
+        found |= set(terms(s.text))
+    return [e for e in named_entities(question) if not set(terms(e)) <= found]
+
+
+def answerable(question: str, sources: list[Source]) -> bool:
+    """Do the sources cover the question's names and most of its key terms? (An LLM this small cannot tell.)"""
+    return bool(sources) and not missing_entities(question, sources) and coverage(question, sources) >= COVERAGE
+
+
+def format_sources(sources: list[Source]) -> str:
+    blocks = []
+    for s in sources:
+        date = s.published_at[:10]
+        # Source text is data: strip anything that looks like our own markers or delimiters.
+        evidence = s.evidence.replace("<<<", "").replace(">>>", "")
+        blocks.append(f"[{s.n}] {s.title} ({s.source}, {date})\n{evidence}")
+    return "\n\n".join(blocks)
+
+
+def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": render("system")},
+            {"role": "user", "content": render("answer", sources=format_sources(sources), question=question)}]
+
+
+def extractive(question: str, sources: list[Source], max_sentences: int = 2) -> str:
+    """No LLM: the sentences that best match the question, from different sources, each cited."""
+    q_terms = set(terms(question))
+    scored = []
+    for s in sources:
+        for sentence in split_sentences(s.evidence):
+            hit = len(q_terms & set(terms(sentence)))
+            if hit:
+                scored.append((hit, -s.n, sentence, s.n))
+    scored.sort(reverse=True)
+    picked, used = [], set()
+    for _, _, sentence, n in scored:
+        if n in used:
+            continue
+        used.add(n)
+        picked.append(place_markers(sentence.strip(), f"[{n}]"))
+        if len(picked) >= max_sentences:
+            break
+    return " ".join(picked) if picked else NO_ANSWER
+
+
+def is_no_answer(text: str) -> bool:
+    lowered = text.lower()
+    return not lowered.strip() or any(p in lowered for p in (
+        "sources do not say", "sources don't say", "do not contain", "does not contain", "not mentioned",
+        "no information", "not enough information", "insufficient information", "cannot answer", "can't answer"))
+
+
+def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:
+    lines = [f"{turn['role']}: {turn['content'][:400]}" for turn in history[-6:]]
+    return [{"role": "user", "content": render("rewrite", history="\n".join(lines), question=question)}]
+
+
+def heuristic_rewrite(question: str, history: list[dict[str, str]]) -> str:
+    """Without an LLM: carry the previous question's terms into a follow-up."""
+    previous = next((t["content"] for t in reversed(history) if t.get("role") == "user"), "")
+    return f"{previous} {question}".strip() if previous else question

@@ -1,0 +1,154 @@
+"""The public API: `Assistant` ties the store, the retrievers, the LLM and the citation check together."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from llama_index.core.schema import NodeWithScore
+
+from rag import answering, citations, embeddings, indexing, llms
+from rag.answering import NO_ANSWER, Answer
+from rag.embeddings import make_embedder
+from rag.errors import EmptyIndexError
+from rag.keyword import KeywordIndex
+from rag.llms import LLM, complete, make_llm
+from rag.retrieval import Filters, hybrid_search
+from rag.settings import Settings
+from rag.store import all_chunks, manifest, open_collection
+
+History = list[dict[str, str]]
+
+
+class Assistant:
+    """Ingest news, retrieve it, answer questions with checked citations. Parts load on first use."""
+
+    def __init__(self, settings: Settings | None = None, llm: LLM | None = None):
+        self.settings = settings or Settings()
+        llms.check_name(self.settings.llm)
+        embeddings.check_name(self.settings.embeddings)
+        self._llm = llm
+        self._llm_ready = llm is not None
+        self._embedder = None
+        self._collection = None
+        self._keyword: KeywordIndex | None = None
+
+    # -- parts ------------------------------------------------------------------------------
+    @property
+    def embedder(self):
+        if self._embedder is None:
+            self._embedder = make_embedder(self.settings)
+        return self._embedder
+
+    @property
+    def collection(self):
+        if self._collection is None:
+            self._collection = open_collection(self.settings, self.embedder.name)
+        return self._collection
+
+    @property
+    def llm(self) -> LLM | None:
+        if not self._llm_ready:
+            self._llm = make_llm(self.settings)
+            self._llm_ready = True
+        return self._llm
+
+    def keyword_index(self) -> KeywordIndex:
+        if self._keyword is None:
+            ids, texts, metas = all_chunks(self.collection)
+            cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
+            self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas) if not self.settings.chroma_url \
+                else KeywordIndex(ids, texts, metas)
+        return self._keyword
+
+    # -- corpus -----------------------------------------------------------------------------
+    def ingest(self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None) -> indexing.IngestReport:
+        if isinstance(paths_or_urls, (str, Path)):
+            paths_or_urls = [paths_or_urls]
+        report = indexing.ingest(paths_or_urls, self.collection, self.embedder, self.settings, progress)
+        if report.new or report.updated:
+            self._keyword = None
+        return report
+
+    def delete(self, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:
+        removed = indexing.delete(self.collection, doc_id=doc_id, url=url, source=source)
+        if removed:
+            self._keyword = None
+        return removed
+
+    def stats(self) -> dict:
+        entries = manifest(self.collection)
+        outlets: dict[str, int] = {}
+        dates = []
+        for e in entries.values():
+            outlets[e.metadata["source"] or "(unknown)"] = outlets.get(e.metadata["source"] or "(unknown)", 0) + 1
+            if e.metadata.get("published_at"):
+                dates.append(e.metadata["published_at"])
+        return {"articles": len(entries), "chunks": self.collection.count(),
+                "incomplete": sum(not e.complete for e in entries.values()),
+                "outlets": dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
+                "first_published": min(dates) if dates else None, "last_published": max(dates) if dates else None}
+
+    def outlets(self) -> list[str]:
+        return sorted({s for s in self.keyword_index().sources if s})
+
+    # -- questions --------------------------------------------------------------------------
+    def retrieve(self, question: str, k: int | None = None, filters: Filters | dict | None = None) -> list[NodeWithScore]:
+        index = self.keyword_index()
+        if len(index) == 0:
+            raise EmptyIndexError()
+        return hybrid_search(question, index, self.collection, self.embedder, k or self.settings.top_k,
+                             Filters.coerce(filters), self.settings.bm25_weight)
+
+    def standalone_query(self, question: str, history: History | None) -> str:
+        if not history:
+            return question
+        llm = self.llm
+        if llm is None:
+            return answering.heuristic_rewrite(question, history)
+        rewritten = complete(llm, answering.rewrite_messages(question, history), max_tokens=64)
+        rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
+        return rewritten or answering.heuristic_rewrite(question, history)
+
+    def stream(self, question: str, history: History | None = None,
+               filters: Filters | dict | None = None) -> Iterator[str | Answer]:
+        """Yield text pieces as they are generated, then the final `Answer`."""
+        t0 = time.perf_counter()
+        flt = Filters.coerce(filters)
+        query = self.standalone_query(question, history)
+        t_rewrite = time.perf_counter()
+        hits = self.retrieve(query, filters=flt)
+        sources = answering.select_sources(query, hits, self.settings.context_sources)
+        t_retrieved = time.perf_counter()
+        timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
+        answer = Answer(question=question, query=query, text=NO_ANSWER, sources=sources, filters=flt.describe(),
+                        answered=False, timings=timings)
+        if not answering.answerable(query, sources):
+            yield NO_ANSWER
+        else:
+            llm = self.llm
+            if llm is None:
+                raw = answering.extractive(query, sources)
+                yield raw
+            else:
+                pieces = []
+                for piece in llm.stream(answering.messages(query, sources), self.settings.max_tokens):
+                    if not pieces:
+                        timings["first_token_s"] = time.perf_counter() - t0
+                    pieces.append(piece)
+                    yield piece
+                raw = "".join(pieces).strip()
+            if not answering.is_no_answer(raw):
+                answer.text, answer.citations = citations.check(raw, sources, query)
+                answer.answered = True
+        timings.setdefault("first_token_s", time.perf_counter() - t0)
+        timings["total_s"] = time.perf_counter() - t0
+        yield answer
+
+    def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None) -> Answer:
+        final = None
+        for item in self.stream(question, history=history, filters=filters):
+            final = item
+        assert isinstance(final, Answer)
+        return final

@@ -1,0 +1,123 @@
+"""Check and place citations after generation.
+
+Small models drop, invent and misplace [n] markers, so markers are treated as hints: every answer
+sentence is matched against every source it could come from; a marker pointing at no source is
+removed, a marker whose source does not support its sentence is moved to the source that does (or
+kept and marked unverified when none does), and an uncited sentence gets the source that clearly
+supports it.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from rag.text import numbers, overlap, split_sentences, terms
+
+SUPPORT = 0.6  # share of a claim's content terms a source must hold to support it
+_MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
+
+
+@dataclass
+class Source:
+    """A numbered source as shown to the LLM."""
+
+    n: int
+    chunk_id: str
+    doc_id: str
+    title: str
+    source: str
+    published_at: str
+    url: str
+    evidence: str  # the sentences shown to the model
+    text: str  # the whole chunk, header included
+    score: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Citation:
+    n: int
+    doc_id: str
+    chunk_id: str
+    title: str
+    source: str
+    published_at: str
+    url: str
+    quote: str
+    verified: bool
+    support: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _claim_terms(sentence: str, question: str) -> list[str]:
+    found = terms(sentence)
+    # "Yes." or "Apple." alone: the claim is the question answered by that word.
+    return found + terms(question) if len(set(found)) < 3 else found
+
+
+def support(claim: str, question: str, source: Source) -> float:
+    claim_terms = _claim_terms(claim, question)
+    body = source.text + " " + source.evidence
+    score = overlap(claim_terms, set(terms(body)))
+    missing_numbers = numbers(claim) - numbers(body)
+    return 0.0 if missing_numbers else score
+
+
+def best_quote(claim: str, question: str, source: Source) -> str:
+    claim_terms = set(_claim_terms(claim, question))
+    sentences = split_sentences(source.evidence) + split_sentences(source.text.split("\n\n", 1)[-1])
+    return max(sentences, key=lambda s: len(claim_terms & set(terms(s))), default="")
+
+
+def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[Citation]]:
+    """The answer with corrected markers, and one citation per source it cites."""
+    by_n = {s.n: s for s in sources}
+    out_sentences: list[str] = []
+    cited: dict[int, list[tuple[str, bool, float]]] = {}
+    # "It rose. [1] Then…": markers after the full stop belong to the sentence before it.
+    answer = _TRAILING.sub(lambda m: m.group(2) + m.group(1), answer)
+    for sentence in split_sentences(answer):
+        markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
+        claim = _MARKERS.sub("", sentence).strip()
+        if not claim:
+            continue
+        valid = list(dict.fromkeys(n for n in markers if n in by_n))
+        scores = {n: support(claim, question, src) for n, src in by_n.items()}
+        supported = [n for n in valid if scores[n] >= SUPPORT]
+        best = max(scores, key=lambda n: (scores[n], -n)) if scores else None
+        if supported:
+            chosen = [(n, True) for n in supported]
+        elif best is not None and scores[best] >= SUPPORT:
+            chosen = [(best, True)]
+        else:
+            chosen = [(n, False) for n in valid]
+        for n, ok in chosen:
+            cited.setdefault(n, []).append((claim, ok, scores[n]))
+        marks = "".join(f"[{n}]" for n, _ in chosen)
+        out_sentences.append(place_markers(claim, marks))
+    citations = []
+    for n in sorted(cited):
+        src = by_n[n]
+        claims = cited[n]
+        top = max(claims, key=lambda c: c[2])
+        citations.append(Citation(n=n, doc_id=src.doc_id, chunk_id=src.chunk_id, title=src.title, source=src.source,
+                                  published_at=src.published_at, url=src.url,
+                                  quote=best_quote(top[0], question, src),
+                                  verified=all(ok for _, ok, _ in claims), support=round(top[2], 3)))
+    return " ".join(out_sentences), citations
+
+
+def place_markers(claim: str, marks: str) -> str:
+    """Put markers before the sentence's final punctuation: "It rose 3% [1]."."""
+    if not marks:
+        return claim
+    m = re.search(r"([.!?][\"'”’)]*)$", claim)
+    if m:
+        return f"{claim[:m.start()]} {marks}{m.group(1)}"
+    return f"{claim} {marks}"

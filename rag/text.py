@@ -1,0 +1,89 @@
+"""Sentences and content terms: the shared vocabulary of evidence selection and citation checks."""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+_SPLIT = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
+_ABBREV = {"mr", "mrs", "ms", "dr", "st", "vs", "no", "inc", "co", "corp", "jr", "sr", "gen", "gov", "sen", "rep",
+           "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.g",
+           "i.e", "etc", "prof", "lt", "col", "capt"}
+_WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
+_NUMBER = re.compile(r"\d[\d,.]*\d|\d")
+
+# Words that carry no claim: question scaffolding and reporting verbs.
+EXTRA_STOP = {
+    "article", "articles", "report", "reported", "reports", "reporting", "according", "source", "sources",
+    "news", "say", "says", "said", "mention", "mentioned", "mentions", "published", "publish", "which",
+    "what", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "do", "is", "was", "were",
+    "are", "has", "have", "had", "also", "both", "between", "after", "before", "than", "then", "yes", "no",
+    "answer", "question", "based", "information", "provided", "one", "entity", "person", "company",
+    "organization", "individual", "suggest", "suggests", "indicate", "indicates", "regarding", "about",
+}
+
+
+@lru_cache(maxsize=1)
+def _stop() -> frozenset[str]:
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return frozenset(STOPWORDS_EN) | EXTRA_STOP
+
+
+@lru_cache(maxsize=1)
+def _stemmer():
+    import Stemmer
+
+    return Stemmer.Stemmer("english")
+
+
+def split_sentences(text: str) -> list[str]:
+    out: list[str] = []
+    for para in re.split(r"\n+", text):
+        pieces = _SPLIT.split(para)
+        # re.split keeps the captured closing quotes: glue them back onto their sentence.
+        merged: list[str] = []
+        for i in range(0, len(pieces), 2):
+            piece = pieces[i] + (pieces[i + 1] if i + 1 < len(pieces) else "")
+            if merged and _ends_with_abbrev(merged[-1]):
+                merged[-1] = f"{merged[-1]} {piece}"
+            else:
+                merged.append(piece)
+        out += [m.strip() for m in merged if m.strip()]
+    return out
+
+
+def _ends_with_abbrev(sentence: str) -> bool:
+    if not sentence.endswith("."):
+        return False
+    word = sentence[:-1].rsplit(None, 1)[-1].lower() if sentence[:-1].split() else ""
+    return word in _ABBREV or (len(word) == 1 and word.isalpha())
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
+    return _stemmer().stemWord(word)
+
+
+def terms(text: str) -> list[str]:
+    """Lower-cased, stemmed content words (stop words and question scaffolding dropped)."""
+    stop = _stop()
+    out = []
+    for w in _WORD.findall(text.lower()):
+        w = w.strip("'’-").replace("’", "'")
+        if w.endswith("'s"):
+            w = w[:-2]
+        if len(w) < 2 and not w.isdigit() or w in stop:
+            continue
+        out.append(_stem(w))
+    return out
+
+
+def numbers(text: str) -> set[str]:
+    return {n.replace(",", "").rstrip(".") for n in _NUMBER.findall(text)}
+
+
+def overlap(claim_terms: list[str], evidence_terms: set[str]) -> float:
+    """Share of the claim's distinct terms found in the evidence."""
+    distinct = set(claim_terms)
+    return len(distinct & evidence_terms) / len(distinct) if distinct else 0.0
