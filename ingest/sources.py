@@ -39,7 +39,8 @@ def expand(inputs: Iterable[str | Path]) -> Iterator[str | Path]:
 
 
 def too_large(origin: str, size: int, max_bytes: int) -> InputError:
-    return InputError(origin, f"file is too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:g} MB limit; "
+    mb = 1024 * 1024  # the unit of NEWSRAG_MAX_FILE_MB
+    return InputError(origin, f"file is too large ({size / mb:.1f} MB > {max_bytes / mb:g} MB limit; "
                       "raise NEWSRAG_MAX_FILE_MB to allow it)")
 
 
@@ -64,12 +65,12 @@ def load_path(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
     origin = str(path)
     result = LoadResult(origin)
     try:
+        if not path.exists():
+            raise InputError(origin, "no such file or folder")
         loader = LOADERS.get(path.suffix.lower())
         if loader is None:
             raise InputError(origin, f"unsupported file type {path.suffix or '(none)'!r} "
                              f"(supported: {', '.join(sorted(LOADERS))})")
-        if not path.exists():
-            raise InputError(origin, "no such file or folder")
         try:
             size = path.stat().st_size
             if size > max_bytes:

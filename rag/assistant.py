@@ -44,7 +44,7 @@ class Assistant:
     @property
     def collection(self):
         if self._collection is None:
-            self._collection = open_collection(self.settings, self.embedder.name)
+            self._collection = open_collection(self.settings, embeddings.embedder_name(self.settings))
         return self._collection
 
     @property

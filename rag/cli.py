@@ -188,6 +188,39 @@ def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0
     launch(_settings(llm=llm), host=host, port=port)
 
 
+@app.command()
+def demo(corpus: Annotated[Path, typer.Argument(help="Demo corpus folder.")] = Path("examples/news"),
+         host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
+         port: Annotated[int, typer.Option(help="Port.")] = 7860,
+         llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None,
+         no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only; do not open the UI.")] = False,
+         ) -> None:
+    """Set up the models, ingest the demo corpus and open the chat UI on it."""
+    if not corpus.is_dir():
+        _err(f"demo corpus {corpus} not found: run from the repository root or pass its path")
+        raise typer.Exit(2)
+    settings = _settings(llm=llm)
+    if settings.llm == "local":
+        setup()
+    from rag.assistant import Assistant
+
+    report = Assistant(settings).ingest([corpus])
+    typer.echo(report.summary())
+    if not no_serve:
+        from ui.app import launch
+
+        launch(settings, host=host, port=port)
+
+
+def _register_eval() -> None:
+    from evals.cli import app as eval_app  # light: the suites import their heavy parts when run
+
+    app.add_typer(eval_app, name="eval", help="Run evaluation suites (multihop, smoke, robustness, perf).")
+
+
+_register_eval()
+
+
 def main() -> None:
     """Entry point: usage errors exit 2 (click prints them), user errors print one line and exit 1."""
     from pydantic import ValidationError

@@ -109,6 +109,7 @@ class OpenAIEmbedder:
                              timeout=settings.openai_timeout, max_retries=1)
         self.model = settings.openai_embedding_model
         self.name = f"openai:{self.model}"
+        self.where = settings.openai_base_url or "api.openai.com"
 
     def embed(self, texts: list[str]) -> np.ndarray:
         import openai
@@ -119,8 +120,8 @@ class OpenAIEmbedder:
                 resp = self.client.embeddings.create(model=self.model, input=texts[start:start + 128])
                 vectors.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         except openai.OpenAIError as exc:
-            raise BackendError(f"embedding endpoint failed ({type(exc).__name__}: {exc}); check "
-                               "NEWSRAG_OPENAI_BASE_URL, NEWSRAG_OPENAI_EMBEDDING_MODEL and the API key") from None
+            raise BackendError(f"the embedding endpoint {self.where} failed ({type(exc).__name__}: {exc}); "
+                               "check NEWSRAG_OPENAI_BASE_URL, NEWSRAG_OPENAI_EMBEDDING_MODEL and the API key") from None
         arr = np.asarray(vectors, dtype=np.float32)
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
 
@@ -132,6 +133,14 @@ def check_name(name: str) -> None:
     if name not in EMBEDDERS:
         raise ConfigError(f"unknown embeddings backend {name!r}; valid: {', '.join(EMBEDDERS)} "
                           "(set NEWSRAG_EMBEDDINGS)")
+
+
+def embedder_name(settings: Settings) -> str:
+    """The vector-space name an index records, known without loading the model."""
+    check_name(settings.embeddings)
+    if settings.embeddings == "openai":
+        return f"openai:{settings.openai_embedding_model}"
+    return LocalEmbedder.name
 
 
 def make_embedder(settings: Settings) -> Embedder:

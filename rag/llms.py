@@ -64,6 +64,7 @@ class OpenAILLM:
         self.where = settings.openai_base_url or "api.openai.com"
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
+        import httpx
         import openai
 
         try:
@@ -72,7 +73,7 @@ class OpenAILLM:
             for chunk in response:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
-        except openai.APITimeoutError:
+        except (openai.APITimeoutError, httpx.TimeoutException):  # httpx's own: a stall mid-stream
             raise BackendError(f"the LLM endpoint {self.where} timed out; try again, raise "
                                "NEWSRAG_OPENAI_TIMEOUT, or use --llm extractive") from None
         except openai.APIConnectionError:
@@ -81,6 +82,9 @@ class OpenAILLM:
         except openai.APIStatusError as exc:
             raise BackendError(f"the LLM endpoint {self.where} answered HTTP {exc.status_code}: "
                                f"{str(exc.message)[:200]}") from None
+        except (openai.APIError, httpx.TransportError) as exc:  # error event / dropped connection mid-stream
+            raise BackendError(f"the LLM endpoint {self.where} failed mid-answer: "
+                               f"{type(exc).__name__}: {str(exc)[:200]}") from None
 
 
 LLMS = {"local": LocalLLM, "openai": OpenAILLM, "extractive": None}

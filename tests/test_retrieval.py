@@ -1,0 +1,60 @@
+"""Hybrid retrieval over the real demo index: results, filters and errors."""
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.errors import ConfigError, EmptyIndexError
+from rag.retrieval import Filters, outlets_named
+
+
+def test_results_carry_header_text_scores_and_article_metadata(demo):
+    hits = demo.retrieve("Reserve Bank cash rate cut", k=3)
+    assert len(hits) == 3
+    top = hits[0]
+    assert top.node.metadata["title"] == "Reserve Bank of Australia cuts cash rate to 4.10%"
+    assert top.text.startswith(top.node.metadata["title"] + "\n")
+    assert set(top.node.metadata) >= {"doc_id", "title", "source", "author", "published_at", "published_ts", "url",
+                                      "category", "content_hash", "chunk_index", "n_chunks"}
+    assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
+
+
+def test_source_filter_keeps_only_those_outlets_case_insensitively(demo):
+    hits = demo.retrieve("peacekeepers Ukraine", k=10, filters={"sources": ["harbour post", "Daily Meridian"]})
+    assert hits and {h.node.metadata["source"] for h in hits} == {"Harbour Post", "Daily Meridian"}
+
+
+def test_date_filters_are_inclusive_days(demo):
+    hits = demo.retrieve("Ukraine troops", k=20, filters={"since": "2025-02-18", "until": "2025-02-18"})
+    assert hits and {h.node.metadata["published_at"][:10] for h in hits} == {"2025-02-18"}
+    later = demo.retrieve("Ukraine troops", k=20, filters=Filters.coerce({"since": "2025-03-20"}))
+    assert later and min(h.node.metadata["published_at"] for h in later) >= "2025-03-20"
+
+
+def test_filter_matching_nothing_returns_nothing(demo):
+    assert demo.retrieve("Ukraine", filters={"sources": ["No Such Outlet"]}) == []
+
+
+def test_bad_filters_name_the_field():
+    with pytest.raises(ConfigError, match=r"filter since: cannot read the date 'soon' \(use YYYY-MM-DD\)"):
+        Filters.coerce({"since": "soon"})
+    with pytest.raises(ConfigError, match=r"unknown filter field\(s\) \['outlet'\]"):
+        Filters.coerce({"outlet": "x"})
+
+
+def test_outlets_named_in_the_question():
+    outlets = ["The Verge", "TechCrunch", "BBC News", "Fortune"]
+    assert outlets_named("Did the Verge and TechCrunch both report it?", outlets) == ["The Verge", "TechCrunch"]
+    assert outlets_named("What is the fortune of Elon Musk?", outlets) == ["Fortune"]
+    assert outlets_named("What did the BBC say?", outlets) == []
+
+
+def test_empty_index_says_how_to_fix(settings):
+    with pytest.raises(EmptyIndexError, match=r"no articles ingested yet: run `newsrag ingest PATH` first"):
+        Assistant(settings).retrieve("anything")
+
+
+def test_unknown_backend_names_list_valid_ones(settings):
+    with pytest.raises(ConfigError, match=r"unknown LLM backend 'gpt5'; valid: local, openai, extractive"):
+        Assistant(settings.model_copy(update={"llm": "gpt5"}))
+    with pytest.raises(ConfigError, match=r"unknown embeddings backend 'bert'; valid: local, openai"):
+        Assistant(settings.model_copy(update={"embeddings": "bert"}))
