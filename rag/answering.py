@@ -9,9 +9,10 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.citations import Citation, Source, place_markers
 from rag.prompts import render
+from rag.question import expects_yes_no, unknown_publications
 from rag.text import overlap, split_sentences, terms
 
-NO_ANSWER = "The sources do not say."
+NO_ANSWER = "Insufficient information: the sources do not say."
 SENTENCES_PER_SOURCE = 3
 COVERAGE = 0.5  # share of the question's key terms the evidence must hold before the LLM is asked
 
@@ -24,11 +25,12 @@ class Answer:
     citations: list[Citation] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
     answered: bool = True
+    note: str = ""  # why there is no answer, when there is none
     filters: str = "none"
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered,
+        return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered, "note": self.note,
                 "citations": [c.to_dict() for c in self.citations],
                 "sources": [s.to_dict() for s in self.sources], "filters": self.filters,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
@@ -99,9 +101,19 @@ def missing_entities(question: str, sources: list[Source]) -> list[str]:
     return [e for e in named_entities(question) if not set(terms(e)) <= found]
 
 
-def answerable(question: str, sources: list[Source]) -> bool:
-    """Do the sources cover the question's names and most of its key terms? (An LLM this small cannot tell.)"""
-    return bool(sources) and not missing_entities(question, sources) and coverage(question, sources) >= COVERAGE
+def unanswerable_reason(question: str, sources: list[Source], outlets: list[str]) -> str | None:
+    """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell."""
+    if not sources:
+        return "No article matches the question."
+    unknown = unknown_publications(question, outlets)
+    if unknown:
+        return "The index holds no articles from " + ", ".join(unknown) + "."
+    missing = missing_entities(question, sources)
+    if missing:
+        return "The sources found never mention " + ", ".join(missing) + "."
+    if coverage(question, sources) < COVERAGE:
+        return "The sources found cover too little of the question."
+    return None
 
 
 def format_sources(sources: list[Source]) -> str:
@@ -114,9 +126,16 @@ def format_sources(sources: list[Source]) -> str:
     return "\n\n".join(blocks)
 
 
+YES_NO = "Answer from the sources above: begin with Yes or No, then one sentence citing the sources by number."
+OPEN = ("Answer from the sources above: begin with the name, number or date asked for, then one sentence citing "
+        "the sources by number.")
+
+
 def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
+    instruction = YES_NO if expects_yes_no(question) else OPEN
     return [{"role": "system", "content": render("system")},
-            {"role": "user", "content": render("answer", sources=format_sources(sources), question=question)}]
+            {"role": "user", "content": render("answer", sources=format_sources(sources), question=question,
+                                               instruction=instruction)}]
 
 
 def extractive(question: str, sources: list[Source], max_sentences: int = 2) -> str:
@@ -144,7 +163,8 @@ def is_no_answer(text: str) -> bool:
     lowered = text.lower()
     return not lowered.strip() or any(p in lowered for p in (
         "sources do not say", "sources don't say", "do not contain", "does not contain", "not mentioned",
-        "no information", "not enough information", "insufficient information", "cannot answer", "can't answer"))
+        "no information", "not enough information", "insufficient information", "cannot answer", "can't answer",
+        "cannot be determined", "not provided"))
 
 
 def rewrite_messages(question: str, history: list[dict[str, str]]) -> list[dict[str, str]]:

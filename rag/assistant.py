@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from pathlib import Path
@@ -33,34 +34,48 @@ class Assistant:
         self._embedder = None
         self._collection = None
         self._keyword: KeywordIndex | None = None
+        # The UI serves requests from several threads: parts are built once, under a lock.
+        self._lock = threading.RLock()
+        # A local model answers one request at a time.
+        self._generating = threading.Lock()
 
     # -- parts ------------------------------------------------------------------------------
     @property
     def embedder(self):
-        if self._embedder is None:
-            self._embedder = make_embedder(self.settings)
-        return self._embedder
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = make_embedder(self.settings)
+            return self._embedder
 
     @property
     def collection(self):
-        if self._collection is None:
-            self._collection = open_collection(self.settings, embeddings.embedder_name(self.settings))
-        return self._collection
+        with self._lock:
+            if self._collection is None:
+                self._collection = open_collection(self.settings, embeddings.embedder_name(self.settings))
+            return self._collection
 
     @property
     def llm(self) -> LLM | None:
-        if not self._llm_ready:
-            self._llm = make_llm(self.settings)
-            self._llm_ready = True
-        return self._llm
+        with self._lock:
+            if not self._llm_ready:
+                self._llm = make_llm(self.settings)
+                self._llm_ready = True
+            return self._llm
 
     def keyword_index(self) -> KeywordIndex:
-        if self._keyword is None:
-            ids, texts, metas = all_chunks(self.collection)
-            cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
-            self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas) if not self.settings.chroma_url \
-                else KeywordIndex(ids, texts, metas)
-        return self._keyword
+        with self._lock:
+            if self._keyword is None:
+                ids, texts, metas = all_chunks(self.collection)
+                cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
+                self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas) \
+                    if not self.settings.chroma_url else KeywordIndex(ids, texts, metas)
+            return self._keyword
+
+    def warm(self) -> None:
+        """Load the store, the keyword index, the embedder and the LLM now rather than on first use."""
+        self.keyword_index()
+        self.embedder  # noqa: B018
+        self.llm  # noqa: B018
 
     # -- corpus -----------------------------------------------------------------------------
     def ingest(self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None) -> indexing.IngestReport:
@@ -107,24 +122,28 @@ class Assistant:
         llm = self.llm
         if llm is None:
             return answering.heuristic_rewrite(question, history)
-        rewritten = complete(llm, answering.rewrite_messages(question, history), max_tokens=64)
+        with self._generating:
+            rewritten = complete(llm, answering.rewrite_messages(question, history), max_tokens=64)
         rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
         return rewritten or answering.heuristic_rewrite(question, history)
 
-    def stream(self, question: str, history: History | None = None,
-               filters: Filters | dict | None = None) -> Iterator[str | Answer]:
-        """Yield text pieces as they are generated, then the final `Answer`."""
+    def stream(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
+               sources: int | None = None) -> Iterator[str | Answer]:
+        """Yield text pieces as they are generated, then the final `Answer`; `sources` caps the sources shown."""
         t0 = time.perf_counter()
         flt = Filters.coerce(filters)
         query = self.standalone_query(question, history)
         t_rewrite = time.perf_counter()
-        hits = self.retrieve(query, filters=flt)
-        sources = answering.select_sources(query, hits, self.settings.context_sources)
+        limit = sources or self.settings.context_sources
+        hits = self.retrieve(query, k=max(self.settings.top_k, 2 * limit), filters=flt)
+        sources = answering.select_sources(query, hits, limit)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(question=question, query=query, text=NO_ANSWER, sources=sources, filters=flt.describe(),
                         answered=False, timings=timings)
-        if not answering.answerable(query, sources):
+        reason = answering.unanswerable_reason(query, sources, self.outlets())
+        if reason:
+            answer.note = reason
             yield NO_ANSWER
         else:
             llm = self.llm
@@ -133,11 +152,12 @@ class Assistant:
                 yield raw
             else:
                 pieces = []
-                for piece in llm.stream(answering.messages(query, sources), self.settings.max_tokens):
-                    if not pieces:
-                        timings["first_token_s"] = time.perf_counter() - t0
-                    pieces.append(piece)
-                    yield piece
+                with self._generating:
+                    for piece in llm.stream(answering.messages(query, sources), self.settings.max_tokens):
+                        if not pieces:
+                            timings["first_token_s"] = time.perf_counter() - t0
+                        pieces.append(piece)
+                        yield piece
                 raw = "".join(pieces).strip()
             if not answering.is_no_answer(raw):
                 answer.text, answer.citations = citations.check(raw, sources, query)
@@ -146,9 +166,10 @@ class Assistant:
         timings["total_s"] = time.perf_counter() - t0
         yield answer
 
-    def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None) -> Answer:
+    def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
+            sources: int | None = None) -> Answer:
         final = None
-        for item in self.stream(question, history=history, filters=filters):
+        for item in self.stream(question, history=history, filters=filters, sources=sources):
             final = item
         assert isinstance(final, Answer)
         return final

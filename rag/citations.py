@@ -15,6 +15,8 @@ from dataclasses import asdict, dataclass
 from rag.text import numbers, overlap, split_sentences, terms
 
 SUPPORT = 0.6  # share of a claim's content terms a source must hold to support it
+SHORT_SUPPORT = 0.3  # for a bare answer ("Yes.", "Sam Altman."): share of the question's terms a source must hold
+MAX_SHORT_CITES = 3
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 
@@ -69,6 +71,24 @@ def support(claim: str, question: str, source: Source) -> float:
     return 0.0 if missing_numbers else score
 
 
+def _short_claim(claim: str, question: str, sources: list[Source],
+                 valid: list[int]) -> tuple[dict[int, float], list[tuple[int, bool]]]:
+    """A bare answer is supported by the sources that contain it and match the question best."""
+    own = set(terms(claim))
+    asked = terms(question)
+    scores: dict[int, float] = {}
+    eligible = []
+    for src in sources:
+        body = set(terms(src.text + " " + src.evidence))
+        scores[src.n] = overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
+        if scores[src.n] >= SHORT_SUPPORT:
+            eligible.append(src.n)
+    eligible.sort(key=lambda n: (n not in valid, -scores[n], n))
+    if eligible:
+        return scores, [(n, True) for n in eligible[:MAX_SHORT_CITES]]
+    return scores, [(n, False) for n in valid]
+
+
 def best_quote(claim: str, question: str, source: Source) -> str:
     claim_terms = set(_claim_terms(claim, question))
     sentences = split_sentences(source.evidence) + split_sentences(source.text.split("\n\n", 1)[-1])
@@ -88,15 +108,18 @@ def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[
         if not claim:
             continue
         valid = list(dict.fromkeys(n for n in markers if n in by_n))
-        scores = {n: support(claim, question, src) for n, src in by_n.items()}
-        supported = [n for n in valid if scores[n] >= SUPPORT]
-        best = max(scores, key=lambda n: (scores[n], -n)) if scores else None
-        if supported:
-            chosen = [(n, True) for n in supported]
-        elif best is not None and scores[best] >= SUPPORT:
-            chosen = [(best, True)]
+        if len(set(terms(claim))) < 3:
+            scores, chosen = _short_claim(claim, question, sources, valid)
         else:
-            chosen = [(n, False) for n in valid]
+            scores = {n: support(claim, question, src) for n, src in by_n.items()}
+            supported = [n for n in valid if scores[n] >= SUPPORT]
+            best = max(scores, key=lambda n: (scores[n], -n)) if scores else None
+            if supported:
+                chosen = [(n, True) for n in supported]
+            elif best is not None and scores[best] >= SUPPORT:
+                chosen = [(best, True)]
+            else:
+                chosen = [(n, False) for n in valid]
         for n, ok in chosen:
             cited.setdefault(n, []).append((claim, ok, scores[n]))
         marks = "".join(f"[{n}]" for n, _ in chosen)

@@ -1,15 +1,17 @@
 """Hybrid retrieval: BM25 and dense scores over the same chunks, normalised and fused with weights.
 
-Plain reciprocal-rank fusion loses to BM25 alone on news (names and numbers matter), so scores are
-min-max normalised over the candidate pool and mixed with `bm25_weight`. Outlets named in the
-question (matched against the corpus's own outlet list) boost their chunks.
+On news, plain reciprocal-rank fusion loses to BM25 alone (names and numbers matter), so scores are
+normalised over the candidate pool and mixed with `bm25_weight`. The question is analysed first
+(rag.question): outlets and dates it names boost their chunks, and each claim it is made of is
+retrieved on its own; the final list interleaves the best chunk of every outlet and claim before
+the rest, so a multi-part question gets evidence for each part.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import Protocol
 
 import numpy as np
 from llama_index.core.schema import NodeWithScore, TextNode
@@ -17,9 +19,17 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from ingest.dates import parse_date
 from rag.errors import ConfigError
 from rag.keyword import KeywordIndex
+from rag.question import QueryPlan, plan
 
 POOL = 60  # candidates taken from each retriever before fusion
-OUTLET_BOOST = 0.35
+OUTLET_BOOST = 0.35  # for chunks of an outlet the question names
+PART_OUTLET_BOOST = 0.5  # for chunks of the outlet a claim names
+DATE_BOOST = 0.2  # for chunks published on a day the question names
+CONTEXT = 1.0  # weight of the whole-question score when ranking for one claim
+PART_DEPTH = 20  # how deep each outlet / claim list is read
+ROUNDS = 2  # how many chunks per outlet / claim are interleaved before the rest
+HEAD = 0.8  # share of k filled by interleaving
+LEAD = 1  # best whole-question chunks placed before the interleaving
 
 
 @dataclass
@@ -60,6 +70,13 @@ class Filters:
             parts.append("until " + self.until.date().isoformat())
         return "; ".join(parts) or "none"
 
+    def until_ts(self) -> int:
+        """`until` as epoch seconds; a bare date means the end of that day."""
+        until = self.until
+        if until.hour == until.minute == until.second == 0:
+            until = until.replace(hour=23, minute=59, second=59)
+        return int(until.timestamp())
+
     def mask(self, index: KeywordIndex) -> np.ndarray:
         keep = np.ones(len(index), dtype=bool)
         if self.sources:
@@ -70,13 +87,6 @@ class Filters:
         if self.until:
             keep &= (index.ts <= self.until_ts()) & (index.ts >= 0)
         return keep
-
-    def until_ts(self) -> int:
-        """`until` as epoch seconds; a bare date means the end of that day."""
-        until = self.until
-        if until.hour == until.minute == until.second == 0:
-            until = until.replace(hour=23, minute=59, second=59)
-        return int(until.timestamp())
 
     def chroma_where(self, index: KeywordIndex) -> dict | None:
         clauses: list[dict] = []
@@ -94,18 +104,61 @@ class Filters:
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
-def outlets_named(question: str, outlets: list[str]) -> list[str]:
-    """Outlets of the corpus that the question names ("The Verge", "according to TechCrunch")."""
-    text = question.lower()
-    found = []
-    for outlet in outlets:
-        name = outlet.lower().strip()
-        if len(name) < 3:
-            continue
-        variants = {name, name.removeprefix("the ").strip()}
-        if any(re.search(r"(?<![\w])" + re.escape(v) + r"(?![\w])", text) for v in variants if len(v) >= 3):
-            found.append(outlet)
-    return found
+class Dense(Protocol):
+    """Dense similarities for chunk positions of a KeywordIndex."""
+
+    def embed(self, texts: list[str]) -> np.ndarray: ...
+
+    def top(self, vector: np.ndarray, n: int) -> dict[int, float]: ...
+
+    def similarity(self, vector: np.ndarray, positions: list[int]) -> dict[int, float]: ...
+
+
+class ChromaDense:
+    """Dense side backed by the Chroma collection (HNSW top-n, stored vectors for the rest)."""
+
+    def __init__(self, collection, embedder, index: KeywordIndex, where: dict | None, allowed: int):
+        self.collection, self.embedder, self.index, self.where, self.allowed = (collection, embedder, index,
+                                                                                where, allowed)
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def top(self, vector: np.ndarray, n: int) -> dict[int, float]:
+        hits = self.collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(n, self.allowed)),
+                                     where=self.where, include=["distances"])
+        out = {}
+        for cid, dist in zip(hits["ids"][0], hits["distances"][0]):
+            pos = self.index.position.get(cid)
+            if pos is not None:
+                out[pos] = 1.0 - float(dist)
+        return out
+
+    def similarity(self, vector: np.ndarray, positions: list[int]) -> dict[int, float]:
+        if not positions:
+            return {}
+        got = self.collection.get(ids=[self.index.ids[i] for i in positions], include=["embeddings"])
+        return {self.index.position[cid]: float(np.dot(vector, np.asarray(emb, dtype=np.float32)))
+                for cid, emb in zip(got["ids"], got["embeddings"])}
+
+
+class _CachedTop:
+    """One HNSW query per vector, however many outlet / claim rankings reuse it."""
+
+    def __init__(self, dense: Dense):
+        self.dense, self.cache = dense, {}
+
+    def embed(self, texts):
+        return self.dense.embed(texts)
+
+    def top(self, vector, n):
+        key = (vector.tobytes(), n)
+        if key not in self.cache:
+            self.cache[key] = self.dense.top(vector, n)
+        return self.cache[key]
+
+    def similarity(self, vector, positions):
+        return self.dense.similarity(vector, positions)
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -115,44 +168,94 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values) * (1.0 if hi > 0 else 0.0)
 
 
-def hybrid_search(query: str, index: KeywordIndex, collection, embedder, k: int, filters: Filters,
-                  bm25_weight: float, question: str | None = None) -> list[NodeWithScore]:
+def fused_scores(bm25_all: np.ndarray, vector: np.ndarray, dense: Dense, mask: np.ndarray,
+                 bm25_weight: float) -> np.ndarray:
+    """Weighted BM25 (scaled by its best score) + dense (min-max over the pool); 0 outside pool and filters."""
+    bm25 = np.where(mask, bm25_all, 0.0)
+    pool = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
+    out = np.zeros(len(bm25), dtype=np.float32)
+    top = float(bm25[pool[0]]) if pool else 0.0
+    if bm25_weight >= 1:
+        if pool:
+            out[pool] = bm25[pool] / top
+        return out
+    sims = {i: s for i, s in dense.top(vector, POOL).items() if mask[i]}
+    sims.update(dense.similarity(vector, [i for i in pool if i not in sims]))
+    cand = np.array(sorted(set(pool) | set(sims)), dtype=np.int64)
+    if cand.size == 0:
+        return out
+    b = bm25[cand] / top if top > 0 else np.zeros(cand.size, dtype=np.float32)
+    d = _minmax(np.array([sims.get(int(i), 0.0) for i in cand], dtype=np.float32))
+    out[cand] = bm25_weight * b + (1.0 - bm25_weight) * d + 1e-6  # in the pool: above every non-candidate
+    return out
+
+
+def _on_days(index: KeywordIndex, days: list[datetime]) -> np.ndarray:
+    hit = np.zeros(len(index), dtype=bool)
+    for day in days:
+        start = int(day.timestamp())
+        hit |= (index.ts >= start) & (index.ts < int((day + timedelta(days=1)).timestamp()))
+    return hit
+
+
+def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
+         bm25_weight: float) -> list[tuple[int, float]]:
+    """Chunk positions and scores, best first."""
+    texts = [qplan.question] + [p.text for p in qplan.parts]
+    vectors = dense.embed(texts) if bm25_weight < 1 else np.zeros((len(texts), 1), dtype=np.float32)
+    dense = _CachedTop(dense)
+    sources = index.sources
+    question_bm25 = index.scores(qplan.question)
+    main = fused_scores(question_bm25, vectors[0], dense, mask, bm25_weight)
+    if qplan.outlets:
+        main += OUTLET_BOOST * np.isin(sources, qplan.outlets) * (main > 0)
+    days = _on_days(index, qplan.dates) if qplan.dates else None
+    if qplan.dates:
+        main += DATE_BOOST * days * (main > 0)
+    order = [int(i) for i in np.argsort(-main, kind="stable") if main[i] > 0]
+    lists = []
+    for outlet in qplan.outlets:  # the best chunks of each outlet named, even outside the main pool
+        score = fused_scores(question_bm25, vectors[0], dense, mask & (sources == outlet), bm25_weight)
+        if qplan.dates:
+            score += DATE_BOOST * days * (score > 0)
+        lists.append([int(i) for i in np.argsort(-score, kind="stable")[:PART_DEPTH] if score[i] > 0])
+    for part, vector in zip(qplan.parts, vectors[1:]):
+        score = fused_scores(index.scores(part.text), vector, dense, mask, bm25_weight)
+        if not score.any():
+            continue
+        score = score + CONTEXT * main
+        if part.outlet:
+            score += PART_OUTLET_BOOST * (sources == part.outlet)
+        if part.dates:
+            score += DATE_BOOST * _on_days(index, part.dates)
+        score = np.where(mask, score, 0.0)
+        lists.append([int(i) for i in np.argsort(-score, kind="stable")[:PART_DEPTH] if score[i] > 0])
+    picked: list[int] = order[:LEAD]
+    head = max(1, int(round(HEAD * k)))
+    for r in range(ROUNDS):
+        for lst in lists:
+            if r < len(lst) and lst[r] not in picked:
+                picked.append(lst[r])
+    picked = picked[:head]
+    chosen = set(picked)
+    picked += [i for i in order if i not in chosen][: k - len(picked)]
+    return [(i, float(main[i])) for i in picked[:k]]
+
+
+def hybrid_search(question: str, index: KeywordIndex, collection, embedder, k: int, filters: Filters,
+                  bm25_weight: float) -> list[NodeWithScore]:
     if len(index) == 0:
         return []
     mask = filters.mask(index)
     if not mask.any():
         return []
-    bm25 = index.scores(query)
-    bm25 = np.where(mask, bm25, -1.0)
-    pool = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
-
-    qvec = embedder.embed([query])[0]
-    dense_hits = collection.query(query_embeddings=[qvec.tolist()], n_results=min(POOL, int(mask.sum())),
-                                  where=filters.chroma_where(index), include=["distances"])
-    dense_sim: dict[int, float] = {}
-    for cid, dist in zip(dense_hits["ids"][0], dense_hits["distances"][0]):
-        pos = index.position.get(cid)
-        if pos is not None:
-            dense_sim[pos] = 1.0 - float(dist)
-    missing = [i for i in pool if i not in dense_sim]
-    if missing:
-        got = collection.get(ids=[index.ids[i] for i in missing], include=["embeddings"])
-        for cid, emb in zip(got["ids"], got["embeddings"]):
-            dense_sim[index.position[cid]] = float(np.dot(qvec, np.asarray(emb, dtype=np.float32)))
-    candidates = sorted(set(pool) | set(dense_sim))
-    if not candidates:
-        return []
-    cand = np.array(candidates)
-    b = _minmax(np.maximum(bm25[cand], 0.0))
-    d = _minmax(np.array([dense_sim.get(i, 0.0) for i in candidates], dtype=np.float32))
-    fused = bm25_weight * b + (1.0 - bm25_weight) * d
-    named = {o.lower() for o in outlets_named(question or query, sorted(set(index.sources)))}
-    if named:
-        fused = fused + OUTLET_BOOST * np.array([index.sources[i].lower() in named for i in cand], dtype=np.float32)
-    order = np.argsort(-fused, kind="stable")[:k]
+    outlets = sorted({s for s in index.sources if s})
+    known = index.ts[index.ts >= 0]
+    year = datetime.utcfromtimestamp(int(known.max())).year if known.size else datetime.now().year
+    qplan = plan(question, outlets, default_year=year)
+    dense = ChromaDense(collection, embedder, index, filters.chroma_where(index), int(mask.sum()))
     results = []
-    for j in order:
-        i = int(cand[j])
+    for i, score in rank(qplan, index, dense, mask, k, bm25_weight):
         node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))
-        results.append(NodeWithScore(node=node, score=float(fused[j])))
+        results.append(NodeWithScore(node=node, score=score))
     return results

@@ -84,7 +84,7 @@ def test_refusal_from_the_llm_gives_no_citations(demo):
         "What is Russia's position on European peacekeepers in Ukraine?")
     assert not answer.answered
     assert answer.citations == []
-    assert answer.text == "The sources do not say."
+    assert answer.text == "Insufficient information: the sources do not say."
 
 
 def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_calling_the_llm(demo):

@@ -1,0 +1,161 @@
+"""Question analysis: which outlets and dates a question names, and the claims it is made of.
+
+News questions often join several claims, each tied to an outlet ("... according to The Verge, and
+... as reported by TechCrunch"). Retrieval runs once for the whole question and once per claim, so
+every part gets its own evidence.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+_M = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
+_DATE = re.compile(rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?\b"
+                   rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_M})\.?(?:,?\s+(?P<y2>\d{{4}}))?\b"
+                   rf"|\b(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})\b", re.I)
+# Where one claim ends and the next begins.
+_CLAUSE = re.compile(r",\s*(?:and|while|whereas|but)\s+|;\s*|\s+and\s+(?:is|was|has|had|also|the)\b|\s+while\s+"
+                     r"|\s+whereas\s+|,\s+(?:as\s+reported|according)\b|\s+(?:in\s+contrast\s+to|compared\s+to|"
+                     r"as\s+opposed\s+to)\s+", re.I)
+
+
+@dataclass
+class Part:
+    text: str
+    outlet: str | None = None
+    dates: list[datetime] = field(default_factory=list)
+
+
+@dataclass
+class QueryPlan:
+    question: str
+    outlets: list[str] = field(default_factory=list)
+    dates: list[datetime] = field(default_factory=list)
+    parts: list[Part] = field(default_factory=list)
+
+
+def _outlet_pattern(outlet: str) -> re.Pattern | None:
+    name = outlet.strip()
+    short = re.sub(r"^the\s+", "", name, flags=re.I)
+    # "The Age" may not shrink to "Age": a short bare word is too common to stand for an outlet.
+    variants = [v for v in sorted({name, short}, key=len, reverse=True) if v == name or len(v) >= 5]
+    if len(name) < 3:
+        return None
+    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
+
+
+def outlet_mentions(question: str, outlets: list[str]) -> list[tuple[int, str]]:
+    """(position, outlet) for each corpus outlet the question names, in order of appearance."""
+    found = []
+    for outlet in outlets:
+        pattern = _outlet_pattern(outlet)
+        for match in pattern.finditer(question) if pattern else ():
+            if re.sub(r"^the\s+", "", match.group(0), flags=re.I)[:1].isupper():  # "Fortune", not "a fortune"
+                found.append((match.start(), outlet))
+                break
+    # A longer outlet name containing a shorter one ("BBC News - Technology" vs "BBC News") wins.
+    found.sort(key=lambda po: (po[0], -len(po[1])))
+    kept: list[tuple[int, str]] = []
+    for pos, outlet in found:
+        if kept and pos < kept[-1][0] + len(kept[-1][1]):
+            continue
+        kept.append((pos, outlet))
+    return kept
+
+
+def outlets_named(question: str, outlets: list[str]) -> list[str]:
+    """Outlets of the corpus that the question names ("The Verge", "according to TechCrunch")."""
+    return [o for _, o in outlet_mentions(question, outlets)]
+
+
+def dates_named(text: str, default_year: int) -> list[datetime]:
+    """Calendar days the text names ("November 6, 2023", "on 18 February", "2023-10-07"), as UTC midnights."""
+    out = []
+    for m in _DATE.finditer(text):
+        try:
+            if m.group("iso"):
+                day = datetime.strptime(m.group("iso"), "%Y-%m-%d")
+            else:
+                month = (m.group("m1") or m.group("m2"))[:3].lower()
+                number = m.group("d1") or m.group("d2")
+                year = m.group("y1") or m.group("y2") or default_year
+                day = datetime.strptime(f"{month} {number} {year}", "%b %d %Y")
+        except ValueError:
+            continue
+        out.append(day.replace(tzinfo=timezone.utc))
+    return out
+
+
+def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
+    mentions = outlet_mentions(question, outlets)
+    result = QueryPlan(question=question, outlets=[o for _, o in mentions],
+                       dates=dates_named(question, default_year))
+    pieces = [p.strip() for p in _CLAUSE.split(question) if p and len(p.split()) >= 3]
+    if len(pieces) < 2:
+        return result
+    cursor = 0
+    for piece in pieces:
+        start = question.find(piece, cursor)
+        cursor = max(cursor, start)
+        end = start + len(piece)
+        inside = [o for pos, o in mentions if start <= pos < end] if start >= 0 else []
+        result.parts.append(Part(text=piece, outlet=inside[0] if len(inside) == 1 else None,
+                                 dates=dates_named(piece, default_year)))
+    return result
+
+
+_NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
+_WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|feature|editorial|segment)"
+_PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication)
+    (re.compile(rf"\b(?:a|an|the|by|from|in)\s+'?{_NAME}'?\s+{_WORK}\b"), False),
+    (re.compile(rf"\b{_WORK}\s+(?:from|by|in|published\s+by)\s+(?:the\s+)?'?{_NAME}'?"), False),
+    (re.compile(rf"\banother\s+(?:one\s+)?(?:from|by|in)\s+(?:the\s+)?'?{_NAME}'?"), False),
+    (re.compile(rf"\b(?:reported\s+by|published\s+by|as\s+per|per|according\s+to)\s+'?{_NAME}'?"), True),
+    (re.compile(rf"\bby\s+'?{_NAME}'?"), "words"),
+]
+_PUBLICATION_WORDS = re.compile(r"\b(News|Times|Post|Journal|Daily|Magazine|Review|Herald|Tribune|Wire|Gazette|"
+                                r"Telegraph|Guardian|Press|Today|Weekly|Observer|Chronicle|Standard|Insider|Sports)\b")
+
+
+def publications_named(question: str) -> list[str]:
+    """Names the question cites as publications ("a Forbes piece", "as reported by The Wall Street Journal")."""
+    found = []
+    for pattern, strict in _PUBLICATION_CUES:
+        for match in pattern.finditer(question):
+            for name in re.split(r"\s+and\s+(?:the\s+)?", match.group(1).strip(" '")):
+                name = re.sub(r"^the\s+", "", name, flags=re.I).strip(" '")
+                if not name or name.endswith(("'s", "’s")):
+                    continue
+                if name.split()[0].lower() in MONTHS:
+                    continue
+                # "according to Elon Musk" names a person: there only publication-like names count.
+                looks = bool(_PUBLICATION_WORDS.search(name))
+                if strict == "words" and not looks or strict is True and not (looks or re.fullmatch(r"[A-Z]{3,}", name)):
+                    continue
+                found.append(name)
+    return list(dict.fromkeys(found))
+
+
+def unknown_publications(question: str, outlets: list[str]) -> list[str]:
+    """Publications the question cites that the corpus holds nothing from."""
+    known = [set(re.findall(r"[a-z0-9]+", o.lower())) for o in outlets]
+    missing = []
+    for name in publications_named(question):
+        words = set(re.findall(r"[a-z0-9]+", name.lower())) - {"the", "of", "and", "for"}
+        if words and not any(words <= k for k in known):
+            missing.append(name)
+    return missing
+
+
+_AUX = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)"
+_YES_NO = re.compile(rf"^\s*{_AUX}\b|,\s*{_AUX}\s+\w[^,]*\?\s*$", re.I)
+
+
+def expects_yes_no(question: str) -> bool:
+    """"Did X report...?", "Between A and B, was there...?": questions answered by yes or no."""
+    return bool(_YES_NO.search(question)) and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b",
+                                                           question, re.I)
