@@ -26,6 +26,8 @@ __all__ = [
     "normalize_answer",
     "normalized_match",
     "is_refusal",
+    "fact_supported",
+    "precision",
     "percentile",
 ]
 
@@ -304,6 +306,23 @@ def is_refusal(text: str) -> bool:
         return True
     lowered = " ".join(text.lower().replace("\u2019", "'").replace("\u2018", "'").split())
     return _REFUSAL_RE.search(lowered) is not None
+
+
+# ---------------------------------------------------------------------------
+# Citations
+# ---------------------------------------------------------------------------
+
+
+def fact_supported(cited_text: str, facts: list[str]) -> bool:
+    """A cited chunk supports the answer when it holds a gold fact under the paper's
+    relevance rule (``normalize_for_match`` substring), the same rule as retrieval."""
+    chunk = normalize_for_match(cited_text)
+    return any(normalize_for_match(f) in chunk for f in facts)
+
+
+def precision(judgements: list[bool]) -> float | None:
+    """Share of True among judgements (e.g. one per citation); ``None`` when there are none."""
+    return sum(1 for j in judgements if j) / len(judgements) if judgements else None
 
 
 # ---------------------------------------------------------------------------

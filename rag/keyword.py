@@ -1,4 +1,8 @@
-"""BM25 over the stored chunks (bm25s, English stop words, Snowball stemming), cached on disk."""
+"""BM25 over the stored chunks (bm25s, English stop words, Snowball stemming), cached on disk.
+
+A second BM25 index over the chunks' single sentences lets a chunk holding one sentence that
+matches the question closely (a quoted fact) rank above a chunk that merely shares its words.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+
+from rag.text import split_sentences
+
+SENTENCE_WEIGHT = 0.3  # weight of the best-matching sentence, relative to the chunk's own BM25 scale
 
 
 def _stemmer():
@@ -22,12 +30,31 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
+def _bm25(texts: list[str]):
+    import bm25s
+
+    index = bm25s.BM25()
+    if texts:
+        index.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
+                    show_progress=False)
+    return index
+
+
+def _sentences(texts: list[str]) -> tuple[list[str], np.ndarray]:
+    sentences, owner = [], []
+    for i, text in enumerate(texts):
+        body = text.split("\n\n", 1)[-1]  # not the header: every chunk of an article shares it
+        for sentence in split_sentences(body):
+            sentences.append(sentence)
+            owner.append(i)
+    return sentences, np.asarray(owner, dtype=np.int64)
+
+
 class KeywordIndex:
     """All chunks of a collection: BM25 plus the metadata arrays that filters need."""
 
-    def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25=None):
-        import bm25s
-
+    def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25=None, sentence_bm25=None,
+                 sentence_owner: np.ndarray | None = None):
         self.ids = ids
         self.texts = texts
         self.metas = metas
@@ -35,25 +62,31 @@ class KeywordIndex:
         self.ts = np.array([m.get("published_ts", -1) for m in metas], dtype=np.int64)
         self.doc_ids = np.array([m.get("doc_id") or "" for m in metas], dtype=object)
         self.position = {cid: i for i, cid in enumerate(ids)}
-        if bm25 is None:
-            import bm25s.tokenization
-
-            bm25 = bm25s.BM25()
-            if texts:
-                bm25.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
-                           show_progress=False)
-        self.bm25 = bm25
+        self.bm25 = bm25 if bm25 is not None else _bm25(texts)
+        if sentence_bm25 is None:
+            sentences, sentence_owner = _sentences(texts)
+            sentence_bm25 = _bm25(sentences)
+        self.sentence_bm25 = sentence_bm25
+        self.sentence_owner = sentence_owner
 
     def __len__(self) -> int:
         return len(self.ids)
 
     def scores(self, query: str) -> np.ndarray:
+        """BM25 of every chunk, plus a share for its best-matching sentence."""
         if not self.ids:
             return np.zeros(0, dtype=np.float32)
         tokens = tokenize([query])[0]
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
-        return np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+        chunk = np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
+        if self.sentence_owner is None or not self.sentence_owner.size or chunk.max() <= 0:
+            return chunk
+        best = np.zeros(len(self.ids), dtype=np.float32)
+        np.maximum.at(best, self.sentence_owner, np.asarray(self.sentence_bm25.get_scores(tokens), dtype=np.float32))
+        if best.max() > 0:
+            chunk = chunk + SENTENCE_WEIGHT * float(chunk.max()) * best / float(best.max())
+        return chunk
 
     @staticmethod
     def fingerprint(ids: list[str], metas: list[dict]) -> str:
@@ -72,14 +105,18 @@ class KeywordIndex:
         if (path / "ids.json").exists():
             try:
                 if json.loads((path / "ids.json").read_text()) == ids:
-                    return cls(ids, texts, metas, bm25=bm25s.BM25.load(str(path)))
+                    return cls(ids, texts, metas, bm25=bm25s.BM25.load(str(path / "chunks")),
+                               sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
+                               sentence_owner=np.load(path / "sentence_owner.npy"))
             except (OSError, ValueError):
                 pass
         index = cls(ids, texts, metas)
         if ids:
             shutil.rmtree(cache_dir, ignore_errors=True)  # keep one version only
             tmp = cache_dir / f"{key}.tmp"
-            index.bm25.save(str(tmp))
+            index.bm25.save(str(tmp / "chunks"))
+            index.sentence_bm25.save(str(tmp / "sentences"))
+            np.save(tmp / "sentence_owner.npy", index.sentence_owner)
             (tmp / "ids.json").write_text(json.dumps(ids))
             tmp.rename(path)
         return index

@@ -20,7 +20,10 @@ _DATE = re.compile(rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,?
 # Where one claim ends and the next begins.
 _CLAUSE = re.compile(r",\s*(?:and|while|whereas|but)\s+|;\s*|\s+and\s+(?:is|was|has|had|also|the)\b|\s+while\s+"
                      r"|\s+whereas\s+|,\s+(?:as\s+reported|according)\b|\s+(?:in\s+contrast\s+to|compared\s+to|"
-                     r"as\s+opposed\s+to)\s+", re.I)
+                     r"as\s+opposed\s+to)\s+"
+                     # ", has been accused of…", ", who faced…", ", known for…": the next claim in a list
+                     r"|,\s+(?=(?:has|have|had|is|was|were|are|who|whom|whose|which|that|also|known|recently|been|"
+                     r"faces|faced|being|once|later|then)\b)", re.I)
 
 
 @dataclass

@@ -27,8 +27,8 @@ PART_OUTLET_BOOST = 0.5  # for chunks of the outlet a claim names
 DATE_BOOST = 0.2  # for chunks published on a day the question names
 CONTEXT = 1.0  # weight of the whole-question score when ranking for one claim
 PART_DEPTH = 20  # how deep each outlet / claim list is read
-ROUNDS = 2  # how many chunks per outlet / claim are interleaved before the rest
-HEAD = 0.8  # share of k filled by interleaving
+ROUNDS = 3  # how many chunks per outlet / claim are interleaved before the rest
+HEAD = 1.0  # share of k filled by interleaving
 LEAD = 1  # best whole-question chunks placed before the interleaving
 
 

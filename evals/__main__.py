@@ -1,0 +1,7 @@
+from rag.cli import main
+
+if __name__ == "__main__":
+    import sys
+
+    sys.argv.insert(1, "eval")
+    main()

@@ -1,0 +1,183 @@
+"""`newsrag eval ...` (also `python -m evals ...`): run a suite into a run folder, compare runs, gate CI.
+
+Exit status: 0 ok; 1 a `--fail-under` threshold failed (or a run could not be done); 2 a usage error
+(bad or unknown metric name, missing data file).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from rag.errors import ConfigError, NewsragError
+
+app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
+                  help="Evaluation suites: multihop, smoke, robustness, perf; compare two runs.")
+
+Out = Annotated[Path | None, typer.Option("--out", help="Run folder (default: runs/<suite>-<timestamp>).")]
+FailUnder = Annotated[list[str] | None, typer.Option(
+    "--fail-under", metavar="METRIC=VALUE", help="Exit 1 when METRIC is below VALUE (repeatable), e.g. hits@10=0.6.")]
+Llm = Annotated[str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive "
+                                         "(default: NEWSRAG_LLM).")]
+Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling and synthetic data.")]
+IndexDir = Annotated[Path | None, typer.Option("--data-dir", help="Data dir of the suite's own index "
+                                               "(default: <data_dir>/evals/<suite>-<cache key>).")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+@contextlib.contextmanager
+def _boundary():
+    """User errors become one line on stderr: exit 2 for configuration/usage, 1 otherwise."""
+    try:
+        yield
+    except ConfigError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    except NewsragError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
+def _settings(**overrides):
+    from rag.cli import State  # the global `newsrag --data-dir`
+    from rag.settings import Settings
+
+    if State.data_dir is not None:
+        overrides["data_dir"] = State.data_dir
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _progress(quiet: bool):
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
+
+    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
+                    TimeRemainingColumn(), transient=True, disable=quiet, console=Console(stderr=True))
+
+
+def _finish(suite: str, out: Path | None, metrics: dict, rows: list[dict], write_report, thresholds,
+            started: float) -> None:
+    from evals.report import fmt
+    from evals.runs import check_thresholds, new_run_dir, write_run
+
+    metrics["config"]["wall_s"] = round(time.perf_counter() - started, 2)
+    run_dir = new_run_dir(out, suite)
+    write_run(run_dir, metrics, rows)
+    write_report(run_dir)
+    width = max((len(k) for k in metrics["summary"]), default=0)
+    for key, value in metrics["summary"].items():
+        typer.echo(f"{key.ljust(width)}  {fmt(value)}")
+    typer.echo(f"run folder: {run_dir} ({metrics['config']['wall_s']:.1f} s)")
+    failures = check_thresholds(metrics, thresholds)
+    for line in failures:
+        typer.echo(f"FAIL {line}", err=True)
+    if failures:
+        raise typer.Exit(1)
+
+
+@app.command()
+def multihop(corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHop-RAG JSONL "
+                                                         "(default: ../shared/data/multihop-rag/corpus.jsonl).")] = None,
+             queries: Annotated[Path | None, typer.Option(help="Queries, MultiHop-RAG JSONL "
+                                                          "(default: ../shared/data/multihop-rag/dev.jsonl).")] = None,
+             retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Skip answering.")] = False,
+             limit: Annotated[int, typer.Option(help="Questions to answer, stratified by type (0 = all).")] = 100,
+             llm: Llm = None, seed: Seed = 0, data_dir: IndexDir = None, out: Out = None,
+             fail_under: FailUnder = None, quiet: Quiet = False) -> None:
+    """MultiHop-RAG: the paper's retrieval metrics on the top 10, then answers on a sample."""
+    from evals import multihop as suite
+    from evals.runs import parse_thresholds
+
+    started = time.perf_counter()
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        corpus = corpus or suite.default_path("corpus.jsonl")
+        queries = queries or suite.default_path("dev.jsonl")
+        for path in (corpus, queries):
+            if not path.exists():
+                raise ConfigError(f"{path} not found")
+        with _progress(quiet) as bar:
+            metrics, rows = suite.run(_settings(llm=llm), corpus, queries, retrieval_only=retrieval_only,
+                                      limit=limit, seed=seed, data_dir=data_dir, progress=bar)
+        _finish("multihop", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
+
+
+@app.command()
+def smoke(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
+          quiet: Quiet = False) -> None:
+    """The 24 demo questions over examples/news: pass rate per type."""
+    from evals import smoke as suite
+    from evals.runs import parse_thresholds
+
+    started = time.perf_counter()
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        with _progress(quiet) as bar:
+            metrics, rows = suite.run(_settings(llm=llm), data_dir=data_dir, progress=bar)
+        _finish("smoke", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
+
+
+@app.command()
+def robustness(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
+               quiet: Quiet = False) -> None:
+    """Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type."""
+    from evals import robustness as suite
+    from evals.runs import parse_thresholds
+
+    started = time.perf_counter()
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        with _progress(quiet) as bar:
+            metrics, rows = suite.run(_settings(llm=llm), data_dir=data_dir, progress=bar)
+        _finish("robustness", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds,
+                started)
+
+
+@app.command()
+def perf(sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
+         questions: Annotated[int, typer.Option(help="Questions answered with the LLM for answer timings.")] = 3,
+         corpus: Annotated[list[Path] | None, typer.Option(help="Corpus to ingest and copy (default: examples/news).")] = None,
+         llm: Llm = None, seed: Seed = 0,
+         data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the throw-away indexes go "
+                                                       "(default: <data_dir>/evals).")] = None,
+         out: Out = None, fail_under: FailUnder = None, quiet: Quiet = False) -> None:
+    """Ingest throughput, retrieval latency against index size, answer latency, peak memory."""
+    from evals import perf as suite
+    from evals.runs import parse_thresholds
+
+    started = time.perf_counter()
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        try:
+            size_list = [int(s) for s in sizes.split(",") if s.strip()]
+        except ValueError:
+            raise ConfigError(f"--sizes {sizes!r}: expected numbers separated by commas, e.g. 1000,10000") from None
+        if not size_list or min(size_list) <= 0:
+            raise ConfigError("--sizes needs at least one positive size")
+        with _progress(quiet) as bar:
+            metrics, rows = suite.run(_settings(llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar)
+        _finish("perf", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
+
+
+@app.command()
+def compare(run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
+            run_b: Annotated[Path, typer.Argument(help="Run folder to compare with the baseline.")],
+            fail_under: FailUnder = None) -> None:
+    """Print a metric-by-metric diff of two runs; `--fail-under` checks RUN_B."""
+    from evals.runs import check_thresholds, compare_table, load_metrics, parse_thresholds
+
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        a, b = load_metrics(run_a), load_metrics(run_b)
+        if a.get("suite") != b.get("suite"):
+            typer.echo(f"note: comparing a {a.get('suite')} run with a {b.get('suite')} run", err=True)
+        typer.echo(compare_table(a, b, run_a.name, run_b.name))
+        failures = check_thresholds(b, thresholds)
+    for line in failures:
+        typer.echo(f"FAIL {line}", err=True)
+    if failures:
+        raise typer.Exit(1)
