@@ -106,7 +106,7 @@ class Assistant:
                 "first_published": min(dates) if dates else None, "last_published": max(dates) if dates else None}
 
     def outlets(self) -> list[str]:
-        return sorted({s for s in self.keyword_index().sources if s})
+        return self.keyword_index().outlets
 
     # -- questions --------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, filters: Filters | dict | None = None) -> list[NodeWithScore]:

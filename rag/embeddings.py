@@ -60,7 +60,7 @@ class LocalEmbedder:
     name = "local:all-MiniLM-L6-v2-int8"
     max_length = 256
 
-    def __init__(self, settings: Settings, batch_size: int = 32):
+    def __init__(self, settings: Settings, batch_size: int = 8):
         import onnxruntime as ort
         from tokenizers import Tokenizer
 

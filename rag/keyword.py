@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from datetime import datetime, timezone
 from pathlib import Path
 
 import numpy as np
@@ -62,6 +63,9 @@ class KeywordIndex:
         self.ts = np.array([m.get("published_ts", -1) for m in metas], dtype=np.int64)
         self.doc_ids = np.array([m.get("doc_id") or "" for m in metas], dtype=object)
         self.position = {cid: i for i, cid in enumerate(ids)}
+        self.outlets = sorted({s for s in self.sources if s})
+        known = self.ts[self.ts >= 0]
+        self.latest_year = datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
         self.bm25 = bm25 if bm25 is not None else _bm25(texts)
         if sentence_bm25 is None:
             sentences, sentence_owner = _sentences(texts)
