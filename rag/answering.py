@@ -96,22 +96,11 @@ def named_entities(question: str) -> list[str]:
     return found
 
 
-def _known(term: str, found: set[str]) -> bool:
-    """Present, or present with a small misspelling ("Lavrof" for "Lavrov")."""
-    if term in found:
-        return True
-    if len(term) < 4:
-        return False
-    import difflib
-
-    return bool(difflib.get_close_matches(term, [f for f in found if abs(len(f) - len(term)) <= 2], n=1, cutoff=0.75))
-
-
 def missing_entities(question: str, sources: list[Source]) -> list[str]:
     found: set[str] = set()
     for s in sources:
         found |= set(terms(s.text))
-    return [e for e in named_entities(question) if not all(_known(t, found) for t in terms(e))]
+    return [e for e in named_entities(question) if not set(terms(e)) <= found]
 
 
 def unanswerable_reason(question: str, sources: list[Source], outlets: list[str]) -> str | None:
