@@ -182,6 +182,15 @@ def aggregate(rows: list[dict], keys: list[str], group_key: str | None = None) -
 # ---------------------------------------------------------------------------
 
 
+def short_answer(text: str) -> str:
+    """The leading answer of a reply, as the paper extracted it before scoring: citation markers removed,
+    the first sentence up to its first comma, outer punctuation stripped.
+    "Yes, the Fortune article says… [2]." -> "Yes"; "Sam Altman, a former CEO…" -> "Sam Altman"."""
+    text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", text).strip()
+    first = re.split(r"(?<=[.!?])\s", text, maxsplit=1)[0]
+    return first.split(",", 1)[0].strip(" .!?:;\"'")
+
+
 def paper_accuracy(prediction: str, gold: str) -> bool:
     """The paper's lenient accuracy: the lower-cased, whitespace-split word sets
     of prediction and gold share at least one word.

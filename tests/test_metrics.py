@@ -18,6 +18,7 @@ from evals.metrics import (  # noqa: E402
     percentile,
     relevant_fact_ranks,
     retrieval_scores,
+    short_answer,
 )
 
 FILLER = "Unrelated chunk about something else entirely."
@@ -290,3 +291,15 @@ def test_percentile():
     assert math.isnan(percentile([], 50))
     with pytest.raises(ValueError):
         percentile([1.0], 101)
+
+
+@pytest.mark.parametrize("reply, short", [
+    ("Yes, the Fortune article says so [2].", "Yes"),
+    ("Sam Altman, a former CEO of OpenAI, left [1][3].", "Sam Altman"),
+    ("Google [4]. It was sued.", "Google"),
+    ("Insufficient information: the sources do not say.", "Insufficient information: the sources do not say"),
+    ("No.", "No"),
+])
+def test_short_answer_is_the_leading_clause(reply, short):
+    assert short_answer(reply) == short
+    assert paper_accuracy(short_answer("Yes, they do [1]."), "Yes") and not paper_accuracy("Yes, they do [1].", "Yes")
