@@ -69,3 +69,15 @@ def test_ingest_and_ask_with_no_network(tmp_path, model_file):
     result = json.loads(ask.stdout)
     assert result["question"] == QUESTION and result["answered"]
     assert {c["url"] for c in result["citations"] if c["verified"]} & RUSSIA, result["answer"]
+
+
+def test_demo_command_prepares_and_ingests_the_demo_corpus(tmp_path):
+    out = subprocess.run([NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(DEMO), "--no-serve",
+                          "--llm", "extractive"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("20 new, 0 updated, 0 unchanged, 0 failed articles; 22 chunks embedded in ")
+    missing = subprocess.run([NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(tmp_path / "nowhere"),
+                              "--no-serve"], capture_output=True, text=True, timeout=600)
+    assert missing.returncode == 2
+    assert missing.stderr.strip() == (f"error: demo corpus {tmp_path / 'nowhere'} not found: run from the "
+                                      "repository root or pass its path")
