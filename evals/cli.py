@@ -106,35 +106,33 @@ def multihop(corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHo
         _finish("multihop", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
-@app.command()
-def smoke(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
-          quiet: Quiet = False) -> None:
-    """The 24 demo questions over examples/news: pass rate per type."""
-    from evals import smoke as suite
+def _case_suite(name: str, llm, data_dir, out, fail_under, quiet) -> None:
+    """Run a suite of question cases (smoke, robustness): same options, same run folder."""
+    import importlib
+
     from evals.runs import parse_thresholds
 
+    suite = importlib.import_module(f"evals.{name}")
     started = time.perf_counter()
     with _boundary():
         thresholds = parse_thresholds(fail_under or [])
         with _progress(quiet) as bar:
             metrics, rows = suite.run(_settings(llm=llm), data_dir=data_dir, progress=bar)
-        _finish("smoke", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
+        _finish(name, out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
+
+
+@app.command()
+def smoke(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
+          quiet: Quiet = False) -> None:
+    """The 24 demo questions over examples/news: pass rate per type."""
+    _case_suite("smoke", llm, data_dir, out, fail_under, quiet)
 
 
 @app.command()
 def robustness(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
                quiet: Quiet = False) -> None:
     """Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type."""
-    from evals import robustness as suite
-    from evals.runs import parse_thresholds
-
-    started = time.perf_counter()
-    with _boundary():
-        thresholds = parse_thresholds(fail_under or [])
-        with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(llm=llm), data_dir=data_dir, progress=bar)
-        _finish("robustness", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds,
-                started)
+    _case_suite("robustness", llm, data_dir, out, fail_under, quiet)
 
 
 @app.command()
