@@ -26,6 +26,12 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()
 
 
+def url_doc_id(url: str) -> str:
+    """The doc_id of the article at this URL (its canonical form), or "" for no URL."""
+    canonical = canonical_url(url)
+    return "u-" + _digest(canonical)[:20] if canonical else ""
+
+
 @dataclass
 class Article:
     title: str
@@ -40,9 +46,8 @@ class Article:
     @property
     def doc_id(self) -> str:
         """Stable id: from the canonical URL, else outlet+title+date, else the content."""
-        url = canonical_url(self.url)
-        if url:
-            return "u-" + _digest(url)[:20]
+        if from_url := url_doc_id(self.url):
+            return from_url
         if self.title and (self.source or self.published_at):
             return "t-" + _digest(self.source.lower(), self.title.lower(), self.published_iso)[:20]
         return "c-" + _digest(self.title, self.text)[:20]

@@ -99,12 +99,12 @@ def ingest(inputs: Iterable[str | Path], collection, embedder, settings: Setting
 
 def delete(collection, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:
     """Remove every chunk of the matching articles; returns how many articles were removed."""
-    from ingest.article import Article as _A
+    from ingest.article import url_doc_id
 
     if doc_id:
         where = {"doc_id": doc_id}
     elif url:
-        where = {"doc_id": _A(title="", text="", url=url).doc_id}
+        where = {"doc_id": url_doc_id(url)}
     elif source:
         where = {"source": source}
     else:
