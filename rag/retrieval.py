@@ -29,7 +29,6 @@ CONTEXT = 1.0  # weight of the whole-question score when ranking for one claim
 PART_DEPTH = 20  # how deep each outlet / claim list is read
 ROUNDS = 3  # how many chunks per outlet / claim are interleaved before the rest
 HEAD = 1.0  # share of k filled by interleaving
-PART_DENSE = False  # embed each claim too (costs one embedding per claim, ~15 ms each on 2 cores)
 LEAD = 1  # best whole-question chunks placed before the interleaving
 
 
@@ -206,13 +205,13 @@ def _on_days(index: KeywordIndex, days: list[datetime]) -> np.ndarray:
 def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
          bm25_weight: float) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first."""
-    # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget.
-    texts = [qplan.question] + [p.text for p in qplan.parts] if PART_DENSE else [qplan.question]
-    vectors = dense.embed(texts) if bm25_weight < 1 else np.zeros((len(texts), 1), dtype=np.float32)
+    # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget
+    # (embedding each claim too cost ~15 ms per claim and gained nothing on MultiHop-RAG dev).
+    vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
     dense = _CachedTop(dense)
     sources = index.sources
     question_bm25 = index.scores(qplan.question)
-    main = fused_scores(question_bm25, vectors[0], dense, mask, bm25_weight)
+    main = fused_scores(question_bm25, vector, dense, mask, bm25_weight)
     if qplan.outlets:
         main += OUTLET_BOOST * np.isin(sources, qplan.outlets) * (main > 0)
     days = _on_days(index, qplan.dates) if qplan.dates else None
@@ -221,15 +220,12 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
     order = [int(i) for i in np.argsort(-main, kind="stable") if main[i] > 0]
     lists = []
     for outlet in qplan.outlets:  # the best chunks of each outlet named, even outside the main pool
-        score = fused_scores(question_bm25, vectors[0], dense, mask & (sources == outlet), bm25_weight)
+        score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight)
         if qplan.dates:
             score += DATE_BOOST * days * (score > 0)
         lists.append([int(i) for i in np.argsort(-score, kind="stable")[:PART_DEPTH] if score[i] > 0])
-    for n, part in enumerate(qplan.parts, start=1):
-        if PART_DENSE:
-            score = fused_scores(index.scores(part.text), vectors[n], dense, mask, bm25_weight)
-        else:
-            score = fused_scores(index.scores(part.text), vectors[0], dense, mask, 1.0)
+    for part in qplan.parts:
+        score = fused_scores(index.scores(part.text), vector, dense, mask, 1.0)
         if not score.any():
             continue
         score = score + CONTEXT * main
