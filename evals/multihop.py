@@ -126,7 +126,7 @@ def _generation(assistant, q: dict) -> tuple[dict, dict]:
               "refused": (not answer.answered) or m.is_refusal(answer.text),
               "citation_precision": m.precision([c["fact"] for c in checks]),
               "citation_precision_url": m.precision([c["url"] for c in checks])}
-    fields = {"answer": answer.text, "answered": answer.answered,
+    fields = {"answer": answer.text, "answered": answer.answered, "yes_margin": answer.yes_margin,
               "citations": [c.to_dict() for c in answer.citations], "citation_checks": checks}
     return fields, {"scores": scores, "timings": dict(answer.timings)}
 

@@ -9,7 +9,7 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.citations import Citation, Source, place_markers
 from rag.prompts import render
-from rag.question import expects_yes_no, unknown_publications
+from rag.question import expects_yes_no, outlets_named, unknown_publications
 from rag.text import overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
@@ -29,11 +29,13 @@ class Answer:
     sources: list[Source] = field(default_factory=list)
     answered: bool = True
     note: str = ""  # why there is no answer, when there is none
+    yes_margin: float | None = None  # log P(yes) - log P(no), when a yes/no verdict decided the answer
     filters: str = "none"
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered, "note": self.note,
+                "yes_margin": self.yes_margin,
                 "citations": [c.to_dict() for c in self.citations],
                 "sources": [s.to_dict() for s in self.sources], "filters": self.filters,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
@@ -142,9 +144,11 @@ def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
                                                instruction=instruction)}]
 
 
-def extractive(question: str, sources: list[Source], max_sentences: int = 2) -> str:
-    """No LLM: the sentences that best match the question, from different sources, each cited."""
+def extractive(question: str, sources: list[Source], max_sentences: int = 2, outlets: list[str] = ()) -> str:
+    """No LLM: the sentences that best match the question, from different sources, each cited.
+    With `outlets` (those the question names), each of them gets its best sentence first."""
     q_terms = set(terms(question))
+    outlet_of = {s.n: s.source for s in sources}
     scored = []
     for s in sources:
         for sentence in split_sentences(s.evidence):
@@ -152,15 +156,29 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2) -> 
             if hit:
                 scored.append((hit, -s.n, sentence, s.n))
     scored.sort(reverse=True)
-    picked, used = [], set()
+    chosen: dict[int, str] = {}  # source number -> its sentence, in the order picked
+    for outlet in outlets:
+        best = next(((n, sentence) for _, _, sentence, n in scored if outlet_of[n] == outlet and n not in chosen),
+                    None)
+        if best:
+            chosen[best[0]] = best[1]
+    limit = max(max_sentences, len(chosen))
     for _, _, sentence, n in scored:
-        if n in used:
-            continue
-        used.add(n)
-        picked.append(place_markers(sentence.strip(), f"[{n}]"))
-        if len(picked) >= max_sentences:
+        if len(chosen) >= limit:
             break
+        chosen.setdefault(n, sentence)
+    picked = [place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items()]
     return " ".join(picked) if picked else NO_ANSWER
+
+
+def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """A yes/no verdict followed by the source sentences it rests on, each cited: nothing left to invent.
+    Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
+    evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
+    if evidence == NO_ANSWER:
+        return "Yes." if yes else "No."
+    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
+    return f"{'Yes' if yes else 'No'} {marks}. {evidence}"
 
 
 def is_no_answer(text: str) -> bool:

@@ -15,6 +15,8 @@ from rag.embeddings import make_embedder
 from rag.errors import EmptyIndexError
 from rag.keyword import KeywordIndex
 from rag.llms import LLM, complete, make_llm
+from rag.models import BUNDLED_YES_MARGIN, QWEN_FILE
+from rag.question import expects_yes_no
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
 from rag.store import all_chunks, manifest, open_collection
@@ -146,25 +148,57 @@ class Assistant:
             answer.note = reason
             yield NO_ANSWER
         else:
-            llm = self.llm
-            if llm is None:
-                raw = answering.extractive(query, sources)
-                yield raw
-            else:
-                pieces = []
-                with self._generating:
-                    for piece in llm.stream(answering.messages(query, sources), self.settings.max_tokens):
-                        if not pieces:
-                            timings["first_token_s"] = time.perf_counter() - t0
-                        pieces.append(piece)
-                        yield piece
-                raw = "".join(pieces).strip()
-            if not answering.is_no_answer(raw):
+            raw = None
+            if self.llm is not None and self._verdicts() and expects_yes_no(query):
+                raw = self._verdict(query, sources, answer, t0)
+                if raw is not None:
+                    yield raw
+            if raw is None:
+                raw = yield from self._write(query, sources, timings, t0)
+            quoted = answer.yes_margin is not None or self.llm is None  # quotes may say "no information"
+            if raw != NO_ANSWER if quoted else not answering.is_no_answer(raw):
                 answer.text, answer.citations = citations.check(raw, sources, query)
                 answer.answered = True
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
         yield answer
+
+    def _verdict(self, query: str, sources: list, answer: Answer, t0: float) -> str | None:
+        """Yes or No from the LLM's first-word probabilities, then the sentences it rests on; None if the
+        backend cannot score."""
+        with self._generating:
+            margin = llms.yes_no_margin(self.llm, answering.messages(query, sources))
+        if margin is None:
+            return None
+        answer.timings["first_token_s"] = time.perf_counter() - t0
+        answer.yes_margin = margin
+        return answering.verdict_answer(margin > self._yes_margin(), query, sources, self.outlets())
+
+    def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
+        """Stream the LLM's answer (or the extractive one); returns the whole text."""
+        if self.llm is None:
+            raw = answering.extractive(query, sources)
+            yield raw
+            return raw
+        pieces = []
+        with self._generating:
+            for piece in self.llm.stream(answering.messages(query, sources), self.settings.max_tokens):
+                if not pieces:
+                    timings["first_token_s"] = time.perf_counter() - t0
+                pieces.append(piece)
+                yield piece
+        return "".join(pieces).strip()
+
+    def _verdicts(self) -> bool:
+        mode = self.settings.yes_no
+        return mode == "verdict" or (mode == "auto" and self.settings.llm == "local")
+
+    def _yes_margin(self) -> float:
+        if self.settings.yes_margin is not None:
+            return self.settings.yes_margin
+        path = self.settings.model_path
+        bundled = self.settings.llm == "local" and (path is None or Path(path).name == QWEN_FILE)
+        return BUNDLED_YES_MARGIN if bundled else 0.0
 
     def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
             sources: int | None = None) -> Answer:

@@ -83,7 +83,9 @@ def _short_claim(claim: str, question: str, sources: list[Source],
         scores[src.n] = overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
         if scores[src.n] >= SHORT_SUPPORT:
             eligible.append(src.n)
-    eligible.sort(key=lambda n: (n not in valid, -scores[n], n))
+    eligible.sort(key=lambda n: (-scores[n], n))
+    if any(n in valid for n in eligible):  # its own markers hold up: keep just those
+        return scores, [(n, True) for n in valid if n in eligible][:MAX_SHORT_CITES]
     if eligible:
         return scores, [(n, True) for n in eligible[:MAX_SHORT_CITES]]
     return scores, [(n, False) for n in valid]

@@ -19,6 +19,28 @@ class LLM(Protocol):
         ...
 
 
+class Verdicts(Protocol):
+    """An LLM that can also score its first reply word: optional, used for yes/no questions."""
+
+    def yes_no(self, messages: Messages) -> float | None:
+        """log P(yes) - log P(no) for the reply's first token, or None when the backend cannot tell."""
+        ...
+
+
+YES, NO = "yes", "no"
+
+
+def _polar(piece: str) -> str | None:
+    word = piece.strip().strip(",.!:").lower()
+    return word if word in (YES, NO) else None
+
+
+def yes_no_margin(llm: LLM, messages: Messages) -> float | None:
+    """The backend's yes/no margin when it offers one (see `Verdicts`), else None."""
+    scorer = getattr(llm, "yes_no", None)
+    return scorer(messages) if scorer else None
+
+
 def complete(llm: LLM, messages: Messages, max_tokens: int) -> str:
     return "".join(llm.stream(messages, max_tokens)).strip()
 
@@ -41,6 +63,53 @@ class LocalLLM:
             raise ModelError(f"cannot load the GGUF model {path}: {exc}") from None
         self.name = f"local:{path.name}"
         self.temperature = settings.temperature
+        self._polar_ids: dict[str, list[int]] | None = None
+        self._formatter = None
+
+    def _prompt_tokens(self, messages: Messages) -> list[int]:
+        """The chat-formatted prompt, as create_chat_completion would build it from the GGUF's template."""
+        from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+        model = self.model
+        if self._formatter is None:
+            template = model.metadata.get("tokenizer.chat_template")
+            if not template:
+                return []
+            eos, bos = model.token_eos(), model.token_bos()
+            self._formatter = Jinja2ChatFormatter(
+                template=template, eos_token=model.detokenize([eos], special=True).decode("utf-8", "replace") if eos >= 0 else "",
+                bos_token=model.detokenize([bos], special=True).decode("utf-8", "replace") if bos >= 0 else "")
+        prompt = self._formatter(messages=messages).prompt
+        return model.tokenize(prompt.encode(), add_bos=False, special=True)
+
+    def yes_no(self, messages: Messages) -> float | None:
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+
+        model = self.model
+        tokens = self._prompt_tokens(messages)
+        if not tokens or len(tokens) >= model.n_ctx():
+            return None
+        if self._polar_ids is None:
+            self._polar_ids = {YES: [], NO: []}
+            for i in range(model.n_vocab()):
+                word = _polar(model.detokenize([i]).decode("utf-8", "ignore"))
+                if word:
+                    self._polar_ids[word].append(i)
+        if not self._polar_ids[YES] or not self._polar_ids[NO]:
+            return None
+        # Reuse the cached prefix (the system prompt, or all of it when the answer is generated next).
+        cached = list(model.input_ids[:model.n_tokens])
+        keep = 0
+        while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
+            keep += 1
+        model.n_tokens = keep
+        model.eval(tokens[keep:])
+        logits = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),))
+        logits = logits.astype(np.float64)
+        top = logits.max()
+        mass = {w: np.log(np.exp(logits[ids] - top).sum()) for w, ids in self._polar_ids.items()}
+        return float(mass[YES] - mass[NO])
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
         for chunk in self.model.create_chat_completion(messages=messages, max_tokens=max_tokens, stream=True,
@@ -85,6 +154,33 @@ class OpenAILLM:
         except (openai.APIError, httpx.TransportError) as exc:  # error event / dropped connection mid-stream
             raise BackendError(f"the LLM endpoint {self.where} failed mid-answer: "
                                f"{type(exc).__name__}: {str(exc)[:200]}") from None
+
+    def yes_no(self, messages: Messages) -> float | None:
+        """From the endpoint's top log-probabilities of the first token; None if it gives none."""
+        import math
+
+        import openai
+
+        try:
+            response = self.client.chat.completions.create(model=self.model, messages=messages, max_tokens=1,
+                                                           temperature=0, logprobs=True, top_logprobs=20)
+        except openai.BadRequestError:
+            return None  # the endpoint does not offer log-probabilities: answer by generation instead
+        except openai.APIError:
+            return None  # a real outage shows up, with its message, when the answer is generated
+        choice = response.choices[0] if response.choices else None
+        content = choice.logprobs.content if choice and choice.logprobs else None
+        if not content:
+            return None
+        mass = {YES: 0.0, NO: 0.0}
+        for alt in content[0].top_logprobs or []:
+            word = _polar(alt.token)
+            if word:
+                mass[word] += math.exp(alt.logprob)
+        if not mass[YES] and not mass[NO]:
+            return None
+        floor = 1e-6  # an option outside the top 20 is unlikely, not impossible
+        return math.log(max(mass[YES], floor)) - math.log(max(mass[NO], floor))
 
 
 LLMS = {"local": LocalLLM, "openai": OpenAILLM, "extractive": None}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from platformdirs import user_data_dir
 from pydantic import Field
@@ -52,6 +53,12 @@ class Settings(BaseSettings):
     context_sources: int = Field(4, description="Most sources shown to the LLM per answer.")
     bm25_weight: float = Field(0.7, description="Weight of keyword (BM25) scores in hybrid fusion; "
                                "dense gets 1 - this.")
+
+    yes_no: Literal["auto", "verdict", "generate"] = Field("auto", description="How yes/no questions are decided: 'verdict' compares the LLM's "
+                        "probabilities of Yes and No for its first word and then quotes the sources; 'generate' "
+                        "lets it write freely; 'auto' is verdict for the local model, generate for openai.")
+    yes_margin: float | None = Field(None, description="log P(yes) - log P(no) above which the verdict is Yes; "
+                                     "unset is the value calibrated for the bundled model (0 for any other).")
 
     ui_auth: str | None = Field(None, description="user:password required by the chat UI; needed to "
                                 "bind to a non-loopback address.")

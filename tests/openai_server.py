@@ -77,6 +77,9 @@ class OpenAIServer:
         self.stall_after: int | None = None
         self.stream_error: str | None = None
         self.api_key = api_key
+        # First-token alternatives [(token, logprob), …] for requests with logprobs; None answers them 400,
+        # as endpoints without log-probabilities do.
+        self.top_logprobs: list[tuple[str, float]] | None = None
         self.requests: list[Recorded] = []
         self.generation = 0  # bumped by reset(): a request delayed across a reset is dropped, not answered
         self._lock = threading.Lock()
@@ -129,6 +132,7 @@ class OpenAIServer:
         self.stall_after = None
         self.stream_error = None
         self.api_key = None
+        self.top_logprobs = None
 
     def _requests_to(self, suffix: str) -> list[Recorded]:
         with self._lock:
@@ -232,8 +236,21 @@ class _Handler(BaseHTTPRequestHandler):
         srv = self.owner
         if not body.get("model") or not isinstance(body.get("messages"), list):
             return self._send_error(400, "model and messages are required", "invalid_request_error")
-        pieces = srv._next_reply(body)
         ident, created, model = f"chatcmpl-{len(srv.requests)}", int(time.time()), body["model"]
+        if body.get("logprobs"):
+            if srv.top_logprobs is None:
+                return self._send_error(400, "logprobs are not supported by this server", "invalid_request_error")
+            first, first_lp = srv.top_logprobs[0]
+            alternatives = [{"token": t, "logprob": lp, "bytes": list(t.encode())}
+                            for t, lp in srv.top_logprobs[: body.get("top_logprobs") or 0]]
+            return self._send_json(200, {
+                "id": ident, "object": "chat.completion", "created": created, "model": model,
+                "choices": [{"index": 0, "finish_reason": "length",
+                             "message": {"role": "assistant", "content": first},
+                             "logprobs": {"content": [{"token": first, "logprob": first_lp, "bytes": list(first.encode()),
+                                                       "top_logprobs": alternatives}]}}],
+                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+        pieces = srv._next_reply(body)
         if not body.get("stream"):
             return self._send_json(200, {
                 "id": ident, "object": "chat.completion", "created": created, "model": model,

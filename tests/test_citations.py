@@ -1,5 +1,8 @@
 """Citation checking: exact markers in, exact verified citations out (scripted LLM, real index)."""
 
+import pytest
+
+from rag.answering import verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
 from tests.conftest import ScriptedLLM, demo_url
@@ -91,3 +94,66 @@ def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_call
     llm = ScriptedLLM("Japan sent 2,000 troops [1].")
     answer = Assistant(demo.settings, llm=llm).ask("What did Japan's prime minister say about the force?")
     assert not answer.answered and answer.citations == [] and llm.prompts == []
+
+
+class MarginLLM(ScriptedLLM):
+    """A scripted LLM that also scores yes against no (see rag.llms.Verdicts)."""
+
+    def __init__(self, margin):
+        super().__init__()
+        self.margin = margin
+
+    def yes_no(self, messages):
+        self.prompts.append(messages)
+        return self.margin
+
+
+YES_NO = "Did Russia reject the deployment of European peacekeepers to Ukraine?"
+
+
+@pytest.mark.parametrize(("margin", "verdict"), [(1.0, "Yes"), (0.2, "No"), (-3.0, "No")])
+def test_yes_no_verdict_uses_the_margin_threshold_and_quotes_the_sources(demo, margin, verdict):
+    llm = MarginLLM(margin)
+    settings = demo.settings.model_copy(update={"yes_no": "verdict", "yes_margin": 0.5})
+    answer = Assistant(settings, llm=llm).ask(YES_NO)
+    moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
+    starmer = demo_url("starmer-trump-backstop-white-house")
+    assert answer.answered and answer.yes_margin == margin
+    assert answer.text == (
+        f"{verdict} [1][4]. Russia's foreign ministry has rejected any deployment of European troops to Ukraine, "
+        "warning that such a force would put NATO countries in direct conflict with Russia [1]. British Prime "
+        "Minister Keir Starmer used a White House meeting with President Donald Trump on Thursday, 27 February, to "
+        "argue that a European peacekeeping force in Ukraine would only deter Russia if the United States stood "
+        "behind it [4].")
+    assert [(c.n, c.url, c.verified) for c in answer.citations] == [(1, moscow, True), (4, starmer, True)]
+    # One scoring call with the usual prompt; nothing was generated.
+    assert len(llm.prompts) == 1 and YES_NO in llm.prompts[0][1]["content"]
+    assert llm.replies == []
+
+
+def test_open_questions_and_generate_mode_are_written_by_the_llm(demo):
+    reply = "Russia's foreign ministry rejected any deployment of European troops to Ukraine [1]."
+    for question, mode in [("What is Russia's position on European peacekeepers in Ukraine?", "verdict"),
+                           (YES_NO, "generate")]:
+        llm = MarginLLM(5.0)
+        llm.replies = [reply]
+        settings = demo.settings.model_copy(update={"yes_no": mode})
+        answer = Assistant(settings, llm=llm).ask(question)
+        assert answer.yes_margin is None and answer.text == reply
+        assert len(llm.prompts) == 1
+
+
+def test_bare_answer_keeps_only_its_own_supported_markers():
+    text, cites = check("Yes [1].", SOURCES, "Did Lavrov say NATO troops in Ukraine were unacceptable?")
+    assert text == "Yes [1]." and [(c.n, c.verified) for c in cites] == [(1, True)]
+
+
+def test_verdict_quotes_each_outlet_the_question_names_first():
+    question = "Did Outlet 3 report that Lavrov said NATO troops in Ukraine were unacceptable?"
+    outlets = ["Outlet 1", "Outlet 2", "Outlet 3"]
+    assert verdict_answer(False, question, SOURCES, outlets) == (
+        "No [3][1]. Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3]. "
+        "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1].")
+    assert verdict_answer(True, question, SOURCES, []) == (
+        "Yes [1][3]. Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]. "
+        "Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3].")

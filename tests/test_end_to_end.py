@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
+from rag.models import BUNDLED_YES_MARGIN
 from rag.settings import Settings
 from tests.conftest import DEMO, demo_url
 
@@ -42,6 +43,19 @@ def test_local_model_streams_and_cites_the_russian_statement(demo_data_dir, tmp_
     verified = {c.url for c in answer.citations if c.verified}
     assert verified & RUSSIA, (answer.text, [c.to_dict() for c in answer.citations])
     assert answer.timings["first_token_s"] <= answer.timings["total_s"]
+
+
+@pytest.mark.slow
+def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_dir, tmp_path, model_file):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file, yes_no="verdict"))
+    answer = assistant.ask("Did Russia's foreign ministry reject the deployment of European troops to Ukraine?")
+    assert answer.yes_margin is not None and abs(answer.yes_margin) < 50
+    verdict = "Yes" if answer.yes_margin > BUNDLED_YES_MARGIN else "No"  # the bundled file: its calibrated margin
+    assert answer.text.startswith(verdict + " [")
+    assert {c.url for c in answer.citations if c.verified} & RUSSIA, answer.text
+    assert all(c.verified for c in answer.citations)
 
 
 def _offline_prefix() -> list[str]:

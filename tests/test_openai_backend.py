@@ -5,6 +5,7 @@ Nothing here mocks the openai client: requests go over TCP to 127.0.0.1 and the 
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import socket
@@ -327,3 +328,34 @@ def test_openai_index_opened_with_local_embeddings(openai_index, tmp_path):
     shutil.copytree(openai_index[0], data)
     with pytest.raises(ConfigError, match=rf"built with embeddings 'openai:{EMBED_MODEL}'.*'local:all-MiniLM"):
         _ = Assistant(Settings(data_dir=data, llm="extractive")).collection
+
+
+# -- 4. yes/no verdicts from log-probabilities -----------------------------------------------------
+YES_NO = "Did Russia reject the deployment of European peacekeepers to Ukraine?"
+
+
+def test_yes_no_verdict_comes_from_the_endpoints_logprobs(openai_index, srv):
+    srv.top_logprobs = [("No", -0.2), ("Yes", -1.8), (" no", -3.0), ("Ins", -4.0)]
+    answer = Assistant(openai_settings(srv, openai_index[0], yes_no="verdict")).ask(YES_NO)
+    assert answer.yes_margin == pytest.approx(-1.8 - math.log(math.exp(-0.2) + math.exp(-3.0)))
+    assert answer.text.startswith("No [") and answer.answered
+    assert answer.citations and all(c.verified for c in answer.citations)
+    (chat,) = srv.chat_requests  # one scoring call; the rest is quoted from the sources
+    assert (chat.body["logprobs"], chat.body["top_logprobs"], chat.body["max_tokens"]) == (True, 20, 1)
+    assert "stream" not in chat.body and YES_NO in chat.body["messages"][1]["content"]
+
+
+def test_endpoint_without_logprobs_falls_back_to_writing_the_answer(openai_index, srv):
+    srv.reset([f"Yes, {COPIED} [1]."])
+    answer = Assistant(openai_settings(srv, openai_index[0], yes_no="verdict")).ask(YES_NO)
+    assert answer.yes_margin is None
+    assert answer.text.startswith("Yes, Russia's foreign ministry")
+    assert [r.body.get("logprobs") for r in srv.chat_requests] == [True, None]
+
+
+def test_auto_mode_lets_an_openai_model_write_yes_no_answers(openai_index, srv):
+    srv.top_logprobs = [("No", -0.1)]
+    srv.reset([f"Yes, {COPIED} [1]."])
+    answer = Assistant(openai_settings(srv, openai_index[0])).ask(YES_NO)
+    assert answer.yes_margin is None and answer.text.startswith("Yes, ")
+    assert [r.body.get("logprobs") for r in srv.chat_requests] == [None]
