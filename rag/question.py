@@ -112,6 +112,7 @@ def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
 
 
 _NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
+_NAMES = _NAME.replace(r"and\s+|", r"and\s+(?:the\s+)?|")  # "the X and the Y"
 _WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|feature|editorial|segment)"
 _PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication)
     (re.compile(rf"\b(?:a|an|the|by|from|in)\s+'?{_NAME}'?\s+{_WORK}\b"), False),
@@ -119,9 +120,14 @@ _PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication
     (re.compile(rf"\banother\s+(?:one\s+)?(?:from|by|in)\s+(?:the\s+)?'?{_NAME}'?"), False),
     (re.compile(rf"\b(?:reported\s+by|published\s+by|as\s+per|per|according\s+to)\s+'?{_NAME}'?"), True),
     (re.compile(rf"\bby\s+'?{_NAME}'?"), "words"),
+    # "Did the Daily Courier and the Evening Ledger both report…": publication-like names as subjects.
+    (re.compile(rf"\b(?:the|did|does|do|has|have)\s+'?{_NAMES}'?\s+(?:both\s+|also\s+|ever\s+)?"
+                r"(?:report|reported|reports|say|said|says|claim|claimed|claims|suggest|suggested|suggests|"
+                r"write|wrote|writes|cover|covered|covers|publish|published)\b"), "words"),
 ]
 _PUBLICATION_WORDS = re.compile(r"\b(News|Times|Post|Journal|Daily|Magazine|Review|Herald|Tribune|Wire|Gazette|"
-                                r"Telegraph|Guardian|Press|Today|Weekly|Observer|Chronicle|Standard|Insider|Sports)\b")
+                                r"Telegraph|Guardian|Press|Today|Weekly|Observer|Chronicle|Standard|Insider|Sports|"
+                                r"Ledger|Courier|Mail|Express|Dispatch|Bulletin|Monitor|Digest|Inquirer|Sentinel)\b")
 
 
 def publications_named(question: str) -> list[str]:

@@ -5,6 +5,7 @@ import pytest
 from rag.answering import verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
+from rag.question import publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -157,3 +158,23 @@ def test_verdict_quotes_each_outlet_the_question_names_first():
     assert verdict_answer(True, question, SOURCES, []) == (
         "Yes [1][3]. Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]. "
         "Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3].")
+
+
+@pytest.mark.parametrize(("question", "named"), [
+    ("Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?",
+     ["Eastbridge Observer", "Northgate Ledger"]),
+    ("What did a Harbour Post article say about the cash rate?", ["Harbour Post"]),
+    ("As reported by The Wall Street Journal, who won?", ["Wall Street Journal"]),
+    ("Did Keir Starmer say Britain was ready to send troops?", []),  # a person, not a publication
+])
+def test_publications_a_question_cites(question, named):
+    assert publications_named(question) == named
+
+
+def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_the_llm(demo):
+    llm = MarginLLM(2.0)
+    settings = demo.settings.model_copy(update={"yes_no": "verdict"})
+    answer = Assistant(settings, llm=llm).ask(
+        "Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?")
+    assert not answer.answered and llm.prompts == []
+    assert answer.note == "The index holds no articles from Northgate Ledger."
