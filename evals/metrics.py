@@ -352,3 +352,24 @@ def percentile(values: list[float], q: float) -> float:
     hi = min(lo + 1, len(data) - 1)
     frac = pos - lo
     return data[lo] + (data[hi] - data[lo]) * frac
+
+
+def yes_no_calibration(margins: list[tuple[float, bool]], threshold: float) -> dict:
+    """How well log P(yes) - log P(no) separates gold Yes from gold No: AUC (1 = perfect, 0.5 = chance), the
+    accuracy at `threshold`, at 0 (plain argmax) and at the best threshold for these questions (midpoints
+    between observed margins, ties broken towards `threshold`)."""
+    if not margins:
+        return {"n": 0}
+
+    def accuracy(t: float) -> float:
+        return sum((m > t) == yes for m, yes in margins) / len(margins)
+
+    yes = [m for m, y in margins if y]
+    no = [m for m, y in margins if not y]
+    auc = (sum((a > b) + 0.5 * (a == b) for a in yes for b in no) / (len(yes) * len(no))) if yes and no else None
+    values = sorted({m for m, _ in margins})
+    cuts = [values[0] - 1.0] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1.0]
+    best = max(cuts, key=lambda t: (accuracy(t), -abs(t - threshold)))
+    return {"n": len(margins), "gold_yes_share": len(yes) / len(margins), "auc": auc, "threshold": threshold,
+            "accuracy": accuracy(threshold), "accuracy_at_0": accuracy(0.0),
+            "best_threshold": round(best, 3), "best_accuracy": accuracy(best)}

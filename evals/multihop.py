@@ -180,6 +180,9 @@ def run(settings: Settings, corpus: Path, queries_path: Path, *, retrieval_only:
         rows[i]["timings"].update({k: round(v, 4) for k, v in extra["timings"].items()})
     if sample:
         gen = _generation_metrics(rows)
+        polar = [(r["yes_margin"], m.normalize_answer(r["gold"]["answer"]) == "yes") for r in rows
+                 if r.get("yes_margin") is not None and m.normalize_answer(r["gold"]["answer"]) in ("yes", "no")]
+        gen["yes_no"] = m.yes_no_calibration(polar, assistant.yes_margin_threshold())
         result["generation"] = gen
         summary.update({"paper_accuracy": gen["by_type"]["overall"]["paper_accuracy"],
                         "normalized_match": gen["by_type"]["overall"]["normalized_match"],
@@ -251,4 +254,18 @@ def _generation_section(run_dir: Path, metrics: dict) -> str:
                 ["citation precision (cited url is an evidence url)", cit["precision_url"]],
                 ["citations verified by newsrag", cit["verified_share"]],
                 ["time to first token p50 / p95 (s)", pair(tim["ttft_p50_s"], tim["ttft_p95_s"])],
-                ["total answer time p50 / p95 (s)", pair(tim["total_p50_s"], tim["total_p95_s"])]]))
+                ["total answer time p50 / p95 (s)", pair(tim["total_p50_s"], tim["total_p95_s"])]])
+            + _yes_no_section(gen.get("yes_no") or {"n": 0}))
+
+
+def _yes_no_section(cal: dict) -> str:
+    if not cal["n"]:
+        return ""
+    return ("\n\n### Yes/no verdicts\n"
+            f"{cal['n']} yes/no questions were decided by the LLM's log P(yes) - log P(no) "
+            f"(gold Yes share {cal['gold_yes_share']:.2f}).\n\n"
+            + report.table(["measure", "value"], [
+                ["AUC of the margin", cal["auc"]],
+                [f"accuracy at the threshold in use ({cal['threshold']:+.2f})", cal["accuracy"]],
+                ["accuracy at 0 (the model's own preference)", cal["accuracy_at_0"]],
+                [f"best threshold on these questions ({cal['best_threshold']:+.2f}): accuracy", cal["best_accuracy"]]]))

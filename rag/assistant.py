@@ -172,7 +172,7 @@ class Assistant:
             return None
         answer.timings["first_token_s"] = time.perf_counter() - t0
         answer.yes_margin = margin
-        return answering.verdict_answer(margin > self._yes_margin(), query, sources, self.outlets())
+        return answering.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
 
     def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
         """Stream the LLM's answer (or the extractive one); returns the whole text."""
@@ -193,7 +193,8 @@ class Assistant:
         mode = self.settings.yes_no
         return mode == "verdict" or (mode == "auto" and self.settings.llm == "local")
 
-    def _yes_margin(self) -> float:
+    def yes_margin_threshold(self) -> float:
+        """The yes/no margin above which a verdict is Yes (settings, else calibrated for the bundled model)."""
         if self.settings.yes_margin is not None:
             return self.settings.yes_margin
         path = self.settings.model_path

@@ -382,3 +382,15 @@ def test_evidence_rule_ignores_a_fact_repeated_by_another_article():
     assert [r["chunk_id"] for r in retrieved] == ["other", "bridge"]
     assert scores["mrr@10"] == 1.0 and scores["evidence_mrr@10"] == 0.5
     assert scores["map@10"] == 1.0 and scores["evidence_map@10"] == 0.5
+
+
+def test_yes_no_section_of_the_report():
+    from evals.metrics import yes_no_calibration
+    from evals.multihop import _yes_no_section
+
+    cal = yes_no_calibration([(2.0, True), (1.0, False), (0.5, True), (-1.0, False)], 0.6)
+    text = _yes_no_section(cal)
+    assert "4 yes/no questions were decided by the LLM's log P(yes) - log P(no) (gold Yes share 0.50)." in text
+    assert "| accuracy at the threshold in use (+0.60) | 0.5000 |" in text
+    assert "| best threshold on these questions (-0.25): accuracy | 0.7500 |" in text
+    assert _yes_no_section({"n": 0}) == ""

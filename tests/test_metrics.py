@@ -19,6 +19,7 @@ from evals.metrics import (  # noqa: E402
     relevant_fact_ranks,
     retrieval_scores,
     short_answer,
+    yes_no_calibration,
 )
 
 FILLER = "Unrelated chunk about something else entirely."
@@ -303,3 +304,12 @@ def test_percentile():
 def test_short_answer_is_the_leading_clause(reply, short):
     assert short_answer(reply) == short
     assert paper_accuracy(short_answer("Yes, they do [1]."), "Yes") and not paper_accuracy("Yes, they do [1].", "Yes")
+
+
+def test_yes_no_calibration_exact_values():
+    margins = [(2.0, True), (1.0, False), (0.5, True), (-1.0, False)]
+    assert yes_no_calibration(margins, 0.6) == {
+        "n": 4, "gold_yes_share": 0.5, "auc": 0.75, "threshold": 0.6, "accuracy": 0.5, "accuracy_at_0": 0.75,
+        "best_threshold": -0.25, "best_accuracy": 0.75}
+    assert yes_no_calibration([], 0.6) == {"n": 0}
+    assert yes_no_calibration([(1.0, True)], 0.0)["auc"] is None
