@@ -65,6 +65,7 @@ class LocalLLM:
         self.temperature = settings.temperature
         self._polar_ids: dict[str, list[int]] | None = None
         self._formatter = None
+        self._head: list[int] = []  # the prompt head last evaluated on its own (see _prefill)
 
     def _prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat-formatted prompt, as create_chat_completion would build it from the GGUF's template."""
@@ -82,14 +83,32 @@ class LocalLLM:
         prompt = self._formatter(messages=messages).prompt
         return model.tokenize(prompt.encode(), add_bos=False, special=True)
 
+    def _prefill(self, messages: Messages) -> list[int]:
+        """Tokenise the prompt and make the KV cache hold its fixed head (system prompt and the user turn's
+        opening) evaluated on its own. llama.cpp's logits shift with how a prompt is split into batches, so
+        the head is always evaluated alone and the rest in one go: the same prompt then scores the same
+        whatever was asked before. Returns the tokens; the cache holds their head."""
+        model = self.model
+        tokens = self._prompt_tokens(messages)
+        if not tokens:
+            return []
+        other = self._prompt_tokens(messages[:-1] + [{**messages[-1], "content": "#"}])
+        head = 0
+        while head < min(len(tokens), len(other)) - 1 and tokens[head] == other[head]:
+            head += 1
+        cached = list(model.input_ids[:min(model.n_tokens, head)])
+        if self._head != tokens[:head] or cached != tokens[:head]:
+            model.reset()
+            model.eval(tokens[:head])
+            self._head = tokens[:head]
+        model.n_tokens = head
+        return tokens
+
     def yes_no(self, messages: Messages) -> float | None:
         import numpy as np
         from llama_cpp import llama_get_logits_ith
 
         model = self.model
-        tokens = self._prompt_tokens(messages)
-        if not tokens or len(tokens) >= model.n_ctx():
-            return None
         if self._polar_ids is None:
             self._polar_ids = {YES: [], NO: []}
             for i in range(model.n_vocab()):
@@ -98,13 +117,10 @@ class LocalLLM:
                     self._polar_ids[word].append(i)
         if not self._polar_ids[YES] or not self._polar_ids[NO]:
             return None
-        # Reuse the cached prefix (the system prompt, or all of it when the answer is generated next).
-        cached = list(model.input_ids[:model.n_tokens])
-        keep = 0
-        while keep < min(len(cached), len(tokens) - 1) and cached[keep] == tokens[keep]:
-            keep += 1
-        model.n_tokens = keep
-        model.eval(tokens[keep:])
+        tokens = self._prefill(messages)
+        if not tokens or len(tokens) >= model.n_ctx():
+            return None
+        model.eval(tokens[model.n_tokens:])
         logits = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),))
         logits = logits.astype(np.float64)
         top = logits.max()
@@ -112,6 +128,7 @@ class LocalLLM:
         return float(mass[YES] - mass[NO])
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
+        self._prefill(messages)  # the head as yes_no evaluates it; the completion reuses it
         for chunk in self.model.create_chat_completion(messages=messages, max_tokens=max_tokens, stream=True,
                                                        temperature=self.temperature, top_k=1 if self.temperature == 0 else 40):
             piece = chunk["choices"][0]["delta"].get("content")

@@ -164,7 +164,11 @@ _AUX = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should
 _YES_NO = re.compile(rf"^\s*{_AUX}\b|,\s*{_AUX}\s+\w[^,]*\?\s*$", re.I)
 
 
+_ALTERNATIVE = re.compile(rf",?\s+or\s+(?:{_AUX}|not|is it)\b", re.I)
+
+
 def expects_yes_no(question: str) -> bool:
-    """"Did X report...?", "Between A and B, was there...?": questions answered by yes or no."""
-    return bool(_YES_NO.search(question)) and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b",
-                                                           question, re.I)
+    """"Did X report...?", "Between A and B, was there...?": questions answered by yes or no; not those
+    that offer their own alternative ("…, or does it claim…?")."""
+    return (bool(_YES_NO.search(question)) and not _ALTERNATIVE.search(question)
+            and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I))

@@ -5,7 +5,7 @@ import pytest
 from rag.answering import verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
-from rag.question import publications_named
+from rag.question import expects_yes_no, publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -178,3 +178,14 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
         "Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?")
     assert not answer.answered and llm.prompts == []
     assert answer.note == "The index holds no articles from Northgate Ledger."
+
+
+@pytest.mark.parametrize(("question", "polar"), [
+    ("Did Russia reject the deployment of European peacekeepers?", True),
+    ("Between the report on 2 March and the one on 6 March, was there a change in the troop estimate?", True),
+    ("Does the Ledger article claim the force is ready, or does it say planning has only begun?", False),
+    ("Was the deployment approved or not?", False),
+    ("What did Lavrov say about NATO troops?", False),
+])
+def test_which_questions_are_yes_no(question, polar):
+    assert expects_yes_no(question) is polar

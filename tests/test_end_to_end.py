@@ -56,6 +56,10 @@ def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_
     assert answer.text.startswith(verdict + " [")
     assert {c.url for c in answer.citations if c.verified} & RUSSIA, answer.text
     assert all(c.verified for c in answer.citations)
+    # The same prompt scores the same whatever the model did before (here: a written answer).
+    assistant.ask(QUESTION)
+    again = assistant.ask("Did Russia's foreign ministry reject the deployment of European troops to Ukraine?")
+    assert again.yes_margin == answer.yes_margin and again.text == answer.text
 
 
 def _offline_prefix() -> list[str]:
