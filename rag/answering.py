@@ -9,7 +9,7 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.citations import Citation, Source, place_markers
 from rag.prompts import render
-from rag.question import expects_yes_no, outlets_named, unknown_publications
+from rag.question import expects_name, expects_yes_no, outlets_named, unknown_publications
 from rag.text import overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
@@ -137,8 +137,12 @@ OPEN = ("Answer from the sources above: begin with the name, number or date aske
         "the sources by number.")
 
 
+NAME = "Answer from the sources above with only the name, number or date asked for, in a few words."
+NAME_TOKENS = 24  # a name, not a paragraph
+
+
 def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
-    instruction = YES_NO if expects_yes_no(question) else OPEN
+    instruction = YES_NO if expects_yes_no(question) else NAME if expects_name(question) else OPEN
     return [{"role": "system", "content": render("system")},
             {"role": "user", "content": render("answer", sources=format_sources(sources), question=question,
                                                instruction=instruction)}]
@@ -179,6 +183,47 @@ def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: lis
         return "Yes." if yes else "No."
     marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
     return f"{'Yes' if yes else 'No'} {marks}. {evidence}"
+
+
+def _lead(reply: str) -> str:
+    """The name a reply gives: its first line and sentence without markers, cut at a clause when long."""
+    text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", reply).strip().split("\n")[0]
+    text = re.split(r"(?<=[a-z0-9)\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
+    if len(text.split()) > 12:
+        text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
+    return text
+
+
+def named_answer(reply: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """The name the LLM gave, then the source sentences that mention it and match the question best, each
+    cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
+    name = _lead(reply)
+    if not name:
+        return NO_ANSWER
+    name_terms, q_terms = set(terms(name)), set(terms(question))
+    named = outlets_named(question, outlets)[:3]
+    need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
+    scored = []
+    for src in sources:
+        for sentence in split_sentences(_body(src.text)):
+            got = set(terms(sentence))
+            hits = len((q_terms - name_terms) & got)
+            if len(name_terms & got) >= need and hits >= 2:
+                scored.append((src.source not in named, -len(name_terms & got), -hits, src.n, sentence))
+    scored.sort()
+    chosen: dict[int, str] = {}
+    for *_, n, sentence in scored:
+        if len(chosen) >= max(2, len(named)):
+            break
+        chosen.setdefault(n, sentence)
+    if chosen:
+        evidence = " ".join(place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items())
+    else:
+        evidence = extractive(question, sources, max_sentences=2, outlets=named)
+    if evidence == NO_ANSWER:
+        return f"{name}."
+    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
+    return f"{name} {marks}. {evidence}"
 
 
 def is_no_answer(text: str) -> bool:

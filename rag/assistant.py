@@ -16,7 +16,7 @@ from rag.errors import EmptyIndexError
 from rag.keyword import KeywordIndex
 from rag.llms import LLM, complete, make_llm
 from rag.models import BUNDLED_YES_MARGIN, QWEN_FILE
-from rag.question import expects_yes_no
+from rag.question import expects_name, expects_yes_no
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
 from rag.store import all_chunks, manifest, open_collection
@@ -181,13 +181,19 @@ class Assistant:
             yield raw
             return raw
         pieces = []
+        name = expects_name(query)
+        limit = min(answering.NAME_TOKENS, self.settings.max_tokens) if name else self.settings.max_tokens
         with self._generating:
-            for piece in self.llm.stream(answering.messages(query, sources), self.settings.max_tokens):
+            for piece in self.llm.stream(answering.messages(query, sources), limit):
                 if not pieces:
                     timings["first_token_s"] = time.perf_counter() - t0
                 pieces.append(piece)
                 yield piece
-        return "".join(pieces).strip()
+        raw = "".join(pieces).strip()
+        if name and not answering.is_no_answer(raw):  # the name it gave, then the sentences that hold it
+            raw = answering.named_answer(raw, query, sources, self.outlets())
+            yield "\n\n" + raw
+        return raw
 
     def _verdicts(self) -> bool:
         mode = self.settings.yes_no

@@ -172,3 +172,12 @@ def expects_yes_no(question: str) -> bool:
     that offer their own alternative ("…, or does it claim…?")."""
     return (bool(_YES_NO.search(question)) and not _ALTERNATIVE.search(question)
             and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I))
+
+
+_NAME_QUESTION = re.compile(r"^\s*(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
+                            rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)", re.I)
+
+
+def expects_name(question: str) -> bool:
+    """"Who is…?", "Which company…?", "How many…?": questions answered by a name, number or date."""
+    return bool(_NAME_QUESTION.match(question)) and not expects_yes_no(question)

@@ -189,3 +189,36 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
 ])
 def test_which_questions_are_yes_no(question, polar):
     assert expects_yes_no(question) is polar
+
+
+class TokenLimitLLM(ScriptedLLM):
+    def stream(self, messages, max_tokens):
+        self.max_tokens = max_tokens
+        yield from super().stream(messages, max_tokens)
+
+
+AERLUME_SENTENCE = ("Pilots at low-cost airline Aerlume began a 48-hour strike on Friday, 7 March, forcing the carrier "
+                    "to cancel 620 flights and disrupting travel for an estimated 95,000 passengers across Europe")
+
+
+def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo):
+    llm = TokenLimitLLM("620 flights")
+    answer = Assistant(demo.settings, llm=llm).ask("How many flights did the Aerlume strike cancel?")
+    assert answer.text == f"620 flights [1]. {AERLUME_SENTENCE} [1]."
+    assert [(c.n, c.verified, c.url) for c in answer.citations] == [
+        (1, True, demo_url("aerlume-pilots-strike-cancels-flights"))]
+    assert llm.max_tokens == 24 and "with only the name, number or date asked for" in llm.prompts[0][1]["content"]
+
+    answer = Assistant(demo.settings, llm=ScriptedLLM("Russia's foreign ministry [3].")).ask(
+        "Who called European peacekeepers a path to direct conflict with NATO?")
+    assert answer.text == (
+        "Russia's foreign ministry [1]. Russia's foreign ministry has rejected any deployment of European troops to "
+        "Ukraine, warning that such a force would put NATO countries in direct conflict with Russia [1].")
+    assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
+
+
+def test_a_name_no_source_holds_stays_unverified(demo):
+    answer = Assistant(demo.settings, llm=ScriptedLLM("Sunwing Airlines")).ask(
+        "Which airline's pilots went on strike?")
+    assert answer.text.startswith(f"Sunwing Airlines [1][2]. {AERLUME_SENTENCE} [1]. ")
+    assert [c.verified for c in answer.citations] == [False, False]

@@ -19,7 +19,7 @@ from ui import render
 from ui.app import build_app, chat_turn, check_bind, ingest_uploads, launch, new_conversation, page_options
 from ui.uploads import safe_name
 
-AERLUME_Q = "How many flights did the Aerlume strike cancel?"
+AERLUME_Q = "What did the Aerlume pilots' strike do to flights?"
 AERLUME_A = "Aerlume cancelled 620 flights during the 48-hour pilots' strike [1]."
 AERLUME_TITLE = "Aerlume pilots' 48-hour strike cancels 620 flights"
 AERLUME_URL = "https://harbour-post.example/2025/03/07/aerlume-pilots-strike-cancels-flights"
