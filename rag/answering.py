@@ -10,7 +10,7 @@ from llama_index.core.schema import NodeWithScore
 from rag.citations import Citation, Source, place_markers
 from rag.prompts import render
 from rag.question import expects_name, expects_yes_no, outlets_named, unknown_publications
-from rag.text import overlap, split_sentences, terms
+from rag.text import numbers, overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
 SENTENCES_PER_SOURCE = 2
@@ -188,7 +188,7 @@ def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: lis
 def _lead(reply: str) -> str:
     """The name a reply gives: its first line and sentence without markers, cut at a clause when long."""
     text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", reply).strip().split("\n")[0]
-    text = re.split(r"(?<=[a-z0-9)\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
+    text = re.split(r"(?<=[a-z0-9)%\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
     if len(text.split()) > 12:
         text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
     return text
@@ -201,6 +201,10 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
     if not name:
         return NO_ANSWER
     name_terms, q_terms = set(terms(name)), set(terms(question))
+    everything = " ".join(src.text for src in sources)
+    held = name_terms & set(terms(everything))
+    if numbers(name) - numbers(everything) or (name_terms and 2 * len(held) <= len(name_terms)):
+        return NO_ANSWER  # a number, or most of a name, that no source holds: invented; the sources do not say
     named = outlets_named(question, outlets)[:3]
     need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
     scored = []

@@ -164,7 +164,8 @@ _AUX = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should
 _YES_NO = re.compile(rf"^\s*{_AUX}\b|,\s*{_AUX}\s+\w[^,]*\?\s*$", re.I)
 
 
-_ALTERNATIVE = re.compile(rf",?\s+or\s+(?:{_AUX}|not|is it)\b", re.I)
+_COMPARED = r"(?:before|after|earlier|later|more|fewer|less|higher|lower|better|worse)"
+_ALTERNATIVE = re.compile(rf",?\s+or\s+(?:{_AUX}|not|is it)\b|\b{_COMPARED}\s+or\s+{_COMPARED}\b", re.I)
 
 
 def expects_yes_no(question: str) -> bool:

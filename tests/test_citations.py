@@ -185,6 +185,7 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
     ("Between the report on 2 March and the one on 6 March, was there a change in the troop estimate?", True),
     ("Does the Ledger article claim the force is ready, or does it say planning has only begun?", False),
     ("Was the deployment approved or not?", False),
+    ("Did Lavrov reject NATO troops before or after the London summit?", False),
     ("What did Lavrov say about NATO troops?", False),
 ])
 def test_which_questions_are_yes_no(question, polar):
@@ -217,8 +218,11 @@ def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo
     assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
 
 
-def test_a_name_no_source_holds_stays_unverified(demo):
-    answer = Assistant(demo.settings, llm=ScriptedLLM("Sunwing Airlines")).ask(
-        "Which airline's pilots went on strike?")
-    assert answer.text.startswith(f"Sunwing Airlines [1][2]. {AERLUME_SENTENCE} [1]. ")
-    assert [c.verified for c in answer.citations] == [False, False]
+@pytest.mark.parametrize(("question", "reply"), [
+    ("Which airline's pilots went on strike?", "Sunwing Airlines"),
+    ("How many soldiers did Spain pledge to the coalition?", "1,200 soldiers."),
+])
+def test_a_name_or_number_no_source_holds_is_no_answer(demo, question, reply):
+    answer = Assistant(demo.settings, llm=ScriptedLLM(reply)).ask(question)
+    assert not answer.answered and answer.citations == []
+    assert answer.text == "Insufficient information: the sources do not say."
