@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from llama_index.core.schema import NodeWithScore
 
-from rag.citations import Citation, Source, place_markers
+from rag.citations import Citation, Source, place_markers, strip_markers
 from rag.prompts import render
 from rag.question import expects_name, expects_yes_no, outlets_named, unknown_publications
 from rag.text import numbers, overlap, split_sentences, terms
@@ -179,15 +179,20 @@ def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: lis
     """A yes/no verdict followed by the source sentences it rests on, each cited: nothing left to invent.
     Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
     evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
+    return _lead_and_quotes("Yes" if yes else "No", evidence)
+
+
+def _lead_and_quotes(lead: str, evidence: str) -> str:
+    """"Lead [1][2]. Quote one [1]. Quote two [2].": the lead carries the markers of the quotes after it."""
     if evidence == NO_ANSWER:
-        return "Yes." if yes else "No."
+        return f"{lead}."
     marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
-    return f"{'Yes' if yes else 'No'} {marks}. {evidence}"
+    return f"{lead} {marks}. {evidence}"
 
 
 def _lead(reply: str) -> str:
     """The name a reply gives: its first line and sentence without markers, cut at a clause when long."""
-    text = re.sub(r"\s*\[\d+(?:\s*[,;]\s*\d+)*\]", "", reply).strip().split("\n")[0]
+    text = strip_markers(reply).split("\n")[0]
     text = re.split(r"(?<=[a-z0-9)%\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
     if len(text.split()) > 12:
         text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
@@ -224,10 +229,7 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
         evidence = " ".join(place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items())
     else:
         evidence = extractive(question, sources, max_sentences=2, outlets=named)
-    if evidence == NO_ANSWER:
-        return f"{name}."
-    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
-    return f"{name} {marks}. {evidence}"
+    return _lead_and_quotes(name, evidence)
 
 
 def is_no_answer(text: str) -> bool:

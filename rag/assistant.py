@@ -15,7 +15,7 @@ from rag.embeddings import make_embedder
 from rag.errors import EmptyIndexError
 from rag.keyword import KeywordIndex
 from rag.llms import LLM, complete, make_llm
-from rag.models import BUNDLED_YES_MARGIN, QWEN_FILE
+from rag.models import BUNDLED_YES_MARGIN, is_bundled
 from rag.question import expects_name, expects_yes_no
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
@@ -155,8 +155,7 @@ class Assistant:
                     yield raw
             if raw is None:
                 raw = yield from self._write(query, sources, timings, t0)
-            quoted = answer.yes_margin is not None or self.llm is None  # quotes may say "no information"
-            if raw != NO_ANSWER if quoted else not answering.is_no_answer(raw):
+            if raw != NO_ANSWER:
                 answer.text, answer.citations = citations.check(raw, sources, query)
                 answer.answered = True
         timings.setdefault("first_token_s", time.perf_counter() - t0)
@@ -190,7 +189,10 @@ class Assistant:
                 pieces.append(piece)
                 yield piece
         raw = "".join(pieces).strip()
-        if name and not answering.is_no_answer(raw):  # the name it gave, then the sentences that hold it
+        # Refusals are read in the model's own words only: quoted sources may say "no information".
+        if answering.is_no_answer(raw):
+            return NO_ANSWER
+        if name:  # the name it gave, then the sentences that hold it
             raw = answering.named_answer(raw, query, sources, self.outlets())
             yield "\n\n" + raw
         return raw
@@ -203,9 +205,7 @@ class Assistant:
         """The yes/no margin above which a verdict is Yes (settings, else calibrated for the bundled model)."""
         if self.settings.yes_margin is not None:
             return self.settings.yes_margin
-        path = self.settings.model_path
-        bundled = self.settings.llm == "local" and (path is None or Path(path).name == QWEN_FILE)
-        return BUNDLED_YES_MARGIN if bundled else 0.0
+        return BUNDLED_YES_MARGIN if is_bundled(self.settings) else 0.0
 
     def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
             sources: int | None = None) -> Answer:

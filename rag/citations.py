@@ -57,6 +57,11 @@ class Citation:
         return asdict(self)
 
 
+def strip_markers(text: str) -> str:
+    """The text without its [n] markers."""
+    return _MARKERS.sub("", text).strip()
+
+
 def _claim_terms(sentence: str, question: str) -> list[str]:
     found = terms(sentence)
     # "Yes." or "Apple." alone: the claim is the question answered by that word.
@@ -106,7 +111,7 @@ def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[
     answer = _TRAILING.sub(lambda m: m.group(2) + m.group(1), answer)
     for sentence in split_sentences(answer):
         markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
-        claim = _MARKERS.sub("", sentence).strip()
+        claim = strip_markers(sentence)
         if not claim:
             continue
         valid = list(dict.fromkeys(n for n in markers if n in by_n))

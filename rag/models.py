@@ -63,6 +63,12 @@ def bundled_model(settings: Settings, progress=None) -> Path:
     return target
 
 
+def is_bundled(settings: Settings) -> bool:
+    """Whether the local backend runs the bundled model (unset NEWSRAG_MODEL_PATH, or a copy of its file)."""
+    path = settings.model_path
+    return settings.llm == "local" and (path is None or Path(path).name == QWEN_FILE)
+
+
 def model_path(settings: Settings) -> Path:
     if settings.model_path:
         path = Path(settings.model_path).expanduser()
