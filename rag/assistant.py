@@ -148,6 +148,7 @@ class Assistant:
             answer.note = reason
             yield NO_ANSWER
         else:
+            sources = answer.sources = sources[:answering.sources_needed(query, self.outlets(), len(sources))]
             raw = None
             if self.llm is not None and self._verdicts() and expects_yes_no(query):
                 raw = self._verdict(query, sources, answer, t0)

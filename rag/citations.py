@@ -91,9 +91,22 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     eligible.sort(key=lambda n: (-scores[n], n))
     if any(n in valid for n in eligible):  # its own markers hold up: keep just those
         return scores, [(n, True) for n in valid if n in eligible][:MAX_SHORT_CITES]
+    if _jointly_supported(own, asked, [src for src in sources if src.n in valid][:MAX_SHORT_CITES]):
+        # A multi-part question answered in one word: each cited source holds a part, together enough.
+        return scores, [(n, True) for n in valid[:MAX_SHORT_CITES]]
     if eligible:
         return scores, [(n, True) for n in eligible[:MAX_SHORT_CITES]]
     return scores, [(n, False) for n in valid]
+
+
+def _jointly_supported(own: set[str], asked: list[str], cited: list[Source]) -> bool:
+    """The cited sources together hold the bare answer and enough of the question, each holding some of it."""
+    if not cited:
+        return False
+    bodies = [set(terms(src.text + " " + src.evidence)) for src in cited]
+    union = set().union(*bodies)
+    return (own <= union and overlap(asked, union) >= SHORT_SUPPORT
+            and all(len(set(asked) & body) >= 2 for body in bodies))
 
 
 def best_quote(claim: str, question: str, source: Source) -> str:

@@ -51,15 +51,17 @@ def _outlet_pattern(outlet: str) -> re.Pattern | None:
     return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
 
 
-def outlet_mentions(question: str, outlets: list[str]) -> list[tuple[int, str]]:
-    """(position, outlet) for each corpus outlet the question names, in order of appearance."""
+def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, str]]:
+    """(position, outlet) for each corpus outlet the question names, in order of appearance; with `every`,
+    each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
     found = []
     for outlet in outlets:
         pattern = _outlet_pattern(outlet)
         for match in pattern.finditer(question) if pattern else ():
             if re.sub(r"^the\s+", "", match.group(0), flags=re.I)[:1].isupper():  # "Fortune", not "a fortune"
                 found.append((match.start(), outlet))
-                break
+                if not every:
+                    break
     # A longer outlet name containing a shorter one ("BBC News - Technology" vs "BBC News") wins.
     found.sort(key=lambda po: (po[0], -len(po[1])))
     kept: list[tuple[int, str]] = []

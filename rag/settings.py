@@ -50,7 +50,8 @@ class Settings(BaseSettings):
     max_file_mb: float = Field(20.0, description="Files larger than this are skipped.")
 
     top_k: int = Field(10, description="Chunks retrieved per question.")
-    context_sources: int = Field(4, description="Most sources shown to the LLM per answer.")
+    context_sources: int = Field(4, description="Most sources an answer rests on; yes/no questions use their "
+                                 "best 2 and who/which questions 3, plus one for each further outlet they name.")
     bm25_weight: float = Field(0.7, description="Weight of keyword (BM25) scores in hybrid fusion; "
                                "dense gets 1 - this.")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answering import verdict_answer
+from rag.answering import sources_needed, verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
 from rag.question import expects_yes_no, publications_named
@@ -118,15 +118,17 @@ def test_yes_no_verdict_uses_the_margin_threshold_and_quotes_the_sources(demo, m
     settings = demo.settings.model_copy(update={"yes_no": "verdict", "yes_margin": 0.5})
     answer = Assistant(settings, llm=llm).ask(YES_NO)
     moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
-    starmer = demo_url("starmer-trump-backstop-white-house")
+    paris = demo_url("european-leaders-paris-emergency-talks-ukraine")
     assert answer.answered and answer.yes_margin == margin
     assert answer.text == (
-        f"{verdict} [1][4]. Russia's foreign ministry has rejected any deployment of European troops to Ukraine, "
-        "warning that such a force would put NATO countries in direct conflict with Russia [1]. British Prime "
-        "Minister Keir Starmer used a White House meeting with President Donald Trump on Thursday, 27 February, to "
-        "argue that a European peacekeeping force in Ukraine would only deter Russia if the United States stood "
-        "behind it [4].")
-    assert [(c.n, c.url, c.verified) for c in answer.citations] == [(1, moscow, True), (4, starmer, True)]
+        f"{verdict} [1][2]. Russia's foreign ministry has rejected any deployment of European troops to Ukraine, "
+        "warning that such a force would put NATO countries in direct conflict with Russia [1]. Starmer repeated "
+        "that Britain was ready to consider deploying forces alongside others, but said a US \"backstop\" would be "
+        "needed to deter Russia [2].")
+    assert [(c.n, c.url, c.verified) for c in answer.citations] == [(1, moscow, True), (2, paris, True)]
+    # A yes/no question is decided on its two best sources: those are all the model sees and the answer shows.
+    assert [s.url for s in answer.sources] == [moscow, paris]
+    assert "[2]" in llm.prompts[0][1]["content"] and "[3]" not in llm.prompts[0][1]["content"]
     # One scoring call with the usual prompt; nothing was generated.
     assert len(llm.prompts) == 1 and YES_NO in llm.prompts[0][1]["content"]
     assert llm.replies == []
@@ -142,6 +144,29 @@ def test_open_questions_and_generate_mode_are_written_by_the_llm(demo):
         answer = Assistant(settings, llm=llm).ask(question)
         assert answer.yes_margin is None and answer.text == reply
         assert len(llm.prompts) == 1
+
+
+def test_bare_answer_to_a_two_part_question_is_verified_by_the_sources_that_hold_a_part_each():
+    question = ("Did Lavrov object to NATO forces in Ukraine, while the Reserve Bank lowered its cash rate and Starmer "
+                "spoke of British soldiers on the ground?")  # no source alone holds 30% of its terms
+    text, cites = check("Yes [1][2].", SOURCES, question)
+    assert text == "Yes [1][2]." and [(c.n, c.verified) for c in cites] == [(1, True), (2, True)]
+    # A cited source holding none of the question does not share in the support.
+    unrelated = src(4, "A storm closed schools in Bergen on Monday after heavy snow.")
+    text, cites = check("Yes [2][4].", SOURCES + [unrelated], question)
+    assert [(c.n, c.verified) for c in cites] == [(2, False), (4, False)]
+
+
+@pytest.mark.parametrize(("question", "needed"), [
+    ("Did Outlet 1 report that Lavrov rejected NATO troops?", 2),
+    ("Did Outlet 1 and Outlet 2 agree, and did another Outlet 1 article say so?", 3),
+    ("Who said NATO troops in Ukraine would be unacceptable?", 3),
+    ("Which bank cut rates, according to Outlet 1, Outlet 2, Outlet 3 and another Outlet 3 piece?", 4),
+    ("What did Lavrov say about NATO troops?", 4),
+])
+def test_how_many_sources_a_question_is_answered_from(question, needed):
+    assert sources_needed(question, ["Outlet 1", "Outlet 2", "Outlet 3"], limit=4) == needed
+    assert sources_needed(question, [], limit=1) == 1
 
 
 def test_bare_answer_keeps_only_its_own_supported_markers():
