@@ -177,8 +177,13 @@ def expects_yes_no(question: str) -> bool:
             and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I))
 
 
-_NAME_QUESTION = re.compile(r"^\s*(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
-                            rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)", re.I)
+_NAME_WORD = (r"(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
+              rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)")
+# "Who…?", "In which game…?", and the same behind an opening clause: "Considering …, which company…?",
+# "Between the report on … and the one on …, which outlet…?"
+_NAME_QUESTION = re.compile(rf"^\s*(?:(?:in|at|on|for|from|by|of|to|with)\s+)?{_NAME_WORD}"
+                            r"|^\s*(?:considering|based\s+on|given|according\s+to|in\s+light\s+of|following|"
+                            rf"between|among|after|before|from|in|of)\b[^?]*?,\s*{_NAME_WORD}", re.I)
 
 
 def expects_name(question: str) -> bool:

@@ -5,7 +5,7 @@ import pytest
 from rag.answering import sources_needed, verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
-from rag.question import expects_yes_no, publications_named
+from rag.question import expects_name, expects_yes_no, publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -215,6 +215,21 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
 ])
 def test_which_questions_are_yes_no(question, polar):
     assert expects_yes_no(question) is polar
+
+
+@pytest.mark.parametrize(("question", "name"), [
+    ("Who called the strike?", True),
+    ("How many flights did Aerlume cancel?", True),
+    ("In which city did the talks take place?", True),
+    ("Considering the reports from the Daily Courier and the Evening Ledger, which airline cancelled flights?", True),
+    ("Between the report on 6 March and the one on 7 March, which outlet first named the airline?", True),
+    ("What did Russia say about peacekeepers?", False),
+    ("After the strike, what happened to fares?", False),
+    ("Between the two reports, was there a change in the airline's position?", False),
+    ("Did Aerlume cancel flights, and which ones?", False),
+])
+def test_which_questions_are_answered_by_a_name(question, name):
+    assert expects_name(question) is name
 
 
 class TokenLimitLLM(ScriptedLLM):
