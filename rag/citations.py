@@ -91,9 +91,10 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     eligible.sort(key=lambda n: (-scores[n], n))
     if any(n in valid for n in eligible):  # its own markers hold up: keep just those
         return scores, [(n, True) for n in valid if n in eligible][:MAX_SHORT_CITES]
-    if _jointly_supported(own, asked, [src for src in sources if src.n in valid][:MAX_SHORT_CITES]):
+    kept = valid[:MAX_SHORT_CITES]
+    if _jointly_supported(own, asked, [src for src in sources if src.n in kept]):
         # A multi-part question answered in one word: each cited source holds a part, together enough.
-        return scores, [(n, True) for n in valid[:MAX_SHORT_CITES]]
+        return scores, [(n, True) for n in kept]
     if eligible:
         return scores, [(n, True) for n in eligible[:MAX_SHORT_CITES]]
     return scores, [(n, False) for n in valid]
