@@ -18,6 +18,7 @@ SUPPORT = 0.6  # share of a claim's content terms a source must hold to support 
 SHORT_SUPPORT = 0.3  # for a bare answer ("Yes.", "Sam Altman."): share of the question's terms a source must hold
 MAX_SHORT_CITES = 3
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
+_MARKER_END = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z])")
 _TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 
 
@@ -116,6 +117,12 @@ def best_quote(claim: str, question: str, source: Source) -> str:
     return max(sentences, key=lambda s: len(claim_terms & set(terms(s))), default="")
 
 
+def _claims(answer: str) -> list[str]:
+    """The answer's sentences; a marker followed by a capitalised word also ends one, as when a quoted
+    headline or tweet without a full stop ("… Date: Monday, Nov. 27 [1] The Seahawks…") runs into the next."""
+    return [part for sentence in split_sentences(answer) for part in _MARKER_END.split(sentence) if part.strip()]
+
+
 def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[Citation]]:
     """The answer with corrected markers, and one citation per source it cites."""
     by_n = {s.n: s for s in sources}
@@ -123,7 +130,7 @@ def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[
     cited: dict[int, list[tuple[str, bool, float]]] = {}
     # "It rose. [1] Then…": markers after the full stop belong to the sentence before it.
     answer = _TRAILING.sub(lambda m: m.group(2) + m.group(1), answer)
-    for sentence in split_sentences(answer):
+    for sentence in _claims(answer):
         markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
         claim = strip_markers(sentence)
         if not claim:

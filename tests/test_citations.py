@@ -54,6 +54,15 @@ def test_uncited_sentence_gets_the_clearly_supporting_source_and_markers_after_s
     assert [(c.n, c.verified) for c in cites] == [(1, True), (2, True)]
 
 
+def test_a_quote_without_a_full_stop_ends_at_its_marker():
+    # Quoted headlines and tweets often lack a full stop: each quote is still checked on its own.
+    answer = ("Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1] Keir Starmer said Britain "
+              "was ready to put troops on the ground in Ukraine [3].")
+    text, cites = check(answer, SOURCES, "What did Lavrov and Starmer say about troops in Ukraine?")
+    assert text == answer
+    assert [(c.n, c.verified) for c in cites] == [(1, True), (3, True)]
+
+
 def test_wrong_number_is_not_verified():
     text, cites = check("The cash rate was cut to 3.85 per cent [2].", SOURCES, "q")
     assert [(c.n, c.verified) for c in cites] == [(2, False)]
