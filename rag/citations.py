@@ -84,8 +84,9 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     asked = terms(question)
     scores: dict[int, float] = {}
     eligible = []
+    bodies = {src.n: set(terms(src.text + " " + src.evidence)) for src in sources}
     for src in sources:
-        body = set(terms(src.text + " " + src.evidence))
+        body = bodies[src.n]
         scores[src.n] = overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
         if scores[src.n] >= SHORT_SUPPORT:
             eligible.append(src.n)
@@ -93,7 +94,7 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     if any(n in valid for n in eligible):  # its own markers hold up: keep just those
         return scores, [(n, True) for n in valid if n in eligible][:MAX_SHORT_CITES]
     kept = valid[:MAX_SHORT_CITES]
-    if _jointly_supported(own, asked, [src for src in sources if src.n in kept]):
+    if _jointly_supported(own, asked, [bodies[n] for n in kept]):
         # A multi-part question answered in one word: each cited source holds a part, together enough.
         return scores, [(n, True) for n in kept]
     if eligible:
@@ -101,11 +102,11 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     return scores, [(n, False) for n in valid]
 
 
-def _jointly_supported(own: set[str], asked: list[str], cited: list[Source]) -> bool:
-    """The cited sources together hold the bare answer and enough of the question, each holding some of it."""
-    if not cited:
+def _jointly_supported(own: set[str], asked: list[str], bodies: list[set[str]]) -> bool:
+    """The cited sources (their terms) together hold the bare answer and enough of the question, each
+    holding some of it."""
+    if not bodies:
         return False
-    bodies = [set(terms(src.text + " " + src.evidence)) for src in cited]
     union = set().union(*bodies)
     return (own <= union and overlap(asked, union) >= SHORT_SUPPORT
             and all(len(set(asked) & body) >= 2 for body in bodies))
