@@ -36,6 +36,7 @@ class Assistant:
         self._embedder = None
         self._collection = None
         self._keyword: KeywordIndex | None = None
+        self._vectors = None  # the chunks' embeddings, rows in keyword-index order
         # The UI serves requests from several threads: parts are built once, under a lock.
         self._lock = threading.RLock()
         # A local model answers one request at a time.
@@ -67,7 +68,7 @@ class Assistant:
     def keyword_index(self) -> KeywordIndex:
         with self._lock:
             if self._keyword is None:
-                ids, texts, metas = all_chunks(self.collection)
+                ids, texts, metas, self._vectors = all_chunks(self.collection)
                 cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
                 self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas) \
                     if not self.settings.chroma_url else KeywordIndex(ids, texts, metas)
@@ -112,10 +113,11 @@ class Assistant:
 
     # -- questions --------------------------------------------------------------------------
     def retrieve(self, question: str, k: int | None = None, filters: Filters | dict | None = None) -> list[NodeWithScore]:
-        index = self.keyword_index()
+        with self._lock:
+            index, vectors = self.keyword_index(), self._vectors
         if len(index) == 0:
             raise EmptyIndexError()
-        return hybrid_search(question, index, self.collection, self.embedder, k or self.settings.top_k,
+        return hybrid_search(question, index, vectors, self.embedder, k or self.settings.top_k,
                              Filters.coerce(filters), self.settings.bm25_weight)
 
     def standalone_query(self, question: str, history: History | None) -> str:

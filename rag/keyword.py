@@ -76,7 +76,7 @@ class KeywordIndex:
     def __len__(self) -> int:
         return len(self.ids)
 
-    def scores(self, query: str) -> np.ndarray:
+    def scores(self, query: str, sentence_weight: float | None = None) -> np.ndarray:
         """BM25 of every chunk, plus a share for its best-matching sentence."""
         if not self.ids:
             return np.zeros(0, dtype=np.float32)
@@ -89,7 +89,8 @@ class KeywordIndex:
         best = np.zeros(len(self.ids), dtype=np.float32)
         np.maximum.at(best, self.sentence_owner, np.asarray(self.sentence_bm25.get_scores(tokens), dtype=np.float32))
         if best.max() > 0:
-            chunk = chunk + SENTENCE_WEIGHT * float(chunk.max()) * best / float(best.max())
+            weight = SENTENCE_WEIGHT if sentence_weight is None else sentence_weight
+            chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
         return chunk
 
     @staticmethod

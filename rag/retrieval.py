@@ -5,6 +5,10 @@ normalised over the candidate pool and mixed with `bm25_weight`. The question is
 (rag.question): outlets and dates it names boost their chunks, and each claim it is made of is
 retrieved on its own; the final list interleaves the best chunk of every outlet and claim before
 the rest, so a multi-part question gets evidence for each part.
+
+The dense side is an exact cosine search over the chunk vectors, read from Chroma once with the chunk
+texts and held in memory beside the BM25 index (about 1.5 KB a chunk): one matrix-vector product per
+question, filters applied to it directly, no round trip to the store.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ PART_OUTLET_BOOST = 0.5  # for chunks of the outlet a claim names
 DATE_BOOST = 0.2  # for chunks published on a day the question names
 CONTEXT = 1.0  # weight of the whole-question score when ranking for one claim
 PART_DEPTH = 20  # how deep each outlet / claim list is read
+PART_SENTENCE = 1.0  # weight of a claim's best-matching sentence in its keyword ranking (the question's: 0.3)
 ROUNDS = 3  # how many chunks per outlet / claim are interleaved before the rest
 HEAD = 1.0  # share of k filled by interleaving
 LEAD = 1  # best whole-question chunks placed before the interleaving
@@ -88,81 +93,32 @@ class Filters:
             keep &= (index.ts <= self.until_ts()) & (index.ts >= 0)
         return keep
 
-    def chroma_where(self, index: KeywordIndex) -> dict | None:
-        clauses: list[dict] = []
-        if self.sources:
-            # Match the stored spelling of each outlet, case-insensitively.
-            wanted = {s.lower() for s in self.sources}
-            stored = sorted({s for s in index.sources if s.lower() in wanted}) or list(self.sources)
-            clauses.append({"source": {"$in": stored}})
-        if self.since:
-            clauses.append({"published_ts": {"$gte": int(self.since.timestamp())}})
-        if self.until:
-            clauses.append({"published_ts": {"$lte": self.until_ts()}})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
 
 class Dense(Protocol):
-    """Dense similarities for chunk positions of a KeywordIndex."""
+    """The dense side: query embeddings and their cosine similarity to every chunk of a KeywordIndex."""
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
-    def top(self, vector: np.ndarray, n: int) -> dict[int, float]: ...
-
-    def similarity(self, vector: np.ndarray, positions: list[int]) -> dict[int, float]: ...
+    def similarities(self, vector: np.ndarray) -> np.ndarray: ...
 
 
-class ChromaDense:
-    """Dense side backed by the Chroma collection (HNSW top-n, stored vectors for the rest)."""
+class MatrixDense:
+    """Exact cosine similarity against the stored chunk vectors, held in memory beside the keyword index
+    (rows in KeywordIndex order): one matrix product, no round trip to the store, whatever the filters."""
 
-    def __init__(self, collection, embedder, index: KeywordIndex, where: dict | None, allowed: int):
-        self.collection, self.embedder, self.index, self.where, self.allowed = (collection, embedder, index,
-                                                                                where, allowed)
+    def __init__(self, vectors: np.ndarray, embedder):
+        self.vectors, self.embedder = vectors, embedder
+        self._last: tuple[bytes, np.ndarray] | None = None  # one search's cache: built per call
 
     def embed(self, texts: list[str]) -> np.ndarray:
         return self.embedder.embed(texts)
 
-    def top(self, vector: np.ndarray, n: int) -> dict[int, float]:
-        hits = self.collection.query(query_embeddings=[vector.tolist()], n_results=max(1, min(n, self.allowed)),
-                                     where=self.where, include=["distances"])
-        out = {}
-        for cid, dist in zip(hits["ids"][0], hits["distances"][0]):
-            pos = self.index.position.get(cid)
-            if pos is not None:
-                out[pos] = 1.0 - float(dist)
-        return out
-
-    def similarity(self, vector: np.ndarray, positions: list[int]) -> dict[int, float]:
-        if not positions:
-            return {}
-        got = self.collection.get(ids=[self.index.ids[i] for i in positions], include=["embeddings"])
-        return {self.index.position[cid]: float(np.dot(vector, np.asarray(emb, dtype=np.float32)))
-                for cid, emb in zip(got["ids"], got["embeddings"])}
-
-
-class _CachedTop:
-    """One HNSW query and one fetch per stored vector, however many outlet / claim rankings reuse them."""
-
-    def __init__(self, dense: Dense):
-        self.dense, self.cache, self.sims = dense, {}, {}
-
-    def embed(self, texts):
-        return self.dense.embed(texts)
-
-    def top(self, vector, n):
-        key = (vector.tobytes(), n)
-        if key not in self.cache:
-            self.cache[key] = self.dense.top(vector, n)
-        return self.cache[key]
-
-    def similarity(self, vector, positions):
-        known = self.sims.setdefault(vector.tobytes(), {})
-        missing = [i for i in positions if i not in known]
-        if missing:
-            known.update(self.dense.similarity(vector, missing))
-        return {i: known[i] for i in positions if i in known}
+    def similarities(self, vector: np.ndarray) -> np.ndarray:
+        key = vector.tobytes()
+        if self._last is None or self._last[0] != key:
+            # einsum, not BLAS: a threaded BLAS spins after each call and slows the next embedding down
+            self._last = (key, np.einsum("ij,j->i", self.vectors, vector.astype(np.float32)))
+        return self._last[1]
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -172,24 +128,40 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values) * (1.0 if hi > 0 else 0.0)
 
 
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` largest values, best first (ties: lower position first)."""
+    if n <= 0 or values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < values.size:
+        part = np.argpartition(-values, n - 1)[:n]
+        return part[np.lexsort((part, -values[part]))]
+    return np.argsort(-values, kind="stable")
+
+
+def _order(scores: np.ndarray) -> list[int]:
+    """Positions with a positive score, best first (ties: lower position first)."""
+    positive = np.flatnonzero(scores > 0)
+    return positive[np.argsort(-scores[positive], kind="stable")].tolist()
+
+
 def fused_scores(bm25_all: np.ndarray, vector: np.ndarray, dense: Dense, mask: np.ndarray,
                  bm25_weight: float) -> np.ndarray:
     """Weighted BM25 (scaled by its best score) + dense (min-max over the pool); 0 outside pool and filters."""
     bm25 = np.where(mask, bm25_all, 0.0)
-    pool = [int(i) for i in np.argsort(-bm25)[:POOL] if bm25[i] > 0]
+    pool = _top(bm25, POOL)
+    pool = pool[bm25[pool] > 0]
     out = np.zeros(len(bm25), dtype=np.float32)
-    top = float(bm25[pool[0]]) if pool else 0.0
+    top = float(bm25[pool[0]]) if pool.size else 0.0
     if bm25_weight >= 1:
-        if pool:
+        if pool.size:
             out[pool] = bm25[pool] / top
         return out
-    sims = {i: s for i, s in dense.top(vector, POOL).items() if mask[i]}
-    sims.update(dense.similarity(vector, [i for i in pool if i not in sims]))
-    cand = np.array(sorted(set(pool) | set(sims)), dtype=np.int64)
+    sims = dense.similarities(vector)
+    cand = np.union1d(pool, _top(np.where(mask, sims, -np.inf), min(POOL, int(mask.sum()))))
     if cand.size == 0:
         return out
     b = bm25[cand] / top if top > 0 else np.zeros(cand.size, dtype=np.float32)
-    d = _minmax(np.array([sims.get(int(i), 0.0) for i in cand], dtype=np.float32))
+    d = _minmax(sims[cand].astype(np.float32))
     out[cand] = bm25_weight * b + (1.0 - bm25_weight) * d + 1e-6  # in the pool: above every non-candidate
     return out
 
@@ -208,7 +180,6 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
     # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget
     # (embedding each claim too cost ~15 ms per claim and gained nothing on MultiHop-RAG dev).
     vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
-    dense = _CachedTop(dense)
     sources = index.sources
     question_bm25 = index.scores(qplan.question)
     main = fused_scores(question_bm25, vector, dense, mask, bm25_weight)
@@ -217,15 +188,15 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
     days = _on_days(index, qplan.dates) if qplan.dates else None
     if qplan.dates:
         main += DATE_BOOST * days * (main > 0)
-    order = [int(i) for i in np.argsort(-main, kind="stable") if main[i] > 0]
+    order = _order(main)
     lists = []
     for outlet in qplan.outlets:  # the best chunks of each outlet named, even outside the main pool
         score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight)
         if qplan.dates:
             score += DATE_BOOST * days * (score > 0)
-        lists.append([int(i) for i in np.argsort(-score, kind="stable")[:PART_DEPTH] if score[i] > 0])
+        lists.append(_order(score)[:PART_DEPTH])
     for part in qplan.parts:
-        score = fused_scores(index.scores(part.text), vector, dense, mask, 1.0)
+        score = fused_scores(index.scores(part.text, PART_SENTENCE), vector, dense, mask, 1.0)
         if not score.any():
             continue
         score = score + CONTEXT * main
@@ -234,7 +205,7 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
         if part.dates:
             score += DATE_BOOST * _on_days(index, part.dates)
         score = np.where(mask, score, 0.0)
-        lists.append([int(i) for i in np.argsort(-score, kind="stable")[:PART_DEPTH] if score[i] > 0])
+        lists.append(_order(score)[:PART_DEPTH])
     picked: list[int] = order[:LEAD]
     head = max(1, int(round(HEAD * k)))
     for r in range(ROUNDS):
@@ -247,17 +218,17 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
     return [(i, float(main[i])) for i in picked[:k]]
 
 
-def hybrid_search(question: str, index: KeywordIndex, collection, embedder, k: int, filters: Filters,
+def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embedder, k: int, filters: Filters,
                   bm25_weight: float) -> list[NodeWithScore]:
+    """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order."""
     if len(index) == 0:
         return []
     mask = filters.mask(index)
     if not mask.any():
         return []
     qplan = plan(question, index.outlets, default_year=index.latest_year or datetime.now().year)
-    dense = ChromaDense(collection, embedder, index, filters.chroma_where(index), int(mask.sum()))
     results = []
-    for i, score in rank(qplan, index, dense, mask, k, bm25_weight):
+    for i, score in rank(qplan, index, MatrixDense(vectors, embedder), mask, k, bm25_weight):
         node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))
         results.append(NodeWithScore(node=node, score=score))
     return results

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import numpy as np
+
 from rag.errors import ConfigError, NewsragError
 from rag.settings import Settings
 
@@ -76,12 +78,15 @@ def manifest(collection) -> dict[str, ManifestEntry]:
     return entries
 
 
-def all_chunks(collection) -> tuple[list[str], list[str], list[dict]]:
-    ids, docs, metas = [], [], []
+def all_chunks(collection) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+    """Every stored chunk: ids, texts, metadata and embeddings (float32 rows), in one order."""
+    ids, docs, metas, vectors = [], [], [], []
     total = collection.count()
     for offset in range(0, total, 5000):
-        got = collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=5000, offset=offset)
         ids += got["ids"]
         docs += got["documents"]
         metas += [{k: m.get(k) for k in ARTICLE_FIELDS + ("chunk_index", "n_chunks")} for m in got["metadatas"]]
-    return ids, docs, metas
+        if len(got["ids"]):
+            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
+    return ids, docs, metas, np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)

@@ -1,11 +1,12 @@
 """Hybrid retrieval over the real demo index: results, filters and errors."""
 
+import numpy as np
 import pytest
 
 from rag.assistant import Assistant
 from rag.errors import ConfigError, EmptyIndexError
 from rag.question import outlets_named
-from rag.retrieval import Filters
+from rag.retrieval import Filters, MatrixDense, _top, fused_scores
 
 
 def test_results_carry_header_text_scores_and_article_metadata(demo):
@@ -60,3 +61,25 @@ def test_unknown_backend_names_list_valid_ones(settings):
         Assistant(settings.model_copy(update={"llm": "gpt5"}))
     with pytest.raises(ConfigError, match=r"unknown embeddings backend 'bert'; valid: local, openai"):
         Assistant(settings.model_copy(update={"embeddings": "bert"}))
+
+
+def test_top_breaks_ties_by_position():
+    values = np.array([0.5, 0.9, 0.9, 0.1], dtype=np.float32)
+    assert _top(values, 2).tolist() == [1, 2]
+    assert _top(values, 10).tolist() == [1, 2, 0, 3]
+    assert _top(values, 0).tolist() == []
+
+
+def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():
+    bm25 = np.array([2.0, 0.0, 1.0, 0.0], dtype=np.float32)
+    dense = MatrixDense(np.array([[0.1, 0.0], [0.9, 0.0], [0.5, 0.0], [0.3, 0.0]], dtype=np.float32), embedder=None)
+    query = np.array([1.0, 0.0], dtype=np.float32)
+    everything = np.ones(4, dtype=bool)
+    # BM25 scaled by its best (1, 0, .5, 0) and dense min-max over the pool (0, 1, .5, .25), half each.
+    assert fused_scores(bm25, query, dense, everything, 0.5).tolist() == pytest.approx(
+        [0.5, 0.5, 0.5, 0.125], abs=1e-5)
+    # Position 1 filtered out: it scores 0 and no longer stretches the dense scale (0, 1, .5 over 0, 2, 3).
+    outside = np.array([True, False, True, True])
+    assert fused_scores(bm25, query, dense, outside, 0.5).tolist() == pytest.approx(
+        [0.5, 0.0, 0.75, 0.25], abs=1e-5)
+    assert fused_scores(bm25, query, dense, everything, 1.0).tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0])
