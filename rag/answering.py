@@ -9,7 +9,14 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.citations import Citation, Source, place_markers, strip_markers
 from rag.prompts import render
-from rag.question import expects_name, expects_yes_no, outlet_mentions, outlets_named, unknown_publications
+from rag.question import (
+    choice_options,
+    expects_name,
+    expects_yes_no,
+    outlet_mentions,
+    outlets_named,
+    unknown_publications,
+)
 from rag.text import numbers, overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
@@ -30,12 +37,13 @@ class Answer:
     answered: bool = True
     note: str = ""  # why there is no answer, when there is none
     yes_margin: float | None = None  # log P(yes) - log P(no), when a yes/no verdict decided the answer
+    choice_margin: float | None = None  # log P(first option) - log P(second), when the question offered two
     filters: str = "none"
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered, "note": self.note,
-                "yes_margin": self.yes_margin,
+                "yes_margin": self.yes_margin, "choice_margin": self.choice_margin,
                 "citations": [c.to_dict() for c in self.citations],
                 "sources": [s.to_dict() for s in self.sources], "filters": self.filters,
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
@@ -80,7 +88,7 @@ NAME_SOURCES = 3
 def sources_needed(question: str, outlets: list[str], limit: int) -> int:
     """How many of the best sources to answer from: a yes/no question weighs two accounts, a name question
     three, each outlet it names (every time it names one) one; anything else gets `limit`."""
-    if expects_yes_no(question):
+    if expects_yes_no(question) or choice_options(question):
         base = YES_NO_SOURCES
     elif expects_name(question):
         base = NAME_SOURCES
@@ -156,12 +164,15 @@ OPEN = ("Answer from the sources above: begin with the name, number or date aske
         "the sources by number.")
 
 
+CHOICE = "Answer from the sources above: begin with {a} or {b}, then one sentence citing the sources by number."
 NAME = "Answer from the sources above with only the name, number or date asked for, in a few words."
 NAME_TOKENS = 24  # a name, not a paragraph
 
 
 def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
-    instruction = YES_NO if expects_yes_no(question) else NAME if expects_name(question) else OPEN
+    options = choice_options(question)
+    instruction = (CHOICE.format(a=options[0].capitalize(), b=options[1]) if options else YES_NO
+                   if expects_yes_no(question) else NAME if expects_name(question) else OPEN)
     return [{"role": "system", "content": render("system")},
             {"role": "user", "content": render("answer", sources=format_sources(sources), question=question,
                                                instruction=instruction)}]
@@ -199,6 +210,12 @@ def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: lis
     Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
     evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
     return _lead_and_quotes("Yes" if yes else "No", evidence)
+
+
+def choice_answer(option: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """The option chosen ("Consistent"), then the source sentences it rests on, each cited."""
+    evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
+    return _lead_and_quotes(option.capitalize(), evidence)
 
 
 def _lead_and_quotes(lead: str, evidence: str) -> str:

@@ -16,7 +16,7 @@ from rag.errors import EmptyIndexError
 from rag.keyword import KeywordIndex
 from rag.llms import LLM, complete, make_llm
 from rag.models import BUNDLED_YES_MARGIN, is_bundled
-from rag.question import expects_name, expects_yes_no
+from rag.question import choice_options, expects_name, expects_yes_no
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
 from rag.store import all_chunks, manifest, open_collection
@@ -154,8 +154,10 @@ class Assistant:
             raw = None
             if self.llm is not None and self._verdicts() and expects_yes_no(query):
                 raw = self._verdict(query, sources, answer, t0)
-                if raw is not None:
-                    yield raw
+            elif self.llm is not None and self._verdicts() and choice_options(query):
+                raw = self._choice(query, choice_options(query), sources, answer, t0)
+            if raw is not None:
+                yield raw
             if raw is None:
                 raw = yield from self._write(query, sources, timings, t0)
             if raw != NO_ANSWER:
@@ -175,6 +177,19 @@ class Assistant:
         answer.timings["first_token_s"] = time.perf_counter() - t0
         answer.yes_margin = margin
         return answering.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
+
+    def _choice(self, query: str, options: tuple[str, str], sources: list, answer: Answer,
+                t0: float) -> str | None:
+        """One of the two answers the question offers, by the LLM's probabilities for each as its first
+        word (no threshold: the model's own preference), then the sentences it rests on; None if the
+        backend cannot score."""
+        with self._generating:
+            margin = llms.choice_margin(self.llm, answering.messages(query, sources), options)
+        if margin is None:
+            return None
+        answer.timings["first_token_s"] = time.perf_counter() - t0
+        answer.choice_margin = margin
+        return answering.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
 
     def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
         """Stream the LLM's answer (or the extractive one); returns the whole text."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+from rag.question import choice_options
 from rag.text import numbers, overlap, split_sentences, terms
 
 SUPPORT = 0.6  # share of a claim's content terms a source must hold to support it
@@ -81,6 +82,9 @@ def _short_claim(claim: str, question: str, sources: list[Source],
                  valid: list[int]) -> tuple[dict[int, float], list[tuple[int, bool]]]:
     """A bare answer is supported by the sources that contain it and match the question best."""
     own = set(terms(claim))
+    options = choice_options(question)
+    if options:  # "Consistent.": a verdict between the question's own two answers, like "Yes.", not a fact
+        own -= set(terms(" ".join(options)))
     asked = terms(question)
     scores: dict[int, float] = {}
     eligible = []

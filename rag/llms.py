@@ -41,6 +41,12 @@ def yes_no_margin(llm: LLM, messages: Messages) -> float | None:
     return scorer(messages) if scorer else None
 
 
+def choice_margin(llm: LLM, messages: Messages, options: tuple[str, str]) -> float | None:
+    """log P(first option) - log P(second) as the reply's first word, when the backend can score; else None."""
+    scorer = getattr(llm, "choose", None)
+    return scorer(messages, options) if scorer else None
+
+
 def complete(llm: LLM, messages: Messages, max_tokens: int) -> str:
     return "".join(llm.stream(messages, max_tokens)).strip()
 
@@ -126,6 +132,43 @@ class LocalLLM:
         top = logits.max()
         mass = {w: np.log(np.exp(logits[ids] - top).sum()) for w, ids in self._polar_ids.items()}
         return float(mass[YES] - mass[NO])
+
+    def choose(self, messages: Messages, options: tuple[str, str]) -> float | None:
+        """log P(a) - log P(b) for the reply opening with option a or b (each word's whole token sequence,
+        capitalised or not): the `yes_no` margin for questions that offer their own two answers."""
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+
+        model = self.model
+        tokens = self._prefill(messages)
+        if not tokens or len(tokens) + 8 >= model.n_ctx():
+            return None
+        model.eval(tokens[model.n_tokens:])
+        end = model.n_tokens
+
+        def log_softmax_at(token: int) -> float:
+            logits = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),))
+            logits = logits.astype(np.float64)
+            top = logits.max()
+            return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
+
+        first = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)).copy()
+        scores = []
+        for option in options:
+            variants = []
+            for word in dict.fromkeys((option.capitalize(), option.lower())):
+                ids = model.tokenize(word.encode(), add_bos=False, special=False)
+                logits = first.astype(np.float64)
+                top = logits.max()
+                total = float(logits[ids[0]] - top - np.log(np.exp(logits - top).sum()))
+                model.n_tokens = end
+                for prev, nxt in zip(ids, ids[1:]):
+                    model.eval([prev])
+                    total += log_softmax_at(nxt)
+                variants.append(total)
+            scores.append(float(np.logaddexp.reduce(variants)))
+        model.n_tokens = end
+        return scores[0] - scores[1]
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
         self._prefill(messages)  # the head as yes_no evaluates it; the completion reuses it

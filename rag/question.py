@@ -172,9 +172,27 @@ _ALTERNATIVE = re.compile(rf",?\s+or\s+(?:{_AUX}|not|is it)\b|\b{_COMPARED}\s+or
 
 def expects_yes_no(question: str) -> bool:
     """"Did X report...?", "Between A and B, was there...?": questions answered by yes or no; not those
-    that offer their own alternative ("…, or does it claim…?")."""
-    return (bool(_YES_NO.search(question)) and not _ALTERNATIVE.search(question)
+    that offer their own alternative ("…, or does it claim…?", "consistent or inconsistent?")."""
+    return (bool(_YES_NO.search(question)) and not _ALTERNATIVE.search(question) and not choice_options(question)
             and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I))
+
+
+_CHOICE = re.compile(r"\b([a-z]{3,})\s+or\s+([a-z]{3,})\b")
+_NEGATIONS = ("in", "un", "im", "il", "ir", "dis", "non")
+_OPPOSITES = {frozenset(p) for p in (("positive", "negative"), ("increase", "decrease"), ("rise", "fall"),
+                                     ("similar", "different"), ("same", "different"))}
+
+
+def choice_options(question: str) -> tuple[str, str] | None:
+    """The two opposite answers a question offers ("consistent or inconsistent", "larger or smaller"), which
+    its answer is one of; None when it offers none. Any other "A or B" ("injuries or roster changes") is part
+    of a claim, not a choice."""
+    for a, b in _CHOICE.findall(question):
+        negated = any(b == p + a or a == p + b for p in _NEGATIONS)
+        compared = a.endswith("er") and b.endswith("er") and len(a) > 4 and len(b) > 4 and a != b
+        if negated or compared or frozenset((a, b)) in _OPPOSITES:
+            return a, b
+    return None
 
 
 _NAME_WORD = (r"(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"

@@ -5,7 +5,7 @@ import pytest
 from rag.answering import sources_needed, verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
-from rag.question import expects_name, expects_yes_no, publications_named
+from rag.question import choice_options, expects_name, expects_yes_no, publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -275,3 +275,45 @@ def test_a_name_or_number_no_source_holds_is_no_answer(demo, question, reply):
     answer = Assistant(demo.settings, llm=ScriptedLLM(reply)).ask(question)
     assert not answer.answered and answer.citations == []
     assert answer.text == "Insufficient information: the sources do not say."
+
+
+@pytest.mark.parametrize(("question", "options"), [
+    ("Was the portrayal of the ministry's stance consistent or inconsistent across the two reports?",
+     ("consistent", "inconsistent")),
+    ("Did the Harbour Post report a larger or smaller cut than the Daily Meridian?", ("larger", "smaller")),
+    ("Did the bank's outlook turn positive or negative after the cut?", ("positive", "negative")),
+    ("Did the fund adjust lines for injuries or roster changes?", None),  # part of a claim, not a choice
+    ("Did Russia reject the deployment of European peacekeepers to Ukraine?", None),
+])
+def test_questions_offering_two_opposite_answers(question, options):
+    assert choice_options(question) == options
+    assert expects_yes_no(question) is (options is None)
+
+
+class ChoiceLLM(ScriptedLLM):
+    """A scripted LLM that also scores the two answers a question offers (see rag.llms.choice_margin)."""
+
+    def __init__(self, margin):
+        super().__init__()
+        self.margin = margin
+        self.options = []
+
+    def choose(self, messages, options):
+        self.prompts.append(messages)
+        self.options.append(options)
+        return self.margin
+
+
+@pytest.mark.parametrize(("margin", "lead"), [(0.7, "Consistent"), (-0.1, "Inconsistent")])
+def test_a_choice_question_gets_the_option_the_llm_prefers_then_the_quoted_sources(demo, margin, lead):
+    question = ("Was Russia's foreign ministry consistent or inconsistent in rejecting European troops in "
+                "Ukraine?")
+    llm = ChoiceLLM(margin)
+    answer = Assistant(demo.settings.model_copy(update={"yes_no": "verdict"}), llm=llm).ask(question)
+    assert llm.options == [("consistent", "inconsistent")] and llm.replies == []
+    assert "begin with Consistent or inconsistent" in llm.prompts[0][1]["content"]
+    assert answer.choice_margin == margin and answer.yes_margin is None
+    assert answer.text.startswith(f"{lead} [1]")
+    moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
+    assert answer.citations[0].url == moscow and answer.citations[0].verified
+    assert len(answer.sources) == 2
