@@ -62,7 +62,6 @@ class KeywordIndex:
         self.sources = np.array([m.get("source") or "" for m in metas], dtype=object)
         self.ts = np.array([m.get("published_ts", -1) for m in metas], dtype=np.int64)
         self.doc_ids = np.array([m.get("doc_id") or "" for m in metas], dtype=object)
-        self.position = {cid: i for i, cid in enumerate(ids)}
         self.outlets = sorted({s for s in self.sources if s})
         known = self.ts[self.ts >= 0]
         self.latest_year = datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
