@@ -112,7 +112,6 @@ class LocalLLM:
 
     def yes_no(self, messages: Messages) -> float | None:
         import numpy as np
-        from llama_cpp import llama_get_logits_ith
 
         model = self.model
         if self._polar_ids is None:
@@ -127,17 +126,31 @@ class LocalLLM:
         if not tokens or len(tokens) >= model.n_ctx():
             return None
         model.eval(tokens[model.n_tokens:])
-        logits = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),))
-        logits = logits.astype(np.float64)
+        logits = self._last_logits()
         top = logits.max()
         mass = {w: np.log(np.exp(logits[ids] - top).sum()) for w, ids in self._polar_ids.items()}
         return float(mass[YES] - mass[NO])
+
+    def _last_logits(self):
+        """The next-token logits after the last evaluated token, as float64 (a copy)."""
+        import numpy as np
+        from llama_cpp import llama_get_logits_ith
+
+        model = self.model
+        return np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)).astype(np.float64)
+
+    def _log_softmax(self):
+        """Log-probabilities of every next token after the last evaluated one."""
+        import numpy as np
+
+        logits = self._last_logits()
+        top = logits.max()
+        return logits - top - np.log(np.exp(logits - top).sum())
 
     def choose(self, messages: Messages, options: tuple[str, str]) -> float | None:
         """log P(a) - log P(b) for the reply opening with option a or b (each word's whole token sequence,
         capitalised or not): the `yes_no` margin for questions that offer their own two answers."""
         import numpy as np
-        from llama_cpp import llama_get_logits_ith
 
         model = self.model
         tokens = self._prefill(messages)
@@ -145,26 +158,17 @@ class LocalLLM:
             return None
         model.eval(tokens[model.n_tokens:])
         end = model.n_tokens
-
-        def log_softmax_at(token: int) -> float:
-            logits = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),))
-            logits = logits.astype(np.float64)
-            top = logits.max()
-            return float(logits[token] - top - np.log(np.exp(logits - top).sum()))
-
-        first = np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)).copy()
+        first = self._log_softmax()
         scores = []
         for option in options:
             variants = []
             for word in dict.fromkeys((option.capitalize(), option.lower())):
                 ids = model.tokenize(word.encode(), add_bos=False, special=False)
-                logits = first.astype(np.float64)
-                top = logits.max()
-                total = float(logits[ids[0]] - top - np.log(np.exp(logits - top).sum()))
+                total = float(first[ids[0]])
                 model.n_tokens = end
                 for prev, nxt in zip(ids, ids[1:]):
                     model.eval([prev])
-                    total += log_softmax_at(nxt)
+                    total += float(self._log_softmax()[nxt])
                 variants.append(total)
             scores.append(float(np.logaddexp.reduce(variants)))
         model.n_tokens = end
