@@ -208,12 +208,12 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2, out
 def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: list[str]) -> str:
     """A yes/no verdict followed by the source sentences it rests on, each cited: nothing left to invent.
     Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
-    evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
-    return _lead_and_quotes("Yes" if yes else "No", evidence)
+    return choice_answer("yes" if yes else "no", question, sources, outlets)
 
 
 def choice_answer(option: str, question: str, sources: list[Source], outlets: list[str]) -> str:
-    """The option chosen ("Consistent"), then the source sentences it rests on, each cited."""
+    """The answer chosen ("Yes", "Consistent"), then the source sentences it rests on, each cited; each outlet
+    the question names gets its own sentence."""
     evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
     return _lead_and_quotes(option.capitalize(), evidence)
 

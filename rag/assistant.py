@@ -152,10 +152,9 @@ class Assistant:
         else:
             sources = answer.sources = sources[:answering.sources_needed(query, self.outlets(), len(sources))]
             raw = None
-            if self.llm is not None and self._verdicts() and expects_yes_no(query):
-                raw = self._verdict(query, sources, answer, t0)
-            elif self.llm is not None and self._verdicts() and choice_options(query):
-                raw = self._choice(query, choice_options(query), sources, answer, t0)
+            options = choice_options(query)
+            if self.llm is not None and self._verdicts() and (options or expects_yes_no(query)):
+                raw = self._verdict(query, sources, answer, t0, options)
             if raw is not None:
                 yield raw
             if raw is None:
@@ -167,29 +166,22 @@ class Assistant:
         timings["total_s"] = time.perf_counter() - t0
         yield answer
 
-    def _verdict(self, query: str, sources: list, answer: Answer, t0: float) -> str | None:
-        """Yes or No from the LLM's first-word probabilities, then the sentences it rests on; None if the
-        backend cannot score."""
+    def _verdict(self, query: str, sources: list, answer: Answer, t0: float,
+                 options: tuple[str, str] | None = None) -> str | None:
+        """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the
+        `options` one it scores higher: no threshold, the model's own preference), then the sentences it rests
+        on; None if the backend cannot score."""
+        messages = answering.messages(query, sources)
         with self._generating:
-            margin = llms.yes_no_margin(self.llm, answering.messages(query, sources))
+            margin = llms.choice_margin(self.llm, messages, options) if options else llms.yes_no_margin(self.llm, messages)
         if margin is None:
             return None
         answer.timings["first_token_s"] = time.perf_counter() - t0
+        if options:
+            answer.choice_margin = margin
+            return answering.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
         answer.yes_margin = margin
         return answering.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
-
-    def _choice(self, query: str, options: tuple[str, str], sources: list, answer: Answer,
-                t0: float) -> str | None:
-        """One of the two answers the question offers, by the LLM's probabilities for each as its first
-        word (no threshold: the model's own preference), then the sentences it rests on; None if the
-        backend cannot score."""
-        with self._generating:
-            margin = llms.choice_margin(self.llm, answering.messages(query, sources), options)
-        if margin is None:
-            return None
-        answer.timings["first_token_s"] = time.perf_counter() - t0
-        answer.choice_margin = margin
-        return answering.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
 
     def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
         """Stream the LLM's answer (or the extractive one); returns the whole text."""
