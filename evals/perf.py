@@ -19,6 +19,7 @@ from evals import metrics as m
 from evals import report, smoke
 from evals.multihop import retrieved_rows
 from evals.runs import ingest_callback, track
+from rag import answering
 from rag.settings import Settings
 
 SIZES = [1_000, 10_000, 100_000]
@@ -104,11 +105,18 @@ def measure_answers(assistant, cases: list[dict], progress=None) -> tuple[dict, 
                      "retrieved": retrieved, "answer": answer.text, "answered": answer.answered,
                      "citations": [c.to_dict() for c in answer.citations], "scores": smoke.judge(case, answer, retrieved),
                      "timings": {k: round(v, 4) for k, v in answer.timings.items()}})
+        if hasattr(llm, "count_prompt_tokens") and answer.answered:
+            rows[-1]["prompt_tokens"] = llm.count_prompt_tokens(answering.messages(answer.query, answer.sources))
     ttft = [r["timings"]["first_token_s"] for r in rows]
     total = [r["timings"]["total_s"] for r in rows]
-    return {"llm": llm.name if llm else "extractive", "model_load_s": load_s, "questions": len(rows),
-            "ttft_p50_s": m.percentile(ttft, 50), "ttft_max_s": max(ttft, default=None),
-            "total_p50_s": m.percentile(total, 50), "total_max_s": max(total, default=None)}, rows
+    prompts = [r["prompt_tokens"] for r in rows if "prompt_tokens" in r]
+    numbers = {"llm": llm.name if llm else "extractive", "model_load_s": load_s, "questions": len(rows),
+               "ttft_p50_s": m.percentile(ttft, 50), "ttft_max_s": max(ttft, default=None),
+               "total_p50_s": m.percentile(total, 50), "total_max_s": max(total, default=None),
+               "prompt_tokens_p50": m.percentile(prompts, 50) if prompts else None}
+    if hasattr(llm, "throughput"):  # a local model: what the first token costs on this machine
+        numbers.update(llm.throughput())
+    return numbers, rows
 
 
 def run(settings: Settings, sizes: list[int] = SIZES, questions: int = 3, seed: int = 0,
@@ -141,6 +149,8 @@ def run(settings: Settings, sizes: list[int] = SIZES, questions: int = 3, seed: 
         summary[f"retrieve_p95_ms@{size}"] = block["p95_s"] * 1000
     if answers:
         summary.update({"ttft_p50_s": answers["ttft_p50_s"], "total_p50_s": answers["total_p50_s"]})
+        summary.update({k: answers[k] for k in ("prompt_tokens_p50", "prompt_tokens_per_s", "decode_tokens_per_s")
+                        if answers.get(k) is not None})
     config = {"corpus": [str(p) for p in corpus], "sizes": sorted(sizes), "retrieval_queries": len(queries),
               "seed": seed, "noise": NOISE, "chunk_tokens": settings.chunk_tokens,
               "chunk_overlap": settings.chunk_overlap, "embedder": assistant.embedder.name,
@@ -173,5 +183,9 @@ def write_report(run_dir: Path, metrics: dict) -> None:
         sections.append("## Answers\n" + report.table(["measure", "value"], [
             ["LLM", ans["llm"]], ["questions", ans["questions"]], ["model load (s)", ans["model_load_s"]],
             ["time to first token p50 / max (s)", f"{ans['ttft_p50_s']:.3f} / {ans['ttft_max_s']:.3f}"],
-            ["total p50 / max (s)", f"{ans['total_p50_s']:.3f} / {ans['total_max_s']:.3f}"]]))
+            ["total p50 / max (s)", f"{ans['total_p50_s']:.3f} / {ans['total_max_s']:.3f}"]]
+            + ([["answer prompt, p50 (tokens)", ans["prompt_tokens_p50"]]] if ans.get("prompt_tokens_p50") else [])
+            + ([[f"prompt evaluation (tokens/s, {ans['prompt_tokens']} tokens)", ans["prompt_tokens_per_s"]],
+                [f"decoding (tokens/s, {ans['new_tokens']} tokens)", ans["decode_tokens_per_s"]]]
+               if ans.get("prompt_tokens_per_s") else [])))
     report.write(run_dir, "Performance", sections)

@@ -62,6 +62,24 @@ def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_
     assert again.yes_margin == answer.yes_margin and again.text == answer.text
 
 
+@pytest.mark.slow
+def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_path, model_file):
+    from rag.answering import messages
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file, yes_no="verdict"))
+    question = "Did Russia's foreign ministry reject the deployment of European troops to Ukraine?"
+    before = assistant.ask(question)
+    speed = assistant.llm.throughput(prompt_tokens=64, new_tokens=8)
+    assert (speed["prompt_tokens"], speed["new_tokens"]) == (64, 8)
+    assert speed["prompt_tokens_per_s"] > 0 and speed["decode_tokens_per_s"] > 0
+    assert assistant.ask(question).yes_margin == before.yes_margin
+    prompt = messages(before.query, before.sources)
+    system_only = assistant.llm.count_prompt_tokens(prompt[:1])
+    assert system_only < assistant.llm.count_prompt_tokens(prompt) < assistant.settings.n_ctx
+
+
 def _offline_prefix() -> list[str]:
     if os.geteuid() != 0 or not shutil.which("unshare") or not shutil.which("ip"):
         pytest.skip("needs root with unshare and ip (util-linux, iproute2) to drop the network")

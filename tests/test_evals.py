@@ -357,9 +357,17 @@ def test_perf_report_table_and_plot(tmp_path):
                "summary": {"peak_rss_mb": 900.0},
                "ingest": {"articles": 20, "chunks": 22, "ingest_chunks_per_s": 30.0, "embed_chunks_per_s": 40.0,
                           "ratio": 0.75},
-               "retrieval": {"1000": block, "10000": {**block, "chunks": 10000, "p50_s": 0.05}}, "answers": {}}
+               "retrieval": {"1000": block, "10000": {**block, "chunks": 10000, "p50_s": 0.05}},
+               "answers": {"llm": "local:m.gguf", "questions": 3, "model_load_s": 1.5, "ttft_p50_s": 9.7,
+                           "ttft_max_s": 12.0, "total_p50_s": 12.1, "total_max_s": 15.0, "prompt_tokens_p50": 500,
+                           "prompt_tokens": 256, "prompt_tokens_per_s": 40.0, "new_tokens": 32,
+                           "decode_tokens_per_s": 8.8}}
     write_report(tmp_path, metrics)
     text = (tmp_path / "report.md").read_text()
+    assert "| time to first token p50 / max (s) | 9.700 / 12.000 |" in text
+    assert "| answer prompt, p50 (tokens) | 500 |" in text
+    assert "| prompt evaluation (tokens/s, 256 tokens) | 40.0000 |" in text
+    assert "| decoding (tokens/s, 32 tokens) | 8.8000 |" in text
     assert "| 10000 | 2.0000 | 0.5000 | 50.0000 | 20.0000 |" in text
     assert "| ingest / embedder | 0.7500 |" in text
     assert (tmp_path / "latency_vs_size.png").read_bytes()[:4] == b"\x89PNG"
