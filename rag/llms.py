@@ -185,19 +185,19 @@ class LocalLLM:
 
         model = self.model
         text = " ".join(["The council met on Tuesday and agreed the budget for the coming year."] * 64)
-        tokens = model.tokenize(text.encode(), add_bos=False)[:prompt_tokens + new_tokens]
+        tokens = model.tokenize(text.encode(), add_bos=False)
+        prompt, decoded = tokens[:prompt_tokens], tokens[prompt_tokens:prompt_tokens + new_tokens]
         model.reset()
         t0 = time.perf_counter()
-        model.eval(tokens[:prompt_tokens])
+        model.eval(prompt)
         prompt_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        for token in tokens[prompt_tokens:]:  # one decoding step per token, as generation does
+        for token in decoded:  # one decoding step per token, as generation does
             model.eval([token])
         decode_s = time.perf_counter() - t0
-        model.reset()
-        self._head = []
-        return {"prompt_tokens": prompt_tokens, "prompt_tokens_per_s": prompt_tokens / prompt_s,
-                "new_tokens": len(tokens) - prompt_tokens, "decode_tokens_per_s": (len(tokens) - prompt_tokens) / decode_s}
+        model.reset()  # _prefill sees the empty cache and evaluates the next prompt's head again
+        return {"prompt_tokens": len(prompt), "prompt_tokens_per_s": len(prompt) / prompt_s,
+                "new_tokens": len(decoded), "decode_tokens_per_s": len(decoded) / decode_s}
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
         self._prefill(messages)  # the head as yes_no evaluates it; the completion reuses it
