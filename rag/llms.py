@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Protocol
 
 from rag.errors import BackendError, ConfigError, ModelError
@@ -51,6 +53,44 @@ def complete(llm: LLM, messages: Messages, max_tokens: int) -> str:
     return "".join(llm.stream(messages, max_tokens)).strip()
 
 
+def uses_amx(system_info: str) -> bool:
+    """Whether llama.cpp reports AMX matrix units it will use (`llama_print_system_info`)."""
+    return "AMX_INT8 = 1" in system_info
+
+
+_PARAMS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _plain_weight_buffers():
+    """Load weights into plain CPU buffers where llama.cpp would use AMX.
+
+    llama.cpp's AMX kernels crash on Q4_K weights on some Xeon CPUs (segfault in ggml_backend_amx_mul_mat,
+    ggml-org/llama.cpp#20824; seen with the bundled model on this project's machines). llama-cpp-python
+    does not expose llama_model_params.use_extra_bufts, so its default params are swapped while a model
+    loads. Elsewhere nothing changes (weight repacking stays on)."""
+    import llama_cpp.llama_cpp as lib
+
+    info = lib.llama_print_system_info().decode("utf-8", "replace")
+    fields = {name for name, _ in lib.llama_model_params._fields_}
+    if not uses_amx(info) or "use_extra_bufts" not in fields:
+        yield
+        return
+    original = lib.llama_model_default_params
+
+    def params():
+        value = original()
+        value.use_extra_bufts = False
+        return value
+
+    with _PARAMS_LOCK:
+        lib.llama_model_default_params = params
+        try:
+            yield
+        finally:
+            lib.llama_model_default_params = original
+
+
 class LocalLLM:
     """A GGUF model on llama-cpp-python; the chat template is read from the file."""
 
@@ -63,8 +103,9 @@ class LocalLLM:
         except ImportError:
             raise ModelError("llama-cpp-python is not installed: pip install llama-cpp-python") from None
         try:
-            self.model = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                               n_threads_batch=settings.n_threads, verbose=False, seed=0)
+            with _plain_weight_buffers():
+                self.model = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
+                                   n_threads_batch=settings.n_threads, verbose=False, seed=0)
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load the GGUF model {path}: {exc}") from None
         self.name = f"local:{path.name}"

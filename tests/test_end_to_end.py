@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
+from rag.llms import uses_amx
 from rag.models import BUNDLED_YES_MARGIN
 from rag.settings import Settings
 from tests.conftest import DEMO, demo_url
@@ -74,10 +75,20 @@ def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_p
     speed = assistant.llm.throughput(prompt_tokens=64, new_tokens=8)
     assert (speed["prompt_tokens"], speed["new_tokens"]) == (64, 8)
     assert speed["prompt_tokens_per_s"] > 0 and speed["decode_tokens_per_s"] > 0
+    import llama_cpp
+
+    amx = uses_amx(llama_cpp.llama_print_system_info().decode())
+    assert assistant.llm.model.model_params.use_extra_bufts is (not amx)  # AMX kernels crash on Q4_K
     assert assistant.ask(question).yes_margin == before.yes_margin
     prompt = messages(before.query, before.sources)
     system_only = assistant.llm.count_prompt_tokens(prompt[:1])
     assert system_only < assistant.llm.count_prompt_tokens(prompt) < assistant.settings.n_ctx
+
+
+def test_amx_is_read_from_llama_cpp_system_info():
+    assert uses_amx("CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 |")
+    assert not uses_amx("CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | OPENMP = 1 |")
+    assert not uses_amx("CPU : AVX512 = 1 | AMX_INT8 = 0 |")
 
 
 def _offline_prefix() -> list[str]:
