@@ -92,6 +92,17 @@ class KeywordIndex:
             chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
         return chunk
 
+    def sentence_terms(self, terms: list[str], chunks: list[int]) -> tuple[np.ndarray, np.ndarray]:
+        """For the sentences of `chunks`: the chunk each belongs to, and each term's BM25 score in each
+        (rows: sentences, columns: `terms`, already tokenised as `tokenize` does)."""
+        if self.sentence_owner is None or not terms or not chunks:
+            return np.zeros(0, dtype=np.int64), np.zeros((0, len(terms)), dtype=np.float32)
+        owner = self.sentence_owner
+        rows = np.concatenate([np.arange(np.searchsorted(owner, c), np.searchsorted(owner, c, side="right"))
+                               for c in chunks])
+        scores = [np.asarray(self.sentence_bm25.get_scores([t]), dtype=np.float32)[rows] for t in terms]
+        return owner[rows], np.stack(scores, axis=1)
+
     @staticmethod
     def fingerprint(ids: list[str], metas: list[dict]) -> str:
         digest = hashlib.sha256()

@@ -4,7 +4,9 @@ On news, plain reciprocal-rank fusion loses to BM25 alone (names and numbers mat
 normalised over the candidate pool and mixed with `bm25_weight`. The question is analysed first
 (rag.question): outlets and dates it names boost their chunks, and each claim it is made of is
 retrieved on its own; the final list interleaves the best chunk of every outlet and claim before
-the rest, so a multi-part question gets evidence for each part.
+the rest, so a multi-part question gets evidence for each part. Last, the first chunks are reordered
+for term coverage: each next one is the chunk whose rank and best sentence score best, the sentence
+scored on the question terms the chunks above it have not yet covered.
 
 The dense side is an exact cosine search over the chunk vectors, read from Chroma once with the chunk
 texts and held in memory beside the BM25 index (about 1.5 KB a chunk): one matrix-vector product per
@@ -22,7 +24,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 
 from ingest.dates import parse_date
 from rag.errors import ConfigError
-from rag.keyword import KeywordIndex
+from rag.keyword import KeywordIndex, tokenize
 from rag.question import QueryPlan, plan
 
 POOL = 60  # candidates taken from each retriever before fusion
@@ -35,6 +37,9 @@ PART_SENTENCE = 1.0  # weight of a claim's best-matching sentence in its keyword
 ROUNDS = 3  # how many chunks per outlet / claim are interleaved before the rest
 HEAD = 1.0  # share of k filled by interleaving
 LEAD = 1  # best whole-question chunks placed before the interleaving
+COVER_DEPTH = 20  # chunks reordered for term coverage
+COVER_WEIGHT = 0.3  # weight of a chunk's best sentence on the uncovered terms, against its rank (1 - COVER_WEIGHT)
+COVER_DECAY = 0.2  # weight left to a question term once a chunk above holds it in its best sentence
 
 
 @dataclass
@@ -174,9 +179,47 @@ def _on_days(index: KeywordIndex, days: list[datetime]) -> np.ndarray:
     return hit
 
 
+def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]:
+    """`ranked` reordered greedily for term coverage: each next chunk maximises (1 - COVER_WEIGHT) x its rank
+    prior (1 at the top, falling linearly) + COVER_WEIGHT x its best sentence's BM25 on the question's terms,
+    each term weighted 1 until a chunk already picked holds it in its best sentence, COVER_DECAY after.
+    A multi-part question so gets a chunk for each part before a second one for the same part."""
+    owner, per_term = index.sentence_terms(terms, ranked)
+    if not per_term.size or not per_term.any():
+        return ranked
+    prior = {c: 1.0 - r / len(ranked) for r, c in enumerate(ranked)}
+    weights = np.ones(len(terms), dtype=np.float32)
+    scale = float((per_term @ weights).max())
+    left, out = list(ranked), []
+    while left:
+        scores = per_term @ weights
+        best = {c: 0.0 for c in left}
+        for score, c in zip(scores.tolist(), owner.tolist()):
+            if c in best and score > best[c]:
+                best[c] = score
+        pick = max(left, key=lambda c: (1 - COVER_WEIGHT) * prior[c] + COVER_WEIGHT * best[c] / scale)
+        out.append(pick)
+        left.remove(pick)
+        rows = np.flatnonzero(owner == pick)
+        if rows.size:
+            weights = np.where(per_term[rows[np.argmax(scores[rows])]] > 0, weights * COVER_DECAY, weights)
+    return out
+
+
 def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
          bm25_weight: float) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first."""
+    depth = max(k, COVER_DEPTH)
+    ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight)
+    positions = cover([i for i, _ in ranked[:COVER_DEPTH]], list(dict.fromkeys(tokenize([qplan.question])[0])),
+                      index) + [i for i, _ in ranked[COVER_DEPTH:]]
+    score = dict(ranked)
+    return [(i, score[i]) for i in positions[:k]]
+
+
+def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
+            bm25_weight: float) -> list[tuple[int, float]]:
+    """Chunk positions and scores, best first, before the coverage reordering."""
     # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget
     # (embedding each claim too cost ~15 ms per claim and gained nothing on MultiHop-RAG dev).
     vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)

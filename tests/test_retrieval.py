@@ -83,3 +83,27 @@ def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():
     assert fused_scores(bm25, query, dense, outside, 0.5).tolist() == pytest.approx(
         [0.5, 0.0, 0.75, 0.25], abs=1e-5)
     assert fused_scores(bm25, query, dense, everything, 1.0).tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0])
+
+
+def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first(monkeypatch):
+    import rag.retrieval as retrieval
+    from rag.keyword import KeywordIndex, tokenize
+
+    texts = ["Rates\nA | 2023\n\nThe central bank raised interest rates. Inflation stayed high.",
+             "Rates again\nA | 2023\n\nThe central bank raised interest rates again in March.",
+             "Final\nB | 2023\n\nThe striker scored twice in the cup final.",
+             "Weather\nC | 2023\n\nRain is expected over the weekend.",
+             "Markets\nC | 2023\n\nShares closed lower on Friday."]
+    index = KeywordIndex([f"c{i}" for i in range(5)], texts, [{"source": "A"}] * 5)
+    question = "Did the central bank raise interest rates, and did the striker score in the cup final?"
+    terms = list(dict.fromkeys(tokenize([question])[0]))
+    owner, per_term = index.sentence_terms(terms, [0, 1, 3, 2])
+    assert owner.tolist() == [0, 0, 1, 3, 2]  # each chunk's sentences, header left out
+    held = [[terms[j] for j in np.flatnonzero(row)] for row in per_term]
+    assert held == [["central", "bank", "rais", "interest", "rate"], [], ["central", "bank", "rais", "interest", "rate"],
+                    [], ["striker", "score", "cup", "final"]]
+    # Chunk 1 repeats chunk 0's terms: once chunk 0 is picked they weigh 0.2, and the cup final moves up.
+    assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 2, 1, 3, 4]
+    monkeypatch.setattr(retrieval, "COVER_DECAY", 1.0)
+    assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 1, 2, 3, 4]
+    assert retrieval.cover([3, 4], terms, index) == [3, 4]  # no question term anywhere: order kept
