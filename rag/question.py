@@ -41,11 +41,22 @@ class QueryPlan:
     parts: list[Part] = field(default_factory=list)
 
 
-def _outlet_pattern(outlet: str) -> re.Pattern | None:
+def _alias(outlet: str, outlets: list[str]) -> str | None:
+    """The outlet's name before its tagline or section ("Cnbc | World Business News Leader" -> "Cnbc"), when
+    no other outlet of the corpus shares it ("BBC News - Technology" and "BBC News - Entertainment" do)."""
+    head = re.split(r"\s+[|–-]\s+|:\s+", outlet.strip(), maxsplit=1)[0]
+    if head == outlet.strip() or len(head) < 3:
+        return None
+    shared = [o for o in outlets if o != outlet and o.lower().startswith(head.lower())]
+    return None if shared else head
+
+
+def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
     name = outlet.strip()
     short = re.sub(r"^the\s+", "", name, flags=re.I)
     # "The Age" may not shrink to "Age": a short bare word is too common to stand for an outlet.
     variants = [v for v in sorted({name, short}, key=len, reverse=True) if v == name or len(v) >= 5]
+    variants += [alias] if alias else []
     if len(name) < 3:
         return None
     return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
@@ -56,20 +67,20 @@ def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> l
     each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
     found = []
     for outlet in outlets:
-        pattern = _outlet_pattern(outlet)
+        pattern = _outlet_pattern(outlet, _alias(outlet, outlets))
         for match in pattern.finditer(question) if pattern else ():
             if re.sub(r"^the\s+", "", match.group(0), flags=re.I)[:1].isupper():  # "Fortune", not "a fortune"
-                found.append((match.start(), outlet))
+                found.append((match.start(), match.end(), outlet))
                 if not every:
                     break
-    # A longer outlet name containing a shorter one ("BBC News - Technology" vs "BBC News") wins.
-    found.sort(key=lambda po: (po[0], -len(po[1])))
-    kept: list[tuple[int, str]] = []
-    for pos, outlet in found:
-        if kept and pos < kept[-1][0] + len(kept[-1][1]):
+    # A longer match containing a shorter one ("BBC News - Technology" vs "BBC News") wins.
+    found.sort(key=lambda m: (m[0], -m[1]))
+    kept: list[tuple[int, int, str]] = []
+    for start, end, outlet in found:
+        if kept and start < kept[-1][1]:
             continue
-        kept.append((pos, outlet))
-    return kept
+        kept.append((start, end, outlet))
+    return [(start, outlet) for start, _, outlet in kept]
 
 
 def outlets_named(question: str, outlets: list[str]) -> list[str]:

@@ -51,6 +51,18 @@ def test_outlets_named_in_the_question():
     assert outlets_named("What did the BBC say?", outlets) == []
 
 
+def test_an_outlet_is_also_named_by_its_name_before_a_tagline_no_other_outlet_shares():
+    outlets = ["Cnbc | World Business News Leader", "TechCrunch", "BBC News - Technology", "BBC News - Entertainment & Arts",
+               "Eos: Earth And Space Science News"]
+    assert outlets_named("Did CNBC and TechCrunch both report it?", outlets) == [
+        "Cnbc | World Business News Leader", "TechCrunch"]
+    assert outlets_named("As reported by Cnbc | World Business News Leader, and by TechCrunch", outlets) == [
+        "Cnbc | World Business News Leader", "TechCrunch"]
+    assert outlets_named("What did Eos report?", outlets) == ["Eos: Earth And Space Science News"]
+    assert outlets_named("What did BBC News report?", outlets) == []  # two outlets share that name
+    assert outlets_named("What did BBC News - Technology report?", outlets) == ["BBC News - Technology"]
+
+
 def test_empty_index_says_how_to_fix(settings):
     with pytest.raises(EmptyIndexError, match=r"no articles ingested yet: run `newsrag ingest PATH` first"):
         Assistant(settings).retrieve("anything")
