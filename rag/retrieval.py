@@ -187,20 +187,22 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]
     owner, per_term = index.sentence_terms(terms, ranked)
     if not per_term.size or not per_term.any():
         return ranked
-    prior = {c: 1.0 - r / len(ranked) for r, c in enumerate(ranked)}
+    n = len(ranked)
+    position = {c: j for j, c in enumerate(ranked)}
+    row_of = np.array([position[c] for c in owner.tolist()], dtype=np.int64)  # each sentence's place in ranked
+    prior = 1.0 - np.arange(n) / n
     weights = np.ones(len(terms), dtype=np.float32)
     scale = float((per_term @ weights).max())
-    left, out = list(ranked), []
-    while left:
+    taken = np.zeros(n, dtype=bool)
+    out = []
+    for _ in range(n):
         scores = per_term @ weights
-        best = {c: 0.0 for c in left}
-        for score, c in zip(scores.tolist(), owner.tolist()):
-            if c in best and score > best[c]:
-                best[c] = score
-        pick = max(left, key=lambda c: (1 - COVER_WEIGHT) * prior[c] + COVER_WEIGHT * best[c] / scale)
-        out.append(pick)
-        left.remove(pick)
-        rows = np.flatnonzero(owner == pick)
+        best = np.zeros(n)
+        np.maximum.at(best, row_of, scores)
+        j = int(np.argmax(np.where(taken, -np.inf, (1 - COVER_WEIGHT) * prior + COVER_WEIGHT * best / scale)))
+        taken[j] = True
+        out.append(ranked[j])
+        rows = np.flatnonzero(row_of == j)
         if rows.size:
             weights = np.where(per_term[rows[np.argmax(scores[rows])]] > 0, weights * COVER_DECAY, weights)
     return out
