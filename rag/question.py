@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from functools import lru_cache
 
 MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
           "november", "december")
@@ -62,13 +63,18 @@ def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
     return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
 
 
+@lru_cache(maxsize=8)
+def _patterns(outlets: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
+    """Each outlet's pattern, built once per outlet list (aliases compare every outlet with every other)."""
+    return [(outlet, pattern) for outlet in outlets if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets)))]
+
+
 def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, str]]:
     """(position, outlet) for each corpus outlet the question names, in order of appearance; with `every`,
     each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
     found = []
-    for outlet in outlets:
-        pattern = _outlet_pattern(outlet, _alias(outlet, outlets))
-        for match in pattern.finditer(question) if pattern else ():
+    for outlet, pattern in _patterns(tuple(outlets)):
+        for match in pattern.finditer(question):
             if re.sub(r"^the\s+", "", match.group(0), flags=re.I)[:1].isupper():  # "Fortune", not "a fortune"
                 found.append((match.start(), match.end(), outlet))
                 if not every:
