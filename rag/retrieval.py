@@ -185,7 +185,7 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]
     each term weighted 1 until a chunk already picked holds it in its best sentence, COVER_DECAY after.
     A multi-part question so gets a chunk for each part before a second one for the same part."""
     owner, per_term = index.sentence_terms(terms, ranked)
-    if not per_term.size or not per_term.any():
+    if not per_term.any():  # no sentence holds a question term (or there are no sentences)
         return ranked
     n = len(ranked)
     position = {c: j for j, c in enumerate(ranked)}
