@@ -226,26 +226,33 @@ def _lead_and_quotes(lead: str, evidence: str) -> str:
     return f"{lead} {marks}. {evidence}"
 
 
-def _lead(reply: str) -> str:
-    """The name a reply gives: its first line and sentence without markers, cut at a clause when long."""
-    text = strip_markers(reply).split("\n")[0]
+def lead(reply: str) -> str:
+    """The name a reply gives: its first line and sentence without markers (or "[Source 1]"-style ones), cut
+    at a clause when long."""
+    text = re.sub(r"\s*\[[^\]]*\]", "", strip_markers(reply)).split("\n")[0]
     text = re.split(r"(?<=[a-z0-9)%\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
     if len(text.split()) > 12:
         text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
     return text
 
 
+def invented(name: str, sources: list[Source]) -> bool:
+    """Whether a name answer holds a number, or most of a name, that no source holds."""
+    everything = " ".join(src.text for src in sources)
+    name_terms = set(terms(name))
+    held = name_terms & set(terms(everything))
+    return bool(numbers(name) - numbers(everything)) or bool(name_terms) and 2 * len(held) <= len(name_terms)
+
+
 def named_answer(reply: str, question: str, sources: list[Source], outlets: list[str]) -> str:
     """The name the LLM gave, then the source sentences that mention it and match the question best, each
     cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
-    name = _lead(reply)
+    name = lead(reply)
     if not name:
         return NO_ANSWER
+    if invented(name, sources):
+        return NO_ANSWER  # the sources do not say
     name_terms, q_terms = set(terms(name)), set(terms(question))
-    everything = " ".join(src.text for src in sources)
-    held = name_terms & set(terms(everything))
-    if numbers(name) - numbers(everything) or (name_terms and 2 * len(held) <= len(name_terms)):
-        return NO_ANSWER  # a number, or most of a name, that no source holds: invented; the sources do not say
     named = outlets_named(question, outlets)[:3]
     need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
     scored = []

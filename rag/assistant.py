@@ -9,7 +9,7 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from rag import answering, citations, embeddings, indexing, llms
+from rag import answering, citations, embeddings, indexing, llms, names
 from rag.answering import NO_ANSWER, Answer
 from rag.embeddings import make_embedder
 from rag.errors import EmptyIndexError
@@ -202,10 +202,24 @@ class Assistant:
         # Refusals are read in the model's own words only: quoted sources may say "no information".
         if answering.is_no_answer(raw):
             return NO_ANSWER
-        if name:  # the name it gave, then the sentences that hold it
-            raw = answering.named_answer(raw, query, sources, self.outlets())
+        if name:  # the name it gave (or, when the evidence does not bear it out, one it does), then its sentences
+            raw = answering.named_answer(self._corroborated(answering.lead(raw), query, sources), query, sources,
+                                         self.outlets())
             yield "\n\n" + raw
         return raw
+
+    def _corroborated(self, name: str, query: str, sources: list) -> str:
+        """The LLM's name answer, or, when the sources hold it but their evidence does not bear it out
+        (rag.names), the best-corroborated name of the evidence (the LLM choosing among equals), in full."""
+        if answering.invented(name, sources):
+            return name  # a name no source holds: no answer (named_answer), not a guess among others
+        options = names.alternatives(name, query, sources, self.outlets())
+        if not options:
+            return name
+        with self._generating:
+            chosen = (llms.pick(self.llm, answering.messages(query, sources), options[:8]) if len(options) > 1
+                      else None) or options[0]
+        return names.full_name(chosen, self.keyword_index().texts)
 
     def _verdicts(self) -> bool:
         mode = self.settings.yes_no

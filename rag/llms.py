@@ -49,6 +49,12 @@ def choice_margin(llm: LLM, messages: Messages, options: tuple[str, str]) -> flo
     return scorer(messages, options) if scorer else None
 
 
+def pick(llm: LLM, messages: Messages, options: list[str]) -> str | None:
+    """The option the backend replies with when its reply is held to the options, when it can be; else None."""
+    chooser = getattr(llm, "pick", None)
+    return chooser(messages, options) if chooser else None
+
+
 def complete(llm: LLM, messages: Messages, max_tokens: int) -> str:
     return "".join(llm.stream(messages, max_tokens)).strip()
 
@@ -214,6 +220,22 @@ class LocalLLM:
             scores.append(float(np.logaddexp.reduce(variants)))
         model.n_tokens = end
         return scores[0] - scores[1]
+
+    def pick(self, messages: Messages, options: list[str]) -> str | None:
+        """Its reply held by a grammar to one of the options (greedy): which of them the model prefers."""
+        import json
+
+        from llama_cpp import LlamaGrammar
+
+        if not options:
+            return None
+        grammar = LlamaGrammar.from_string("root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False)
+        self._prefill(messages)
+        longest = max(len(self.model.tokenize(o.encode(), add_bos=False)) for o in options)
+        reply = self.model.create_chat_completion(messages=messages, max_tokens=longest + 2, temperature=0, top_k=1,
+                                                  grammar=grammar)
+        text = (reply["choices"][0]["message"]["content"] or "").strip()
+        return text if text in options else None
 
     def count_prompt_tokens(self, messages: Messages) -> int:
         """Tokens in the chat-formatted prompt (the system prompt and the user turn's opening included)."""

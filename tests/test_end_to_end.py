@@ -85,6 +85,21 @@ def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_p
     assert system_only < assistant.llm.count_prompt_tokens(prompt) < assistant.settings.n_ctx
 
 
+@pytest.mark.slow
+def test_local_model_held_to_options_replies_with_one_of_them(demo_data_dir, tmp_path, model_file):
+    from rag.answering import messages, select_sources
+
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file))
+    question = "Who hosted the Paris summit on a reassurance force for Ukraine?"
+    sources = select_sources(question, assistant.retrieve(question), 3)
+    prompt = messages(question, sources)
+    assert assistant.llm.pick(prompt, ["European", "Emmanuel Macron"]) == "Emmanuel Macron"
+    assert assistant.llm.pick(prompt, ["Emmanuel Macron", "European"]) == "Emmanuel Macron"  # order aside
+    assert assistant.llm.pick(prompt, ["Kyiv"]) == "Kyiv"
+
+
 def test_amx_is_read_from_llama_cpp_system_info():
     assert uses_amx("CPU : SSE3 = 1 | AVX2 = 1 | AVX512 = 1 | AMX_INT8 = 1 | LLAMAFILE = 1 | OPENMP = 1 |")
     assert not uses_amx("CPU : SSE3 = 1 | AVX = 1 | AVX2 = 1 | F16C = 1 | FMA = 1 | OPENMP = 1 |")

@@ -1,0 +1,143 @@
+"""Names a name answer may be: those the evidence holds, how many sources hold each, and their full form.
+
+A small model asked "who...?" sometimes gives a name that no sentence it was shown holds ("Sam Altman"
+where every source says "Bankman-Fried"), or one source's name where the question's other claims, each
+from another source, all point to someone else. Its answer is checked against that evidence: when the
+answer's head word is in no source's sentences while another name is in two or more, or in one source
+while another name is in three or more, the best-corroborated names of the evidence are the alternatives
+it is asked to choose from.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter, defaultdict
+
+from rag.citations import Source
+from rag.text import split_sentences, terms
+
+CORROBORATED = 2  # sources that must hold a name before it may replace an answer no source holds
+WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
+LONGEST_ANSWER = 6  # words; a longer reply is a sentence, not a name to check
+
+# A run of capitalised words, with the small words names carry ("Bank of England", "Ludwig van Beethoven").
+_SPAN = re.compile(r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
+                   r"(?:\s+(?:of\s+|the\s+|de\s+|van\s+|von\s+|&\s+)?[A-Z0-9][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*)*)")
+# Capitalised words that open a sentence or a span without being part of a name.
+_LEADING = frozenset(
+    "the a an in on but and for it this that these those he she they we i as at if when while after before with by "
+    "from his her its their our there what who to so or not no yes mr ms mrs dr however meanwhile also according "
+    "still now then here why how".split())
+# Titles and roles that open a name's span ("French President Emmanuel Macron", "CEO Caroline Ellison").
+_TITLES = frozenset(
+    "president prime minister chancellor foreign defence defense finance home secretary deputy vice former chief "
+    "executive ceo cfo cto coo chair chairman chairwoman judge justice senator sen rep representative governor gov "
+    "mayor king queen prince princess pope general gen coach head director founder co-founder analyst commissioner "
+    "ambassador attorney lawyer spokesperson spokesman spokeswoman captain manager officer leader premier professor "
+    "prof sir dame lord lady dr mr mrs ms".split())
+CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split())
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased letters-and-digits words: "Bankman-Fried's" -> ["bankman", "fried", "s"]."""
+    return re.findall(r"[a-z0-9]+", text.lower())
+
+
+def _head(name: str) -> str:
+    """The word a name is known by: its last ("Bankman-Fried" for "Sam Bankman-Fried")."""
+    found = words(re.sub(r"['’]s$", "", name))
+    return found[-1] if found else ""
+
+
+def _clean(span: str) -> str:
+    span = re.sub(r"['’]s$", "", span.strip(" .,;:'’\"“”"))
+    kept = span.split()
+    while kept and kept[0].lower() in _LEADING:
+        kept = kept[1:]
+    return " ".join(kept)
+
+
+def _untitled(name: str) -> str:
+    """The name without the titles, roles and possessives before it: "Fed Chair Paul Volcker" -> "Paul
+    Volcker", "CNBC's Dawn Giel" -> "Dawn Giel" (a word before a title goes with it: "French President")."""
+    kept = name.split()
+    while len(kept) > 1 and (kept[0].lower() in _TITLES or kept[1].lower() in _TITLES
+                             or kept[0].endswith(("'s", "’s"))):
+        kept = kept[1:]
+    return " ".join(kept)
+
+
+def spans(text: str) -> list[tuple[str, bool]]:
+    """Each capitalised span of the text (leading function words dropped), and whether it opens its sentence."""
+    out = []
+    for sentence in split_sentences(text):
+        for match in _SPAN.finditer(sentence):
+            name = _untitled(_clean(match.group(1)))
+            if name:
+                out.append((name, not sentence[:match.start()].strip(" \"'“‘(")))
+    return out
+
+
+def evidence_names(question: str, sources: list[Source], outlets: list[str]) -> list[tuple[str, int]]:
+    """The names in the sources' evidence sentences that the question does not itself name (nor an outlet),
+    each in its fullest form in the sources and with the number of sources whose evidence holds it; the most
+    corroborated first, then by the first source holding it."""
+    asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
+    bodies = " ".join(s.text.split("\n\n", 1)[-1] for s in sources)
+    inside = {name for name, opens in spans(bodies) if not opens}  # where a capital marks a name
+    inside_words = {w for name in inside for w in name.split()}
+    held: dict[str, set[int]] = defaultdict(set)
+    first: dict[str, tuple[int, int]] = {}
+    form: dict[str, str] = {}
+    for s in sources:
+        for place, (name, opens) in enumerate(spans(s.evidence)):
+            if opens and len(name.split()) == 1 and name not in inside_words:
+                continue  # "Back", "International": a sentence's first word, not a name
+            own = set(terms(name))
+            key = _head(name)
+            if not own or own <= asked or key in CALENDAR or not key or key.isdigit():
+                continue
+            held[key].add(s.n)
+            first.setdefault(key, (s.n, place))
+            fuller = [n for n in inside if _head(n) == key and len(n.split()) <= 4] + [name]
+            best = max(fuller, key=lambda n: (len(n.split()), n == name))
+            if key not in form or len(best.split()) > len(form[key].split()):
+                form[key] = best
+    order = sorted(held, key=lambda k: (-len(held[k]), first[k]))
+    return [(form[k], len(held[k])) for k in order]
+
+
+def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str]) -> list[str]:
+    """The best-corroborated names of the evidence when the answer (a name) is not corroborated by it, best
+    first; empty when the answer stands."""
+    head = _head(answer)
+    if not head or len(words(answer)) > LONGEST_ANSWER:
+        return []
+    holding = sum(1 for s in sources if head in words(f"{s.source} {s.evidence}"))
+    names = evidence_names(question, sources, outlets)
+    if not names:
+        return []
+    most = names[0][1]
+    if not (holding == 0 and most >= CORROBORATED or holding <= 1 and most >= WIDELY):
+        return []
+    return [name for name, count in names if count == most and _head(name) != head]
+
+
+def full_name(name: str, texts: list[str]) -> str:
+    """A one-word name with the name the texts most often put before it ("Bankman-Fried" -> "Sam
+    Bankman-Fried"), when one does clearly most often and is itself a name (capitalised more often than
+    not); else the name as it is."""
+    if len(name.split()) != 1:
+        return name
+    holding = [t for t in texts if name in t]
+    before = Counter(m.group(1) for t in holding
+                     for m in re.finditer(rf"(?<![\w'’-])([A-Z][\w'’-]+) {re.escape(name)}(?![\w-])", t))
+    joined = "\n".join(holding)
+    named = [(count, word) for word, count in before.most_common()
+             if len(re.findall(rf"\b{re.escape(word)}\b", joined))
+             > len(re.findall(rf"\b{re.escape(word.lower())}\b", joined)) and word.lower() not in _LEADING]
+    if not named or named[0][0] < 2 or len(named) > 1 and named[0][0] <= 2 * named[1][0]:
+        return name
+    return f"{named[0][1]} {name}"

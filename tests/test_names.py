@@ -1,0 +1,95 @@
+"""Name answers checked against the evidence: which names it holds, when one replaces the model's, full forms."""
+
+import pytest
+
+from rag.assistant import Assistant
+from rag.names import alternatives, evidence_names, full_name
+from tests.conftest import ScriptedLLM
+from tests.test_citations import src
+
+QUESTION = ("Who is the founder accused of misusing customer deposits, as reported by the Harbour Post, and of "
+            "hiding losses from auditors, according to the Daily Meridian?")
+OUTLETS = ["Harbour Post", "Daily Meridian"]
+TRIAL = [
+    src(1, "Prosecutors said Varga moved customer deposits into Lumen Capital. Judge Ana Ortiz denied bail."),
+    src(2, "Auditors told the court that Varga hid losses from them. Lumen Capital kept two sets of books."),
+    src(3, "Milo Varga founded the exchange in 2019. On Tuesday, Varga's lawyers asked for more time."),
+]
+
+
+def test_names_in_the_evidence_with_the_sources_that_hold_them():
+    assert evidence_names(QUESTION, TRIAL, OUTLETS) == [
+        ("Milo Varga", 3), ("Lumen Capital", 2), ("Ana Ortiz", 1)]
+    # titles go ("Judge Ana Ortiz"); "Prosecutors", "Auditors" open their sentences and appear nowhere else capitalised: not names;
+    # "Tuesday" is a day; "Harbour Post" and "Daily Meridian" are outlets.
+
+
+@pytest.mark.parametrize(("answer", "options"), [
+    ("Sam Reyes", ["Milo Varga"]),  # in no source: the name three sources hold instead
+    ("Ana Ortiz", ["Milo Varga"]),  # in one source, while another name is in three
+    ("Milo Varga", []),  # corroborated: it stands
+    ("Lumen Capital", []),  # in two sources: it stands
+    ("The founder moved customer deposits into a fund he controlled", []),  # a sentence, not a name
+])
+def test_an_answer_the_evidence_does_not_bear_out_gets_the_best_corroborated_names(answer, options):
+    assert alternatives(answer, QUESTION, TRIAL, OUTLETS) == options
+
+
+def test_no_alternative_without_a_name_held_by_two_sources():
+    sources = [src(1, "Prosecutors said Varga moved customer deposits."), src(2, "Auditors found hidden losses.")]
+    assert evidence_names(QUESTION, sources, OUTLETS) == [("Varga", 1)]
+    assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == []
+
+
+def test_equally_corroborated_names_are_all_offered():
+    sources = [src(1, "The filing named Varga and Lumen Capital."), src(2, "Varga ran Lumen Capital.")]
+    assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == ["Varga", "Lumen Capital"]
+    # a capitalised first word is a name when the sources also capitalise it inside a sentence
+    sources[0] = src(1, "The filing named Lumen Capital. Varga ran it.")
+    assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == ["Lumen Capital"]
+
+
+def test_a_one_word_name_gets_the_name_the_texts_most_often_put_before_it():
+    texts = ["Milo Varga founded the exchange. Varga denied it.", "Prosecutors said Milo Varga lied.",
+             "But Varga told the jury otherwise.", "Milo Varga, 31, testified.", "Varga's lawyer, Ana Ortiz, spoke."]
+    assert full_name("Varga", texts) == "Milo Varga"
+    assert full_name("Milo Varga", texts) == "Milo Varga"  # already full
+    # "Old" precedes "Lumen" once only; "But" is no name (the texts have "but" too)
+    assert full_name("Lumen", ["Lumen Capital grew.", "Lumen said so.", "Old Lumen fans left."]) == "Lumen"
+    assert full_name("Ortiz", ["But Ortiz left.", "But Ortiz came back.", "but then Ortiz spoke"]) == "Ortiz"
+
+
+class PickingLLM(ScriptedLLM):
+    """A scripted LLM that can also be held to options (rag.llms.pick): it takes the last one offered."""
+
+    def __init__(self, *replies):
+        super().__init__(*replies)
+        self.offered = []
+
+    def pick(self, messages, options):
+        self.offered.append(options)
+        return options[-1]
+
+
+SUMMIT = "Who hosted the Paris summit on a reassurance force for Ukraine?"
+
+
+def test_a_name_the_evidence_does_not_hold_gives_way_to_the_one_it_corroborates(demo):
+    # Zelensky is in source 3's text, not in the sentences shown; Macron is in those of sources 1 and 3
+    answer = Assistant(demo.settings, llm=ScriptedLLM("Volodymyr Zelensky [3]")).ask(SUMMIT)
+    assert answer.text == (
+        'Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday, 27 March, that a European '
+        '"reassurance force" would be deployed to Ukraine by a group of willing countries once a peace deal was '
+        'signed, even though not every ally supported the plan [1].')
+    assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
+
+    llm = PickingLLM("Volodymyr Zelensky [3]")
+    answer = Assistant(demo.settings, llm=llm).ask(SUMMIT)
+    assert llm.offered == [["Emmanuel Macron", "European"]]  # equally corroborated: the LLM chooses
+    assert answer.text.startswith("European")
+
+
+def test_a_name_no_source_holds_is_still_no_answer(demo):
+    llm = PickingLLM("Olaf Scholz")
+    answer = Assistant(demo.settings, llm=llm).ask(SUMMIT)
+    assert answer.text == "Insufficient information: the sources do not say." and llm.offered == []
