@@ -210,16 +210,16 @@ class Assistant:
 
     def _corroborated(self, name: str, query: str, sources: list) -> str:
         """The LLM's name answer, or, when the sources hold it but their evidence does not bear it out
-        (rag.names), the best-corroborated name of the evidence (the LLM choosing among equals), in full."""
+        (rag.names), the best-corroborated name of the evidence (the LLM choosing among equals); a one-word
+        name in its full form ("Altman" -> "Sam Altman")."""
         if answering.invented(name, sources):
             return name  # a name no source holds: no answer (named_answer), not a guess among others
         options = names.alternatives(name, query, sources, self.outlets())
-        if not options:
-            return name
-        with self._generating:
-            chosen = (llms.pick(self.llm, answering.messages(query, sources), options[:8]) if len(options) > 1
-                      else None) or options[0]
-        return names.full_name(chosen, self.keyword_index().texts)
+        if options:
+            with self._generating:
+                name = (llms.pick(self.llm, answering.messages(query, sources), options[:8]) if len(options) > 1
+                        else None) or options[0]
+        return names.full_name(name, self.keyword_index().texts)
 
     def _verdicts(self) -> bool:
         mode = self.settings.yes_no

@@ -18,6 +18,7 @@ from rag.text import split_sentences, terms
 
 CORROBORATED = 2  # sources that must hold a name before it may replace an answer no source holds
 WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
+FIRST_MENTION = 0.1  # share of the texts naming someone whose first mention carries the first name
 LONGEST_ANSWER = 6  # words; a longer reply is a sentence, not a name to check
 
 # A run of capitalised words, with the small words names carry ("Bank of England", "Ludwig van Beethoven").
@@ -125,19 +126,36 @@ def alternatives(answer: str, question: str, sources: list[Source], outlets: lis
     return [name for name, count in names if count == most and _head(name) != head]
 
 
+def _is_name(word: str, text: str) -> bool:
+    """Capitalised in the text more often than not, and no title or function word."""
+    return (word.lower() not in _TITLES and word.lower() not in _LEADING
+            and len(re.findall(rf"\b{re.escape(word)}\b", text)) > len(re.findall(rf"\b{re.escape(word.lower())}\b", text)))
+
+
 def full_name(name: str, texts: list[str]) -> str:
-    """A one-word name with the name the texts most often put before it ("Bankman-Fried" -> "Sam
-    Bankman-Fried"), when one does clearly most often and is itself a name (capitalised more often than
-    not); else the name as it is."""
+    """A one-word name with the names that news puts before it on first mention ("Bankman-Fried" -> "Sam
+    Bankman-Fried", "Chiefs" -> "Kansas City Chiefs"): those that most often precede the name's first mention
+    in the texts holding it, when they do so in at least FIRST_MENTION of them, clearly more often than any
+    others, and are names themselves (capitalised more often than not, no titles); else the name as it is
+    ("Apple", not "Prime Day Apple")."""
     if len(name.split()) != 1:
         return name
-    holding = [t for t in texts if name in t]
-    before = Counter(m.group(1) for t in holding
-                     for m in re.finditer(rf"(?<![\w'’-])([A-Z][\w'’-]+) {re.escape(name)}(?![\w-])", t))
-    joined = "\n".join(holding)
-    named = [(count, word) for word, count in before.most_common()
-             if len(re.findall(rf"\b{re.escape(word)}\b", joined))
-             > len(re.findall(rf"\b{re.escape(word.lower())}\b", joined)) and word.lower() not in _LEADING]
-    if not named or named[0][0] < 2 or len(named) > 1 and named[0][0] <= 2 * named[1][0]:
+    pattern = re.compile(rf"(?<![\w'’-])((?:[A-Z][\w'’-]+ ){{0,2}}){re.escape(name)}(?![\w-])")
+    firsts = []
+    for text in texts:
+        if name in text:
+            match = pattern.search(text.split("\n\n", 1)[-1])
+            if match:
+                firsts.append((text, match.group(1).split()))
+    joined = "\n".join(text for text, _ in firsts)
+    before: Counter[str] = Counter()
+    for _, words_before in firsts:
+        while words_before and (not _is_name(words_before[0], joined)
+                                or len(words_before) > 1 and words_before[1].lower() in _TITLES):
+            words_before = words_before[1:]  # "But Sam Bankman-Fried": "Sam"; "Chinese President Xi": none
+        before[" ".join(words_before)] += 1
+    named = [(count, form) for form, count in before.most_common() if form]
+    if not named or named[0][0] < 2 or named[0][0] < FIRST_MENTION * len(firsts) \
+            or len(named) > 1 and named[0][0] <= 2 * named[1][0]:
         return name
     return f"{named[0][1]} {name}"

@@ -49,14 +49,16 @@ def test_equally_corroborated_names_are_all_offered():
     assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == ["Lumen Capital"]
 
 
-def test_a_one_word_name_gets_the_name_the_texts_most_often_put_before_it():
+def test_a_one_word_name_gets_the_names_news_put_before_its_first_mention():
     texts = ["Milo Varga founded the exchange. Varga denied it.", "Prosecutors said Milo Varga lied.",
-             "But Varga told the jury otherwise.", "Milo Varga, 31, testified.", "Varga's lawyer, Ana Ortiz, spoke."]
-    assert full_name("Varga", texts) == "Milo Varga"
+             "But Varga told the jury otherwise.", "But Milo Varga, 31, testified.", "Varga's lawyer, Ana Ortiz, spoke."]
+    assert full_name("Varga", texts) == "Milo Varga"  # "But" is no name: the texts also have "but"
     assert full_name("Milo Varga", texts) == "Milo Varga"  # already full
-    # "Old" precedes "Lumen" once only; "But" is no name (the texts have "but" too)
+    games = ["Kansas City Chiefs won again. The Chiefs lead.", "Kansas City Chiefs fans cheered.", "Chiefs win."]
+    assert full_name("Chiefs", games) == "Kansas City Chiefs"
+    # once only before its first mention ("Old Lumen"): not the name's; a title is not a first name
     assert full_name("Lumen", ["Lumen Capital grew.", "Lumen said so.", "Old Lumen fans left."]) == "Lumen"
-    assert full_name("Ortiz", ["But Ortiz left.", "But Ortiz came back.", "but then Ortiz spoke"]) == "Ortiz"
+    assert full_name("Xi", ["Chinese President Xi met Biden.", "Chinese President Xi spoke."]) == "Xi"
 
 
 class PickingLLM(ScriptedLLM):
@@ -93,3 +95,8 @@ def test_a_name_no_source_holds_is_still_no_answer(demo):
     llm = PickingLLM("Olaf Scholz")
     answer = Assistant(demo.settings, llm=llm).ask(SUMMIT)
     assert answer.text == "Insufficient information: the sources do not say." and llm.offered == []
+
+
+def test_a_one_word_name_answer_is_given_in_full(demo):
+    answer = Assistant(demo.settings, llm=ScriptedLLM("Macron [1]")).ask(SUMMIT)
+    assert answer.text.startswith("Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday")
