@@ -62,9 +62,10 @@ def _clean(span: str) -> str:
 
 def _untitled(name: str) -> str:
     """The name without the titles, roles and possessives before it: "Fed Chair Paul Volcker" -> "Paul
-    Volcker", "CNBC's Dawn Giel" -> "Dawn Giel" (a word before a title goes with it: "French President")."""
+    Volcker", "CNBC's Dawn Giel" -> "Dawn Giel" (a word before a title goes with it: "French President").
+    Two words always stay: "General Motors", "Premier League" and "Justice Department" are names."""
     kept = name.split()
-    while len(kept) > 1 and (kept[0].lower() in _TITLES or kept[1].lower() in _TITLES
+    while len(kept) > 2 and (kept[0].lower() in _TITLES or kept[1].lower() in _TITLES
                              or kept[0].endswith(("'s", "’s"))):
         kept = kept[1:]
     return " ".join(kept)

@@ -35,6 +35,17 @@ def test_an_answer_the_evidence_does_not_bear_out_gets_the_best_corroborated_nam
     assert alternatives(answer, QUESTION, TRIAL, OUTLETS) == options
 
 
+@pytest.mark.parametrize(("text", "name"), [
+    ("Officials said French President Emmanuel Macron agreed.", "Emmanuel Macron"),
+    ("The filing quoted Fed Chair Paul Volcker.", "Paul Volcker"),
+    ("The report by CNBC's Dawn Giel followed.", "Dawn Giel"),
+    ("Shares in General Motors fell.", "General Motors"),  # two words: a name, not a title and a name
+    ("Fans of the Premier League cheered.", "Premier League"),
+])
+def test_titles_before_a_name_are_dropped(text, name):
+    assert evidence_names("Who was it?", [src(1, text)], []) == [(name, 1)]
+
+
 def test_no_alternative_without_a_name_held_by_two_sources():
     sources = [src(1, "Prosecutors said Varga moved customer deposits."), src(2, "Auditors found hidden losses.")]
     assert evidence_names(QUESTION, sources, OUTLETS) == [("Varga", 1)]
