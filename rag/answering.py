@@ -248,10 +248,8 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
     """The name the LLM gave, then the source sentences that mention it and match the question best, each
     cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
     name = lead(reply)
-    if not name:
-        return NO_ANSWER
-    if invented(name, sources):
-        return NO_ANSWER  # the sources do not say
+    if not terms(name) or invented(name, sources):
+        return NO_ANSWER  # a lone letter or word like "it" names nothing; an invented name: the sources do not say
     name_terms, q_terms = set(terms(name)), set(terms(question))
     named = outlets_named(question, outlets)[:3]
     need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"

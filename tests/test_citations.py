@@ -270,6 +270,8 @@ def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo
 @pytest.mark.parametrize(("question", "reply"), [
     ("Which airline's pilots went on strike?", "Sunwing Airlines"),
     ("How many soldiers did Spain pledge to the coalition?", "1,200 soldiers."),
+    ("Which letter starts the name of the airline whose pilots went on strike?", "A [1]"),  # names nothing
+    ("Which airline's pilots went on strike?", "It [1]."),
 ])
 def test_a_name_or_number_no_source_holds_is_no_answer(demo, question, reply):
     answer = Assistant(demo.settings, llm=ScriptedLLM(reply)).ask(question)
