@@ -149,9 +149,16 @@ def full_name(name: str, texts: list[str]) -> str:
             if match:
                 firsts.append((text, match.group(1).split()))
     joined = "\n".join(text for text, _ in firsts)
+    checked: dict[str, bool] = {}
+
+    def is_name(word: str) -> bool:
+        if word not in checked:
+            checked[word] = _is_name(word, joined)
+        return checked[word]
+
     before: Counter[str] = Counter()
     for _, words_before in firsts:
-        while words_before and (not _is_name(words_before[0], joined)
+        while words_before and (not is_name(words_before[0])
                                 or len(words_before) > 1 and words_before[1].lower() in _TITLES):
             words_before = words_before[1:]  # "But Sam Bankman-Fried": "Sam"; "Chinese President Xi": none
         before[" ".join(words_before)] += 1
