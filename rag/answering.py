@@ -17,7 +17,7 @@ from rag.question import (
     outlets_named,
     unknown_publications,
 )
-from rag.text import numbers, overlap, split_sentences, terms
+from rag.text import CALENDAR, numbers, overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
 SENTENCES_PER_SOURCE = 2
@@ -105,8 +105,6 @@ def coverage(question: str, sources: list[Source]) -> float:
     return overlap(terms(question), found)
 
 
-_MONTHS = {"january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-           "november", "december", "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"}
 _CAPITAL = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’&.-]*)*)")
 
 
@@ -121,7 +119,7 @@ def named_entities(question: str) -> list[str]:
             name = " ".join(words[1:])  # "What Apple…" -> skip the leading question word only
         else:
             name = match.group(1)
-        if name.lower() not in _MONTHS and terms(name):
+        if name.lower() not in CALENDAR and terms(name):
             found.append(name)
     return found
 

@@ -14,7 +14,7 @@ import re
 from collections import Counter, defaultdict
 
 from rag.citations import Source
-from rag.text import split_sentences, terms
+from rag.text import CALENDAR, split_sentences, terms
 
 CORROBORATED = 2  # sources that must hold a name before it may replace an answer no source holds
 WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
@@ -36,9 +36,6 @@ _TITLES = frozenset(
     "mayor king queen prince princess pope general gen coach head director founder co-founder analyst commissioner "
     "ambassador attorney lawyer spokesperson spokesman spokeswoman captain manager officer leader premier professor "
     "prof sir dame lord lady dr mr mrs ms".split())
-CALENDAR = frozenset(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday".split())
 
 
 def words(text: str) -> list[str]:

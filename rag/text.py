@@ -22,6 +22,11 @@ EXTRA_STOP = {
     "organization", "individual", "suggest", "suggests", "indicate", "indicates", "regarding", "about",
 }
 
+# Months and weekdays: capitalised, but not the names a question is about or an answer gives.
+CALENDAR = frozenset(
+    "january february march april may june july august september october november december "
+    "monday tuesday wednesday thursday friday saturday sunday".split())
+
 
 @lru_cache(maxsize=1)
 def _stop() -> frozenset[str]:
