@@ -87,6 +87,10 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str]) -> 
     bodies = " ".join(s.text.split("\n\n", 1)[-1] for s in sources)
     inside = {name for name, opens in spans(bodies) if not opens}  # where a capital marks a name
     inside_words = {w for name in inside for w in name.split()}
+    fuller: dict[str, list[str]] = defaultdict(list)  # by head word: the longer forms a name may take
+    for name in inside:
+        if len(name.split()) <= 4:
+            fuller[_head(name)].append(name)
     held: dict[str, set[int]] = defaultdict(set)
     first: dict[str, tuple[int, int]] = {}
     form: dict[str, str] = {}
@@ -100,8 +104,7 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str]) -> 
                 continue
             held[key].add(s.n)
             first.setdefault(key, (s.n, place))
-            fuller = [n for n in inside if _head(n) == key and len(n.split()) <= 4] + [name]
-            best = max(fuller, key=lambda n: (len(n.split()), n == name))
+            best = max(fuller[key] + [name], key=lambda n: (len(n.split()), n == name))
             if key not in form or len(best.split()) > len(form[key].split()):
                 form[key] = best
     order = sorted(held, key=lambda k: (-len(held[k]), first[k]))
