@@ -214,12 +214,13 @@ class Assistant:
         name in its full form ("Altman" -> "Sam Altman")."""
         if answering.invented(name, sources):
             return name  # a name no source holds: no answer (named_answer), not a guess among others
-        options = names.alternatives(name, query, sources, self.outlets())
+        texts = self.keyword_index().texts
+        options = names.alternatives(name, query, sources, self.outlets(), lambda n: names.full_name(n, texts))
         if options:
             with self._generating:
                 name = (llms.pick(self.llm, answering.messages(query, sources), options[:8]) if len(options) > 1
                         else None) or options[0]
-        return names.full_name(name, self.keyword_index().texts)
+        return names.full_name(name, texts)
 
     def _verdicts(self) -> bool:
         mode = self.settings.yes_no

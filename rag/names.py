@@ -5,13 +5,14 @@ where every source says "Bankman-Fried"), or one source's name where the questio
 from another source, all point to someone else. Its answer is checked against that evidence: when the
 answer's head word is in no source's sentences while another name is in two or more, or in one source
 while another name is in three or more, the best-corroborated names of the evidence are the alternatives
-it is asked to choose from.
+it is asked to choose from. A source calling someone by initials ("SBF") holds that name.
 """
 
 from __future__ import annotations
 
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable
 
 from rag.citations import Source
 from rag.text import CALENDAR, split_sentences, terms
@@ -20,6 +21,7 @@ CORROBORATED = 2  # sources that must hold a name before it may replace an answe
 WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
 FIRST_MENTION = 0.1  # share of the texts naming someone whose first mention carries the first name
 LONGEST_ANSWER = 6  # words; a longer reply is a sentence, not a name to check
+_ACRONYM = re.compile(r"[A-Z]{2,5}")  # "SBF", "AOC": news shortens a name it has given in full
 
 # A run of capitalised words, with the small words names carry ("Bank of England", "Ludwig van Beethoven").
 _SPAN = re.compile(r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
@@ -79,10 +81,25 @@ def spans(text: str) -> list[tuple[str, bool]]:
     return out
 
 
-def evidence_names(question: str, sources: list[Source], outlets: list[str]) -> list[tuple[str, int]]:
+def initials(name: str) -> str:
+    """The capitals a name's words (and their hyphenated parts) begin with: "Sam Bankman-Fried" -> "SBF"."""
+    return "".join(part[0] for part in re.split(r"[\s-]+", name) if part[:1].isupper())
+
+
+def _same_as_acronym(acronym: str, name: str, expand: Callable[[str], str] | None) -> bool:
+    """Whether an acronym ("SBF") stands for the name, as the sources give it or in its full form."""
+    short = initials(name)
+    if len(short) < 2 or not acronym.endswith(short) or name.isupper():
+        return False
+    return short == acronym or expand is not None and initials(expand(name)) == acronym
+
+
+def evidence_names(question: str, sources: list[Source], outlets: list[str],
+                   expand: Callable[[str], str] | None = None) -> list[tuple[str, int]]:
     """The names in the sources' evidence sentences that the question does not itself name (nor an outlet),
     each in its fullest form in the sources and with the number of sources whose evidence holds it; the most
-    corroborated first, then by the first source holding it."""
+    corroborated first, then by the first source holding it. An acronym counts as the name whose initials it
+    is ("SBF" for "Bankman-Fried", whose full form, by `expand`, is "Sam Bankman-Fried")."""
     asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
     bodies = " ".join(s.text.split("\n\n", 1)[-1] for s in sources)
     inside = {name for name, opens in spans(bodies) if not opens}  # where a capital marks a name
@@ -107,18 +124,25 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str]) -> 
             best = max(fuller[key] + [name], key=lambda n: (len(n.split()), n == name))
             if key not in form or len(best.split()) > len(form[key].split()):
                 form[key] = best
+    for key in [k for k in held if _ACRONYM.fullmatch(form[k].split()[-1])]:  # "SBF", "the SBF"
+        acronym = form[key].split()[-1]
+        same = next((k for k in held if k != key and _same_as_acronym(acronym, form[k], expand)), None)
+        if same:
+            held[same] |= held.pop(key)
+            first[same] = min(first[same], first.pop(key))
     order = sorted(held, key=lambda k: (-len(held[k]), first[k]))
     return [(form[k], len(held[k])) for k in order]
 
 
-def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str]) -> list[str]:
+def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str],
+                 expand: Callable[[str], str] | None = None) -> list[str]:
     """The best-corroborated names of the evidence when the answer (a name) is not corroborated by it, best
-    first; empty when the answer stands."""
+    first; empty when the answer stands. `expand` gives a name's full form (see `evidence_names`)."""
     head = _head(answer)
     if not head or len(words(answer)) > LONGEST_ANSWER:
         return []
     holding = sum(1 for s in sources if head in words(f"{s.source} {s.evidence}"))
-    names = evidence_names(question, sources, outlets)
+    names = evidence_names(question, sources, outlets, expand)
     if not names:
         return []
     most = names[0][1]

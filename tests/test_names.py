@@ -52,6 +52,21 @@ def test_no_alternative_without_a_name_held_by_two_sources():
     assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == []
 
 
+def test_an_acronym_counts_as_the_name_whose_initials_it_is():
+    sources = [src(1, "Prosecutors said Bankman-Fried moved customer deposits."),
+               src(2, "Auditors said SBF hid losses. Judge Ana Ortiz denied bail.")]
+    full = {"Bankman-Fried": "Sam Bankman-Fried"}.get
+    assert evidence_names(QUESTION, sources, OUTLETS, lambda n: full(n, n)) == [
+        ("Bankman-Fried", 2), ("Ana Ortiz", 1)]
+    assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS, lambda n: full(n, n)) == ["Bankman-Fried"]
+    # without the full form "SBF" is only "BF" short of "Bankman-Fried"'s own initials: two names, one source each
+    assert evidence_names(QUESTION, sources, OUTLETS) == [("Bankman-Fried", 1), ("SBF", 1), ("Ana Ortiz", 1)]
+    # initials as the sources give them are enough; a name's initials that merely end the acronym are not
+    sources = [src(1, "Customers sued Lumen Capital."), src(2, "Lawyers for LC denied it. Milo Varga said IMV would appeal.")]
+    assert evidence_names(QUESTION, sources, OUTLETS) == [
+        ("Lumen Capital", 2), ("Milo Varga", 1), ("IMV", 1)]
+
+
 def test_equally_corroborated_names_are_all_offered():
     sources = [src(1, "The filing named Varga and Lumen Capital."), src(2, "Varga ran Lumen Capital.")]
     assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == ["Varga", "Lumen Capital"]
