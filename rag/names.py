@@ -21,6 +21,7 @@ CORROBORATED = 2  # sources that must hold a name before it may replace an answe
 WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
 FIRST_MENTION = 0.1  # share of the texts naming someone whose first mention carries the first name
 LONGEST_ANSWER = 6  # words; a longer reply is a sentence, not a name to check
+LEADING_ARTICLES = 3  # articles among a question's first results that must hold a name for it to lead them
 _ACRONYM = re.compile(r"[A-Z]{2,5}")  # "SBF", "AOC": news shortens a name it has given in full
 
 # A run of capitalised words, with the small words names carry ("Bank of England", "Ludwig van Beethoven").
@@ -132,6 +133,30 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str],
             first[same] = min(first[same], first.pop(key))
     order = sorted(held, key=lambda k: (-len(held[k]), first[k]))
     return [(form[k], len(held[k])) for k in order]
+
+
+def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str]) -> str | None:
+    """The name that the most articles among these chunks ((article id, text) pairs) hold, the question's own
+    names and outlets aside, when at least LEADING_ARTICLES hold it and more than hold any other name: what
+    the results for a who/which question are about ("FTX", "Google")."""
+    asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
+    held: dict[str, set[str]] = defaultdict(set)
+    form: dict[str, str] = {}
+    for article, text in chunks:
+        for name, opens in spans(text.split("\n\n", 1)[-1]):
+            own = set(terms(name))
+            if opens and len(name.split()) == 1 or not own or own <= asked:
+                continue  # a sentence's first word, or a name the question gives
+            key = _head(name)
+            if key in CALENDAR:
+                continue
+            held[key].add(article)
+            form.setdefault(key, name)
+    ranked = sorted(held, key=lambda key: -len(held[key]))
+    if not ranked or len(held[ranked[0]]) < LEADING_ARTICLES \
+            or len(ranked) > 1 and len(held[ranked[1]]) == len(held[ranked[0]]):
+        return None
+    return form[ranked[0]]
 
 
 def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str],

@@ -6,7 +6,9 @@ normalised over the candidate pool and mixed with `bm25_weight`. The question is
 retrieved on its own; the final list interleaves the best chunk of every outlet and claim before
 the rest, so a multi-part question gets evidence for each part. Last, the first chunks are reordered
 for term coverage: each next one is the chunk whose rank and best sentence score best, the sentence
-scored on the question terms the chunks above it have not yet covered.
+scored on the question terms the chunks above it have not yet covered. A who/which question is then
+searched again with the name most of its first results hold added ("FTX", "Google"): its first chunks stay,
+the second search's fill the rest, so the facts its other claims give about that name come in too.
 
 The dense side is an exact cosine search over the chunk vectors, read from Chroma once with the chunk
 texts and held in memory beside the BM25 index (about 1.5 KB a chunk): one matrix-vector product per
@@ -25,7 +27,8 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from ingest.dates import parse_date
 from rag.errors import ConfigError
 from rag.keyword import KeywordIndex, tokenize
-from rag.question import QueryPlan, plan
+from rag.names import leading_name
+from rag.question import QueryPlan, expects_name, plan
 
 POOL = 60  # candidates taken from each retriever before fusion
 OUTLET_BOOST = 0.35  # for chunks of an outlet the question names
@@ -40,6 +43,8 @@ LEAD = 1  # best whole-question chunks placed before the interleaving
 COVER_DEPTH = 20  # chunks reordered for term coverage
 COVER_WEIGHT = 0.3  # weight of a chunk's best sentence on the uncovered terms, against its rank (1 - COVER_WEIGHT)
 COVER_DECAY = 0.2  # weight left to a question term once a chunk above holds it in its best sentence
+FEEDBACK_DEPTH = 10  # first chunks whose leading name a who/which question is searched again with
+FEEDBACK_KEEP = 4  # first chunks kept in place ahead of that second search's
 
 
 @dataclass
@@ -263,6 +268,22 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
     return [(i, float(main[i])) for i in picked[:k]]
 
 
+def _with_feedback(question: str, ranked: list[tuple[int, float]], index: KeywordIndex, dense: Dense,
+                   mask: np.ndarray, k: int, bm25_weight: float, year: int) -> list[tuple[int, float]]:
+    """For a who/which question, the first chunks, then those of a second search with the name that leads
+    the first results added to the question (rag.names.leading_name): the facts a multi-part question
+    gives about someone are in the articles that name them. Unchanged when no name leads."""
+    name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:FEEDBACK_DEPTH]],
+                        index.outlets)
+    if not name:
+        return ranked
+    kept = ranked[:FEEDBACK_KEEP]
+    seen = {i for i, _ in kept}
+    floor = kept[-1][1] if kept else 0.0
+    again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight)
+    return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
+
+
 def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embedder, k: int, filters: Filters,
                   bm25_weight: float) -> list[NodeWithScore]:
     """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order."""
@@ -271,9 +292,13 @@ def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embed
     mask = filters.mask(index)
     if not mask.any():
         return []
-    qplan = plan(question, index.outlets, default_year=index.latest_year or datetime.now().year)
+    year = index.latest_year or datetime.now().year
+    dense = MatrixDense(vectors, embedder)
+    ranked = rank(plan(question, index.outlets, default_year=year), index, dense, mask, k, bm25_weight)
+    if expects_name(question):
+        ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year)
     results = []
-    for i, score in rank(qplan, index, MatrixDense(vectors, embedder), mask, k, bm25_weight):
+    for i, score in ranked:
         node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))
         results.append(NodeWithScore(node=node, score=score))
     return results

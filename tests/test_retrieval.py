@@ -119,3 +119,48 @@ def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first(mon
     monkeypatch.setattr(retrieval, "COVER_DECAY", 1.0)
     assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 1, 2, 3, 4]
     assert retrieval.cover([3, 4], terms, index) == [3, 4]  # no question term anywhere: order kept
+
+
+def _articles(bodies: list[str]):
+    from rag.keyword import KeywordIndex
+
+    texts = [f"Title {i}\nHarbour Post | 2023-05-0{i % 9 + 1}\n\n{body}" for i, body in enumerate(bodies)]
+    return KeywordIndex([f"c{i}" for i in range(len(texts))], texts,
+                        [{"source": "Harbour Post", "doc_id": f"d{i}"} for i in range(len(texts))])
+
+
+def test_the_name_most_articles_of_the_results_hold_leads_them():
+    from rag.names import leading_name
+
+    question = "Which company did the Harbour Post say was fined in Brussels?"
+    bodies = ["Regulators fined Lumen Capital on Monday.", "Lumen Capital appealed on Monday.",
+              "Ana Ortiz spoke for Lumen Capital on Monday.", "Ana Ortiz left Brussels.", "Markets closed lower."]
+    chunks = [(f"d{i}", body) for i, body in enumerate(bodies)]
+    assert leading_name(question, chunks, ["Harbour Post"]) == "Lumen Capital"  # 3 articles; Ana Ortiz 2; days never
+    assert leading_name(question, chunks[1:], ["Harbour Post"]) is None  # 2 each: none leads
+    # the same article twice counts once; the question's own names (Brussels) and outlets never lead
+    assert leading_name(question, chunks[:2] + [("d1", "Lumen Capital again.")], ["Harbour Post"]) is None
+    assert leading_name("Who fined Lumen Capital?", chunks, []) is None
+
+
+def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_with(monkeypatch):
+    import rag.retrieval as retrieval
+
+    index = _articles(["Lumen Capital was fined.", "Ana Ortiz spoke.", "Lumen Capital appealed.", "Rain fell.",
+                       "Lumen Capital paid.", "Publishers sued.", "Shares fell."])
+    asked = []
+
+    def second_search(qplan, *args):
+        asked.append(qplan.question)
+        return [(5, 2.0), (0, 0.9), (6, 0.5), (2, 0.1)]
+
+    monkeypatch.setattr(retrieval, "rank", second_search)
+    first = [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)]
+    question = "Which company was sued by publishers?"
+    got = retrieval._with_feedback(question, first, index, None, None, 6, 1.0, 2023)
+    assert asked == ["Which company was sued by publishers? Lumen Capital"]
+    # the first four stay; the second search's others follow, scored no higher than the fourth
+    assert got == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (5, 0.6), (6, 0.5)]
+    asked.clear()
+    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023) == first[1:]
+    assert asked == []  # two articles name Lumen Capital there: no name leads, no second search
