@@ -180,7 +180,10 @@ def unknown_publications(question: str, outlets: list[str]) -> list[str]:
 
 
 _AUX = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)"
-_YES_NO = re.compile(rf"^\s*{_AUX}\b|,\s*{_AUX}\s+\w[^,]*\?\s*$", re.I)
+# "Did X...?", or after an opening clause "After A reported…, did B…?" (commas may follow: dates, asides),
+# unless a question word comes first ("Considering…, which company…, did…?").
+_YES_NO = re.compile(rf"^\s*{_AUX}\b|^(?!.*\b(?:who|whom|whose|what|which|when|where|why|how)\b.*,\s*{_AUX}\s)"
+                     rf".*?,\s*{_AUX}\s+\w[^?]*\?\s*$", re.I | re.S)
 
 
 _COMPARED = r"(?:before|after|earlier|later|more|fewer|less|higher|lower|better|worse)"

@@ -221,6 +221,10 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
     ("Was the deployment approved or not?", False),
     ("Did Lavrov reject NATO troops before or after the London summit?", False),
     ("What did Lavrov say about NATO troops?", False),
+    ("After the Ledger reported on 2 March, 2025, that talks had begun, did the Observer report on 6 March, 2025, "
+     "that they had failed?", True),  # the question follows an opening clause; commas after it too
+    ("Considering the Ledger's report on the talks, which minister, named by the Observer, is leading them?",
+     False),  # a question word before the verb: a which-question
 ])
 def test_which_questions_are_yes_no(question, polar):
     assert expects_yes_no(question) is polar
