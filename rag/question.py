@@ -132,7 +132,8 @@ def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
 
 _NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
 _NAMES = _NAME.replace(r"and\s+|", r"and\s+(?:the\s+)?|")  # "the X and the Y"
-_WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|feature|editorial|segment)"
+# Not "feature": "an AI-powered DJ feature" is a product's.
+_WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|editorial|segment)"
 _PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication)
     (re.compile(rf"\b(?:a|an|the|by|from|in)\s+'?{_NAME}'?\s+{_WORK}\b"), False),
     (re.compile(rf"\b{_WORK}\s+(?:from|by|in|published\s+by)\s+(?:the\s+)?'?{_NAME}'?"), False),

@@ -200,6 +200,7 @@ def test_verdict_quotes_each_outlet_the_question_names_first():
     ("What did a Harbour Post article say about the cash rate?", ["Harbour Post"]),
     ("As reported by The Wall Street Journal, who won?", ["Wall Street Journal"]),
     ("Did Keir Starmer say Britain was ready to send troops?", []),  # a person, not a publication
+    ("Did the Harbour Post report on an AI-powered DJ feature?", ["Harbour Post"]),  # a product's feature
 ])
 def test_publications_a_question_cites(question, named):
     assert publications_named(question) == named
