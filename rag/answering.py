@@ -17,7 +17,7 @@ from rag.question import (
     outlets_named,
     unknown_publications,
 )
-from rag.text import CALENDAR, numbers, overlap, split_sentences, terms
+from rag.text import CALENDAR, chunk_body, numbers, overlap, split_sentences, terms
 
 NO_ANSWER = "Insufficient information: the sources do not say."
 SENTENCES_PER_SOURCE = 2
@@ -49,12 +49,6 @@ class Answer:
                 "timings": {k: round(v, 4) for k, v in self.timings.items()}}
 
 
-def _body(chunk_text: str) -> str:
-    """A chunk without its header (title / outlet | date / blank line)."""
-    parts = chunk_text.split("\n\n", 1)
-    return parts[1] if len(parts) == 2 else chunk_text
-
-
 def select_sources(query: str, hits: list[NodeWithScore], limit: int) -> list[Source]:
     """At most `limit` chunks, one per article, each reduced to its sentences that best match the query."""
     q_terms = set(terms(query))
@@ -65,7 +59,7 @@ def select_sources(query: str, hits: list[NodeWithScore], limit: int) -> list[So
         if meta.get("doc_id") in seen:
             continue
         seen.add(meta.get("doc_id"))
-        sentences = split_sentences(_body(hit.node.get_content()))
+        sentences = split_sentences(chunk_body(hit.node.get_content()))
         ranked = sorted(range(len(sentences)), key=lambda i: -len(q_terms & set(terms(sentences[i]))))
         keep = sorted(ranked[:SENTENCES_PER_SOURCE])
         evidence = " ".join(sentences[i] for i in keep)
@@ -253,7 +247,7 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
     need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
     scored = []
     for src in sources:
-        for sentence in split_sentences(_body(src.text)):
+        for sentence in split_sentences(chunk_body(src.text)):
             got = set(terms(sentence))
             hits = len((q_terms - name_terms) & got)
             if len(name_terms & got) >= need and hits >= 2:

@@ -13,7 +13,7 @@ import re
 from dataclasses import asdict, dataclass
 
 from rag.question import choice_options
-from rag.text import numbers, overlap, split_sentences, terms
+from rag.text import chunk_body, numbers, overlap, split_sentences, terms
 
 SUPPORT = 0.6  # share of a claim's content terms a source must hold to support it
 SHORT_SUPPORT = 0.3  # for a bare answer ("Yes.", "Sam Altman."): share of the question's terms a source must hold
@@ -118,7 +118,7 @@ def _jointly_supported(own: set[str], asked: list[str], bodies: list[set[str]]) 
 
 def best_quote(claim: str, question: str, source: Source) -> str:
     claim_terms = set(_claim_terms(claim, question))
-    sentences = split_sentences(source.evidence) + split_sentences(source.text.split("\n\n", 1)[-1])
+    sentences = split_sentences(source.evidence) + split_sentences(chunk_body(source.text))
     return max(sentences, key=lambda s: len(claim_terms & set(terms(s))), default="")
 
 

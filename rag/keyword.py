@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import split_sentences
+from rag.text import chunk_body, split_sentences
 
 SENTENCE_WEIGHT = 0.3  # weight of the best-matching sentence, relative to the chunk's own BM25 scale
 
@@ -44,8 +44,7 @@ def _bm25(texts: list[str]):
 def _sentences(texts: list[str]) -> tuple[list[str], np.ndarray]:
     sentences, owner = [], []
     for i, text in enumerate(texts):
-        body = text.split("\n\n", 1)[-1]  # not the header: every chunk of an article shares it
-        for sentence in split_sentences(body):
+        for sentence in split_sentences(chunk_body(text)):
             sentences.append(sentence)
             owner.append(i)
     return sentences, np.asarray(owner, dtype=np.int64)

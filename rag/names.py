@@ -15,7 +15,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable
 
 from rag.citations import Source
-from rag.text import CALENDAR, split_sentences, terms
+from rag.text import CALENDAR, chunk_body, split_sentences, terms
 
 CORROBORATED = 2  # sources that must hold a name before it may replace an answer no source holds
 WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
@@ -102,7 +102,7 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str],
     corroborated first, then by the first source holding it. An acronym counts as the name whose initials it
     is ("SBF" for "Bankman-Fried", whose full form, by `expand`, is "Sam Bankman-Fried")."""
     asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
-    bodies = " ".join(s.text.split("\n\n", 1)[-1] for s in sources)
+    bodies = " ".join(chunk_body(s.text) for s in sources)
     inside = {name for name, opens in spans(bodies) if not opens}  # where a capital marks a name
     inside_words = {w for name in inside for w in name.split()}
     fuller: dict[str, list[str]] = defaultdict(list)  # by head word: the longer forms a name may take
@@ -143,7 +143,7 @@ def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str
     held: dict[str, set[str]] = defaultdict(set)
     form: dict[str, str] = {}
     for article, text in chunks:
-        for name, opens in spans(text.split("\n\n", 1)[-1]):
+        for name, opens in spans(chunk_body(text)):
             own = set(terms(name))
             if opens and len(name.split()) == 1 or not own or own <= asked:
                 continue  # a sentence's first word, or a name the question gives
@@ -194,7 +194,7 @@ def full_name(name: str, texts: list[str]) -> str:
     firsts = []
     for text in texts:
         if name in text:
-            match = pattern.search(text.split("\n\n", 1)[-1])
+            match = pattern.search(chunk_body(text))
             if match:
                 firsts.append((text, match.group(1).split()))
     joined = "\n".join(text for text, _ in firsts)

@@ -42,6 +42,11 @@ def _stemmer():
     return Stemmer.Stemmer("english")
 
 
+def chunk_body(chunk_text: str) -> str:
+    """A chunk without its header (title / outlet | date / blank line): every chunk of an article shares it."""
+    return chunk_text.split("\n\n", 1)[-1]
+
+
 def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     for para in re.split(r"\n+", text):
