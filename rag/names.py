@@ -95,13 +95,18 @@ def _same_as_acronym(acronym: str, name: str, expand: Callable[[str], str] | Non
     return short == acronym or expand is not None and initials(expand(name)) == acronym
 
 
+def _asked(question: str, outlets: list[str]) -> set[str]:
+    """The question's own terms and the outlets': never the name it asks for."""
+    return set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
+
+
 def evidence_names(question: str, sources: list[Source], outlets: list[str],
                    expand: Callable[[str], str] | None = None) -> list[tuple[str, int]]:
     """The names in the sources' evidence sentences that the question does not itself name (nor an outlet),
     each in its fullest form in the sources and with the number of sources whose evidence holds it; the most
     corroborated first, then by the first source holding it. An acronym counts as the name whose initials it
     is ("SBF" for "Bankman-Fried", whose full form, by `expand`, is "Sam Bankman-Fried")."""
-    asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
+    asked = _asked(question, outlets)
     bodies = " ".join(chunk_body(s.text) for s in sources)
     inside = {name for name, opens in spans(bodies) if not opens}  # where a capital marks a name
     inside_words = {w for name in inside for w in name.split()}
@@ -139,7 +144,7 @@ def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str
     """The name that the most articles among these chunks ((article id, text) pairs) hold, the question's own
     names and outlets aside, when at least LEADING_ARTICLES hold it and more than hold any other name: what
     the results for a who/which question are about ("FTX", "Google")."""
-    asked = set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
+    asked = _asked(question, outlets)
     held: dict[str, set[str]] = defaultdict(set)
     form: dict[str, str] = {}
     for article, text in chunks:

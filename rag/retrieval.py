@@ -279,7 +279,7 @@ def _with_feedback(question: str, ranked: list[tuple[int, float]], index: Keywor
         return ranked
     kept = ranked[:FEEDBACK_KEEP]
     seen = {i for i, _ in kept}
-    floor = kept[-1][1] if kept else 0.0
+    floor = kept[-1][1]  # a name leads only chunks there are
     again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight)
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
