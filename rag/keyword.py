@@ -17,6 +17,11 @@ import numpy as np
 from rag.text import chunk_body, split_sentences
 
 SENTENCE_WEIGHT = 0.3  # weight of the best-matching sentence, relative to the chunk's own BM25 scale
+# BM25 parameters (k1: term-frequency saturation, b: length normalisation). A question names many things once;
+# a low k1 ranks the chunk that holds more of them above one that repeats a few. On MultiHop-RAG dev (bm25s
+# defaults 1.5 / 0.75 for both): MRR@10 0.730 -> 0.758, MAP@10 0.413 -> 0.428, alike on both halves of dev.
+CHUNK_BM25 = {"k1": 0.6, "b": 0.75}
+SENTENCE_BM25 = {"k1": 0.6, "b": 0.5}
 
 
 def _stemmer():
@@ -31,10 +36,10 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
 
 
-def _bm25(texts: list[str]):
+def _bm25(texts: list[str], params: dict):
     import bm25s
 
-    index = bm25s.BM25()
+    index = bm25s.BM25(**params)
     if texts:
         index.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
                     show_progress=False)
@@ -64,10 +69,10 @@ class KeywordIndex:
         self.outlets = sorted({s for s in self.sources if s})
         known = self.ts[self.ts >= 0]
         self.latest_year = datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
-        self.bm25 = bm25 if bm25 is not None else _bm25(texts)
+        self.bm25 = bm25 if bm25 is not None else _bm25(texts, CHUNK_BM25)
         if sentence_bm25 is None:
             sentences, sentence_owner = _sentences(texts)
-            sentence_bm25 = _bm25(sentences)
+            sentence_bm25 = _bm25(sentences, SENTENCE_BM25)
         self.sentence_bm25 = sentence_bm25
         self.sentence_owner = sentence_owner
 
@@ -104,7 +109,7 @@ class KeywordIndex:
 
     @staticmethod
     def fingerprint(ids: list[str], metas: list[dict]) -> str:
-        digest = hashlib.sha256()
+        digest = hashlib.sha256(json.dumps([CHUNK_BM25, SENTENCE_BM25], sort_keys=True).encode())  # saved with them
         for cid, meta in sorted(zip(ids, (m.get("content_hash", "") for m in metas))):
             digest.update(f"{cid}\x1f{meta}\n".encode())
         return digest.hexdigest()[:24]

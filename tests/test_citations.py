@@ -127,13 +127,14 @@ def test_yes_no_verdict_uses_the_margin_threshold_and_quotes_the_sources(demo, m
     settings = demo.settings.model_copy(update={"yes_no": "verdict", "yes_margin": 0.5})
     answer = Assistant(settings, llm=llm).ask(YES_NO)
     moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
-    paris = demo_url("european-leaders-paris-emergency-talks-ukraine")
+    paris = demo_url("paris-summit-reassurance-force-macron")
     assert answer.answered and answer.yes_margin == margin
     assert answer.text == (
         f"{verdict} [1][2]. Russia's foreign ministry has rejected any deployment of European troops to Ukraine, "
-        "warning that such a force would put NATO countries in direct conflict with Russia [1]. Starmer repeated "
-        "that Britain was ready to consider deploying forces alongside others, but said a US \"backstop\" would be "
-        "needed to deter Russia [2].")
+        "warning that such a force would put NATO countries in direct conflict with Russia [1]. French President "
+        "Emmanuel Macron said on Thursday, 27 March, that a European \"reassurance force\" would be deployed to "
+        "Ukraine by a group of willing countries once a peace deal was signed, even though not every ally supported "
+        "the plan [2].")
     assert [(c.n, c.url, c.verified) for c in answer.citations] == [(1, moscow, True), (2, paris, True)]
     # A yes/no question is decided on its two best sources: those are all the model sees and the answer shows.
     assert [s.url for s in answer.sources] == [moscow, paris]
