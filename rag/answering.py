@@ -103,8 +103,9 @@ _CAPITAL = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\
 
 
 def named_entities(question: str) -> list[str]:
-    """Capitalised names in the question (not its first word, not months or days): things it is about."""
-    found = []
+    """Capitalised names in the question (not its first word, not months or days), each once, without a
+    possessive ("Sam Altman's" is "Sam Altman"): things it is about."""
+    found: dict[str, str] = {}
     for match in _CAPITAL.finditer(question):
         if match.start() == 0 or question[:match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
             words = match.group(1).split()
@@ -113,26 +114,36 @@ def named_entities(question: str) -> list[str]:
             name = " ".join(words[1:])  # "What Apple…" -> skip the leading question word only
         else:
             name = match.group(1)
+        name = _POSSESSIVE.sub("", name)
         if name.lower() not in CALENDAR and terms(name):
-            found.append(name)
-    return found
+            found.setdefault(name.lower(), name)
+    return list(found.values())
 
 
-def missing_entities(question: str, sources: list[Source]) -> list[str]:
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def missing_entities(question: str, texts: list[str]) -> list[str]:
+    """The question's names that none of `texts` holds."""
     found: set[str] = set()
-    for s in sources:
-        found |= set(terms(s.text))
+    for text in texts:
+        found |= set(terms(text))
     return [e for e in named_entities(question) if not set(terms(e)) <= found]
 
 
-def unanswerable_reason(question: str, sources: list[Source], outlets: list[str]) -> str | None:
-    """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell."""
+def unanswerable_reason(question: str, sources: list[Source], outlets: list[str],
+                        retrieved: list[str] = ()) -> str | None:
+    """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
+    The question's names are looked for in the sources and the rest of what was `retrieved` (chunk texts):
+    a name the results hold is one the index covers, even when the best sources for the rest of the question
+    do not. On MultiHop-RAG dev, against names looked for in the sources only: unanswerable questions refused
+    68 -> 69 of 71, answerable ones 16 -> 9 of 529."""
     if not sources:
         return "No article matches the question."
     unknown = unknown_publications(question, outlets)
     if unknown:
         return "The index holds no articles from " + ", ".join(unknown) + "."
-    missing = missing_entities(question, sources)
+    missing = missing_entities(question, [s.text for s in sources] + list(retrieved))
     names = named_entities(question)
     if missing and (len(names) < SLACK_FROM or len(missing) > MISSING_NAMES * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."

@@ -145,7 +145,7 @@ class Assistant:
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(question=question, query=query, text=NO_ANSWER, sources=sources, filters=flt.describe(),
                         answered=False, timings=timings)
-        reason = answering.unanswerable_reason(query, sources, self.outlets())
+        reason = answering.unanswerable_reason(query, sources, self.outlets(), [h.node.get_content() for h in hits])
         if reason:
             answer.note = reason
             yield NO_ANSWER

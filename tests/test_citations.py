@@ -2,7 +2,7 @@
 
 import pytest
 
-from rag.answering import sources_needed, verdict_answer
+from rag.answering import named_entities, sources_needed, unanswerable_reason, verdict_answer
 from rag.assistant import Assistant
 from rag.citations import Source, check
 from rag.question import choice_options, expects_name, expects_yes_no, publications_named
@@ -104,6 +104,19 @@ def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_call
     llm = ScriptedLLM("Japan sent 2,000 troops [1].")
     answer = Assistant(demo.settings, llm=llm).ask("What did Japan's prime minister say about the force?")
     assert not answer.answered and answer.citations == [] and llm.prompts == []
+
+
+def test_a_name_is_counted_once_and_looked_for_in_everything_retrieved():
+    question = "Did Keir Starmer's offer of troops, which Keir Starmer made in Ukraine, worry Sergei Lavrov?"
+    assert named_entities(question) == ["Keir Starmer", "Ukraine", "Sergei Lavrov"]
+    sources = [src(3, "Keir Starmer said Britain was ready to put troops on the ground in Ukraine.")]
+    # Three names, so none may be missing: Lavrov is in no source...
+    assert unanswerable_reason(question, sources, []) == "The sources found never mention Sergei Lavrov."
+    # ...but the results hold him, in a chunk that did not become a source: the index covers him.
+    retrieved = ["T1\nOutlet 1 | 2025-02-18\n\nSergei Lavrov said NATO troops would be unacceptable."]
+    assert unanswerable_reason(question, sources, [], retrieved) is None
+    assert unanswerable_reason(question, sources, [], ["Nothing about him."]) == (
+        "The sources found never mention Sergei Lavrov.")
 
 
 class MarginLLM(ScriptedLLM):
