@@ -106,7 +106,7 @@ def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_call
     assert not answer.answered and answer.citations == [] and llm.prompts == []
 
 
-def test_a_name_is_counted_once_and_looked_for_in_everything_retrieved():
+def test_names_and_terms_are_looked_for_in_everything_retrieved():
     question = "Did Keir Starmer's offer of troops, which Keir Starmer made in Ukraine, worry Sergei Lavrov?"
     assert named_entities(question) == ["Keir Starmer", "Ukraine", "Sergei Lavrov"]
     sources = [src(3, "Keir Starmer said Britain was ready to put troops on the ground in Ukraine.")]
@@ -117,6 +117,11 @@ def test_a_name_is_counted_once_and_looked_for_in_everything_retrieved():
     assert unanswerable_reason(question, sources, [], retrieved) is None
     assert unanswerable_reason(question, sources, [], ["Nothing about him."]) == (
         "The sources found never mention Sergei Lavrov.")
+    # The same for the question's terms: too few of them in the sources, enough in what was retrieved.
+    question = "Did the rate cut lift mortgage demand and housing starts?"
+    sources = [src(2, "The Reserve Bank cut its cash rate by 25 basis points to 4.10 per cent.")]
+    assert unanswerable_reason(question, sources, []) == "The sources found cover too little of the question."
+    assert unanswerable_reason(question, sources, [], ["Mortgage demand rose; housing starts climbed."]) is None
 
 
 class MarginLLM(ScriptedLLM):
