@@ -100,6 +100,7 @@ def coverage(question: str, texts: list[str]) -> float:
 
 
 _CAPITAL = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’&.-]*)*)")
+_POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def named_entities(question: str) -> list[str]:
@@ -118,9 +119,6 @@ def named_entities(question: str) -> list[str]:
         if name.lower() not in CALENDAR and terms(name):
             found.setdefault(name.lower(), name)
     return list(found.values())
-
-
-_POSSESSIVE = re.compile(r"['’]s?$")
 
 
 def missing_entities(question: str, texts: list[str]) -> list[str]:
