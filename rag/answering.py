@@ -91,11 +91,16 @@ def sources_needed(question: str, outlets: list[str], limit: int) -> int:
     return min(limit, max(base, len(outlet_mentions(question, outlets, every=True))))
 
 
-def coverage(question: str, texts: list[str]) -> float:
-    """Share of the question's key terms that appear somewhere in `texts` (titles and outlets included)."""
-    found = set()
+def held_terms(texts: list[str]) -> set[str]:
+    """Every key term the texts hold (chunk texts: titles and outlets included)."""
+    found: set[str] = set()
     for text in texts:
         found |= set(terms(text))
+    return found
+
+
+def coverage(question: str, found: set[str]) -> float:
+    """Share of the question's key terms among `found` (see `held_terms`)."""
     return overlap(terms(question), found)
 
 
@@ -121,14 +126,6 @@ def named_entities(question: str) -> list[str]:
     return list(found.values())
 
 
-def missing_entities(question: str, texts: list[str]) -> list[str]:
-    """The question's names that none of `texts` holds."""
-    found: set[str] = set()
-    for text in texts:
-        found |= set(terms(text))
-    return [e for e in named_entities(question) if not set(terms(e)) <= found]
-
-
 def unanswerable_reason(question: str, sources: list[Source], outlets: list[str],
                         retrieved: list[str] = ()) -> str | None:
     """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
@@ -141,12 +138,12 @@ def unanswerable_reason(question: str, sources: list[Source], outlets: list[str]
     unknown = unknown_publications(question, outlets)
     if unknown:
         return "The index holds no articles from " + ", ".join(unknown) + "."
-    texts = [s.text for s in sources] + list(retrieved)
-    missing = missing_entities(question, texts)
+    found = held_terms(list(dict.fromkeys([s.text for s in sources] + list(retrieved))))  # sources are retrieved too
     names = named_entities(question)
+    missing = [name for name in names if not set(terms(name)) <= found]
     if missing and (len(names) < SLACK_FROM or len(missing) > MISSING_NAMES * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
-    if coverage(question, texts) < COVERAGE:
+    if coverage(question, found) < COVERAGE:
         return "The sources found cover too little of the question."
     return None
 
