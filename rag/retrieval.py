@@ -214,10 +214,10 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]
 
 
 def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-         bm25_weight: float) -> list[tuple[int, float]]:
-    """Chunk positions and scores, best first."""
+         bm25_weight: float, vector: np.ndarray) -> list[tuple[int, float]]:
+    """Chunk positions and scores, best first; `vector` is the query's embedding."""
     depth = max(k, COVER_DEPTH)
-    ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight)
+    ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight, vector)
     positions = cover([i for i, _ in ranked[:COVER_DEPTH]], list(dict.fromkeys(tokenize([qplan.question])[0])),
                       index) + [i for i, _ in ranked[COVER_DEPTH:]]
     score = dict(ranked)
@@ -225,11 +225,10 @@ def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, 
 
 
 def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-            bm25_weight: float) -> list[tuple[int, float]]:
+            bm25_weight: float, vector: np.ndarray) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first, before the coverage reordering."""
     # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget
     # (embedding each claim too cost ~15 ms per claim and gained nothing on MultiHop-RAG dev).
-    vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
     sources = index.sources
     question_bm25 = index.scores(qplan.question)
     main = fused_scores(question_bm25, vector, dense, mask, bm25_weight)
@@ -269,10 +268,12 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
 
 
 def _with_feedback(question: str, ranked: list[tuple[int, float]], index: KeywordIndex, dense: Dense,
-                   mask: np.ndarray, k: int, bm25_weight: float, year: int) -> list[tuple[int, float]]:
+                   mask: np.ndarray, k: int, bm25_weight: float, year: int,
+                   vector: np.ndarray | None = None) -> list[tuple[int, float]]:
     """For a who/which question, the first chunks, then those of a second search with the name that leads
     the first results added to the question (rag.names.leading_name): the facts a multi-part question
-    gives about someone are in the articles that name them. Unchanged when no name leads."""
+    gives about someone are in the articles that name them. Unchanged when no name leads. The second search
+    reuses the question's embedding (`vector`): the name is a keyword, and a second embedding cost ~10 ms."""
     name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:FEEDBACK_DEPTH]],
                         index.outlets)
     if not name:
@@ -280,7 +281,8 @@ def _with_feedback(question: str, ranked: list[tuple[int, float]], index: Keywor
     kept = ranked[:FEEDBACK_KEEP]
     seen = {i for i, _ in kept}
     floor = kept[-1][1]  # a name leads only chunks there are
-    again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight)
+    again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight,
+                 vector)
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
 
@@ -294,9 +296,11 @@ def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embed
         return []
     year = index.latest_year or datetime.now().year
     dense = MatrixDense(vectors, embedder)
-    ranked = rank(plan(question, index.outlets, default_year=year), index, dense, mask, k, bm25_weight)
+    qplan = plan(question, index.outlets, default_year=year)
+    vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
+    ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector)
     if expects_name(question):
-        ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year)
+        ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year, vector)
     results = []
     for i, score in ranked:
         node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))

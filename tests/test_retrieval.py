@@ -164,3 +164,33 @@ def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_w
     asked.clear()
     assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023) == first[1:]
     assert asked == []  # two articles name Lumen Capital there: no name leads, no second search
+
+
+def test_the_second_search_of_a_who_question_reuses_the_question_embedding(monkeypatch):
+    import rag.retrieval as retrieval
+
+    index = _articles(["Lumen Capital was fined.", "Ana Ortiz spoke.", "Lumen Capital appealed.", "Rain fell.",
+                       "Lumen Capital paid.", "Publishers sued.", "Shares fell."])
+
+    class Embedder:
+        def __init__(self):
+            self.calls = []
+
+        def embed(self, texts):
+            self.calls.append(list(texts))
+            return np.array([[1.0, 0.0]], dtype=np.float32)
+
+    searched, real_rank = [], retrieval.rank
+
+    def spy(qplan, *args):
+        searched.append(qplan.question)
+        return real_rank(qplan, *args)
+
+    monkeypatch.setattr(retrieval, "rank", spy)
+    vectors = np.array([[1.0, 0.0]] * 7, dtype=np.float32)
+    question = "Which company was sued by publishers?"
+    embedder = Embedder()
+    hits = retrieval.hybrid_search(question, index, vectors, embedder, 6, Filters(), 0.7)
+    assert searched == [question, question + " Lumen Capital"]
+    assert embedder.calls == [[question]]  # one embedding for both searches
+    assert len(hits) == 6
