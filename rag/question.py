@@ -25,9 +25,6 @@ _CLAUSE = re.compile(r",\s*(?:and|while|whereas|but)\s+|;\s*|\s+and\s+(?:is|was|
                      # ", has been accused of…", ", who faced…", ", known for…": the next claim in a list
                      r"|,\s+(?=(?:has|have|had|is|was|were|are|who|whom|whose|which|that|also|known|recently|been|"
                      r"faces|faced|being|once|later|then)\b)", re.I)
-# Finer, for a question whose subject is known (rag.retrieval's second search of a who/which question): each
-# item it lists ("…, proposed a board, found it hard to run both firms and …") is then a fact of its own.
-_ITEM = re.compile(_CLAUSE.pattern + r"|,\s+|\s+and\s+", re.I)
 
 
 @dataclass
@@ -115,12 +112,11 @@ def dates_named(text: str, default_year: int) -> list[datetime]:
     return out
 
 
-def plan(question: str, outlets: list[str], default_year: int, items: bool = False) -> QueryPlan:
-    """The outlets and dates the question names, and its claims (with `items`, every listed item)."""
+def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
     mentions = outlet_mentions(question, outlets)
     result = QueryPlan(question=question, outlets=[o for _, o in mentions],
                        dates=dates_named(question, default_year))
-    pieces = [p.strip() for p in (_ITEM if items else _CLAUSE).split(question) if p and len(p.split()) >= 3]
+    pieces = [p.strip() for p in _CLAUSE.split(question) if p and len(p.split()) >= 3]
     if len(pieces) < 2:
         return result
     cursor = 0

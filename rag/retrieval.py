@@ -273,9 +273,7 @@ def _with_feedback(question: str, ranked: list[tuple[int, float]], index: Keywor
     """For a who/which question, the first chunks, then those of a second search with the name that leads
     the first results added to the question (rag.names.leading_name): the facts a multi-part question
     gives about someone are in the articles that name them. Unchanged when no name leads. The second search
-    reuses the question's embedding (`vector`): the name is a keyword, and a second embedding cost ~10 ms.
-    It searches for every item the question lists about that name, not only its clauses (rag.question.plan
-    `items`): on MultiHop-RAG dev, facts in the top 10 0.7705 -> 0.7757, inference questions 0.696 -> 0.710."""
+    reuses the question's embedding (`vector`): the name is a keyword, and a second embedding cost ~10 ms."""
     name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:FEEDBACK_DEPTH]],
                         index.outlets)
     if not name:
@@ -283,8 +281,8 @@ def _with_feedback(question: str, ranked: list[tuple[int, float]], index: Keywor
     kept = ranked[:FEEDBACK_KEEP]
     seen = {i for i, _ in kept}
     floor = kept[-1][1]  # a name leads only chunks there are
-    again = rank(plan(f"{question} {name}", index.outlets, default_year=year, items=True), index, dense, mask, k,
-                 bm25_weight, vector)
+    again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight,
+                 vector)
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
 

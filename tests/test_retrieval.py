@@ -194,19 +194,3 @@ def test_the_second_search_of_a_who_question_reuses_the_question_embedding(monke
     assert searched == [question, question + " Lumen Capital"]
     assert embedder.calls == [[question]]  # one embedding for both searches
     assert len(hits) == 6
-
-
-def test_a_plan_splits_a_question_into_claims_and_with_items_into_every_listed_item():
-    from rag.question import plan
-
-    question = ("Who is the founder who became the richest person under 30, proposed a board without investors, "
-                "found it hard to run both firms and is accused of fraud by TechCrunch?")
-    claims = plan(question, ["TechCrunch"], 2023).parts
-    assert [(p.text, p.outlet) for p in claims] == [
-        ("Who is the founder who became the richest person under 30, proposed a board without investors, "
-         "found it hard to run both firms", None),
-        ("accused of fraud by TechCrunch?", "TechCrunch")]
-    items = plan(question, ["TechCrunch"], 2023, items=True).parts
-    assert [(p.text, p.outlet) for p in items] == [
-        ("Who is the founder who became the richest person under 30", None), ("proposed a board without investors", None),
-        ("found it hard to run both firms", None), ("accused of fraud by TechCrunch?", "TechCrunch")]
