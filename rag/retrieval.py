@@ -269,7 +269,7 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
 
 def _with_feedback(question: str, ranked: list[tuple[int, float]], index: KeywordIndex, dense: Dense,
                    mask: np.ndarray, k: int, bm25_weight: float, year: int,
-                   vector: np.ndarray | None = None) -> list[tuple[int, float]]:
+                   vector: np.ndarray) -> list[tuple[int, float]]:
     """For a who/which question, the first chunks, then those of a second search with the name that leads
     the first results added to the question (rag.names.leading_name): the facts a multi-part question
     gives about someone are in the articles that name them. Unchanged when no name leads. The second search

@@ -157,12 +157,12 @@ def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_w
     monkeypatch.setattr(retrieval, "rank", second_search)
     first = [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)]
     question = "Which company was sued by publishers?"
-    got = retrieval._with_feedback(question, first, index, None, None, 6, 1.0, 2023)
+    got = retrieval._with_feedback(question, first, index, None, None, 6, 1.0, 2023, None)
     assert asked == ["Which company was sued by publishers? Lumen Capital"]
     # the first four stay; the second search's others follow, scored no higher than the fourth
     assert got == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (5, 0.6), (6, 0.5)]
     asked.clear()
-    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023) == first[1:]
+    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023, None) == first[1:]
     assert asked == []  # two articles name Lumen Capital there: no name leads, no second search
 
 
