@@ -1,3 +1,5 @@
+"""`python -m evals ...` is `newsrag eval ...`."""
+
 from rag.cli import main
 
 if __name__ == "__main__":

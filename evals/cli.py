@@ -1,5 +1,7 @@
 """`newsrag eval ...` (also `python -m evals ...`): run a suite into a run folder, compare runs, gate CI.
 
+Added to the `newsrag` command by the `newsrag.commands` entry point (see `register`).
+
 Exit status: 0 ok; 1 a `--fail-under` threshold failed (or a run could not be done); 2 a usage error
 (bad or unknown metric name, missing data file).
 """
@@ -27,6 +29,9 @@ Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling and synthet
 IndexDir = Annotated[Path | None, typer.Option("--data-dir", help="Data dir of the suite's own index "
                                                "(default: <data_dir>/evals/<suite>-<cache key>).")]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+Tune = Annotated[list[str] | None, typer.Option(
+    "--tune", metavar="FIELD=VALUE", help="Override one rag.tuning.Tuning value for this run (repeatable), "
+    "e.g. --tune cover_decay=0.3.")]
 
 
 @contextlib.contextmanager
@@ -42,13 +47,14 @@ def _boundary():
         raise typer.Exit(1) from None
 
 
-def _settings(**overrides):
-    from rag.cli import State  # the global `newsrag --data-dir`
-    from rag.settings import Settings
+def _settings(ctx: typer.Context, tune: list[str] | None = None, **overrides):
+    """The run's settings: the global options (`newsrag --data-dir`), then `--llm`, then `--tune` values."""
+    from rag.cli import settings
 
-    if State.data_dir is not None:
-        overrides["data_dir"] = State.data_dir
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    config = settings(ctx, **overrides)
+    if tune:
+        config = config.model_copy(update={"tuning": config.tuning.with_values(tune)})
+    return config
 
 
 def _progress(quiet: bool):
@@ -80,14 +86,15 @@ def _finish(suite: str, out: Path | None, metrics: dict, rows: list[dict], write
 
 
 @app.command()
-def multihop(corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHop-RAG JSONL "
+def multihop(ctx: typer.Context,
+             corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHop-RAG JSONL "
                                                          "(default: ../shared/data/multihop-rag/corpus.jsonl).")] = None,
              queries: Annotated[Path | None, typer.Option(help="Queries, MultiHop-RAG JSONL "
                                                           "(default: ../shared/data/multihop-rag/dev.jsonl).")] = None,
              retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Skip answering.")] = False,
              limit: Annotated[int, typer.Option(help="Questions to answer, stratified by type (0 = all).")] = 100,
              llm: Llm = None, seed: Seed = 0, data_dir: IndexDir = None, out: Out = None,
-             fail_under: FailUnder = None, quiet: Quiet = False) -> None:
+             fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
     """MultiHop-RAG: the paper's retrieval metrics on the top 10, then answers on a sample."""
     from evals import multihop as suite
     from evals.runs import parse_thresholds
@@ -101,12 +108,12 @@ def multihop(corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHo
             if not path.exists():
                 raise ConfigError(f"{path} not found")
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(llm=llm), corpus, queries, retrieval_only=retrieval_only,
+            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), corpus, queries, retrieval_only=retrieval_only,
                                       limit=limit, seed=seed, data_dir=data_dir, progress=bar)
         _finish("multihop", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
-def _case_suite(name: str, llm, data_dir, out, fail_under, quiet) -> None:
+def _case_suite(ctx: typer.Context, name: str, llm, data_dir, out, fail_under, quiet, tune) -> None:
     """Run a suite of question cases (smoke, robustness): same options, same run folder."""
     import importlib
 
@@ -117,32 +124,33 @@ def _case_suite(name: str, llm, data_dir, out, fail_under, quiet) -> None:
     with _boundary():
         thresholds = parse_thresholds(fail_under or [])
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(llm=llm), data_dir=data_dir, progress=bar)
+            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), data_dir=data_dir, progress=bar)
         _finish(name, out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
 
 
 @app.command()
-def smoke(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
-          quiet: Quiet = False) -> None:
+def smoke(ctx: typer.Context, llm: Llm = None, data_dir: IndexDir = None, out: Out = None,
+          fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
     """The 24 demo questions over examples/news: pass rate per type."""
-    _case_suite("smoke", llm, data_dir, out, fail_under, quiet)
+    _case_suite(ctx, "smoke", llm, data_dir, out, fail_under, quiet, tune)
 
 
 @app.command()
-def robustness(llm: Llm = None, data_dir: IndexDir = None, out: Out = None, fail_under: FailUnder = None,
-               quiet: Quiet = False) -> None:
+def robustness(ctx: typer.Context, llm: Llm = None, data_dir: IndexDir = None, out: Out = None,
+               fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
     """Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type."""
-    _case_suite("robustness", llm, data_dir, out, fail_under, quiet)
+    _case_suite(ctx, "robustness", llm, data_dir, out, fail_under, quiet, tune)
 
 
 @app.command()
-def perf(sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
+def perf(ctx: typer.Context,
+         sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
          questions: Annotated[int, typer.Option(help="Questions answered with the LLM for answer timings.")] = 3,
          corpus: Annotated[list[Path] | None, typer.Option(help="Corpus to ingest and copy (default: examples/news).")] = None,
          llm: Llm = None, seed: Seed = 0,
          data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the throw-away indexes go "
                                                        "(default: <data_dir>/evals).")] = None,
-         out: Out = None, fail_under: FailUnder = None, quiet: Quiet = False) -> None:
+         out: Out = None, fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
     """Ingest throughput, retrieval latency against index size, answer latency, peak memory."""
     from evals import perf as suite
     from evals.runs import parse_thresholds
@@ -157,7 +165,7 @@ def perf(sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-s
         if not size_list or min(size_list) <= 0:
             raise ConfigError("--sizes needs at least one positive size")
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar)
+            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar)
         _finish("perf", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
@@ -179,3 +187,8 @@ def compare(run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
         typer.echo(f"FAIL {line}", err=True)
     if failures:
         raise typer.Exit(1)
+
+
+def register(root: typer.Typer) -> None:
+    """Add `newsrag eval ...` to the `newsrag` command."""
+    root.add_typer(app, name="eval", help="Run evaluation suites (multihop, smoke, robustness, perf).")

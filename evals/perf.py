@@ -19,7 +19,7 @@ from evals import metrics as m
 from evals import report, smoke
 from evals.multihop import retrieved_rows
 from evals.runs import ingest_callback, track
-from rag import answering
+from rag.answer.compose import messages
 from rag.settings import Settings
 
 SIZES = [1_000, 10_000, 100_000]
@@ -106,7 +106,7 @@ def measure_answers(assistant, cases: list[dict], progress=None) -> tuple[dict, 
                      "citations": [c.to_dict() for c in answer.citations], "scores": smoke.judge(case, answer, retrieved),
                      "timings": {k: round(v, 4) for k, v in answer.timings.items()}})
         if hasattr(llm, "count_prompt_tokens") and answer.answered:
-            rows[-1]["prompt_tokens"] = llm.count_prompt_tokens(answering.messages(answer.query, answer.sources))
+            rows[-1]["prompt_tokens"] = llm.count_prompt_tokens(messages(answer.query, answer.sources))
     ttft = [r["timings"]["first_token_s"] for r in rows]
     total = [r["timings"]["total_s"] for r in rows]
     prompts = [r["prompt_tokens"] for r in rows if "prompt_tokens" in r]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from rag.answering import Answer
+    from rag.answer.result import Answer
     from rag.assistant import Assistant
     from rag.settings import Settings
 
@@ -23,7 +23,7 @@ def __getattr__(name: str):
 
         return Settings
     if name == "Answer":
-        from rag.answering import Answer
+        from rag.answer.result import Answer
 
         return Answer
     raise AttributeError(name)

@@ -9,17 +9,21 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
-from rag import answering, citations, embeddings, indexing, llms, names
-from rag.answering import NO_ANSWER, Answer
-from rag.embeddings import make_embedder
+from rag import indexing
+from rag.answer import citations, compose, names
+from rag.answer.answerable import unanswerable_reason
+from rag.answer.result import NO_ANSWER, Answer
+from rag.answer.sources import select_sources, sources_needed
+from rag.backends import embeddings, llms
+from rag.backends.embeddings import make_embedder
+from rag.backends.keyword import KeywordIndex
+from rag.backends.llms import LLM, complete, make_llm
+from rag.backends.models import BUNDLED_YES_MARGIN, is_bundled
+from rag.backends.store import all_chunks, manifest, open_collection
 from rag.errors import EmptyIndexError
-from rag.keyword import KeywordIndex
-from rag.llms import LLM, complete, make_llm
-from rag.models import BUNDLED_YES_MARGIN, is_bundled
-from rag.question import choice_options, expects_name, expects_yes_no
+from rag.query.question import choice_options, expects_name, expects_yes_no
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
-from rag.store import all_chunks, manifest, open_collection
 
 History = list[dict[str, str]]
 
@@ -70,8 +74,9 @@ class Assistant:
             if self._keyword is None:
                 ids, texts, metas, self._vectors = all_chunks(self.collection)
                 cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
-                self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas) \
-                    if not self.settings.chroma_url else KeywordIndex(ids, texts, metas)
+                tuning = self.settings.tuning
+                self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas, tuning) \
+                    if not self.settings.chroma_url else KeywordIndex(ids, texts, metas, tuning=tuning)
             return self._keyword
 
     def warm(self) -> None:
@@ -118,18 +123,20 @@ class Assistant:
         if len(index) == 0:
             raise EmptyIndexError()
         return hybrid_search(question, index, vectors, self.embedder, k or self.settings.top_k,
-                             Filters.coerce(filters), self.settings.bm25_weight)
+                             Filters.coerce(filters), self.settings.bm25_weight, self.settings.tuning)
 
     def standalone_query(self, question: str, history: History | None) -> str:
         if not history:
             return question
         llm = self.llm
         if llm is None:
-            return answering.heuristic_rewrite(question, history)
+            return compose.heuristic_rewrite(question, history)
+        tuning = self.settings.tuning
         with self._generating:
-            rewritten = complete(llm, answering.rewrite_messages(question, history), max_tokens=64)
+            rewritten = complete(llm, compose.rewrite_messages(question, history, tuning),
+                                 max_tokens=tuning.rewrite_tokens)
         rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
-        return rewritten or answering.heuristic_rewrite(question, history)
+        return rewritten or compose.heuristic_rewrite(question, history)
 
     def stream(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
                sources: int | None = None) -> Iterator[str | Answer]:
@@ -140,17 +147,18 @@ class Assistant:
         t_rewrite = time.perf_counter()
         limit = sources or self.settings.context_sources
         hits = self.retrieve(query, k=max(self.settings.top_k, 2 * limit), filters=flt)
-        sources = answering.select_sources(query, hits, limit)
+        tuning = self.settings.tuning
+        sources = select_sources(query, hits, limit, tuning)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(question=question, query=query, text=NO_ANSWER, sources=sources, filters=flt.describe(),
                         answered=False, timings=timings)
-        reason = answering.unanswerable_reason(query, sources, self.outlets(), [h.node.get_content() for h in hits])
+        reason = unanswerable_reason(query, sources, self.outlets(), [h.node.get_content() for h in hits], tuning)
         if reason:
             answer.note = reason
             yield NO_ANSWER
         else:
-            sources = answer.sources = sources[:answering.sources_needed(query, self.outlets(), len(sources))]
+            sources = answer.sources = sources[:sources_needed(query, self.outlets(), len(sources), tuning)]
             raw = None
             options = choice_options(query)
             if self.llm is not None and self._verdicts() and (options or expects_yes_no(query)):
@@ -160,7 +168,7 @@ class Assistant:
             if raw is None:
                 raw = yield from self._write(query, sources, timings, t0)
             if raw != NO_ANSWER:
-                answer.text, answer.citations = citations.check(raw, sources, query)
+                answer.text, answer.citations = citations.check(raw, sources, query, tuning)
                 answer.answered = True
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
@@ -171,7 +179,7 @@ class Assistant:
         """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the
         `options` one it scores higher: no threshold, the model's own preference), then the sentences it rests
         on; None if the backend cannot score."""
-        messages = answering.messages(query, sources)
+        messages = compose.messages(query, sources)
         with self._generating:
             margin = llms.choice_margin(self.llm, messages, options) if options else llms.yes_no_margin(self.llm, messages)
         if margin is None:
@@ -179,48 +187,49 @@ class Assistant:
         answer.timings["first_token_s"] = time.perf_counter() - t0
         if options:
             answer.choice_margin = margin
-            return answering.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
+            return compose.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
         answer.yes_margin = margin
-        return answering.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
+        return compose.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
 
     def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
         """Stream the LLM's answer (or the extractive one); returns the whole text."""
         if self.llm is None:
-            raw = answering.extractive(query, sources)
+            raw = compose.extractive(query, sources)
             yield raw
             return raw
         pieces = []
         name = expects_name(query)
-        limit = min(answering.NAME_TOKENS, self.settings.max_tokens) if name else self.settings.max_tokens
+        limit = min(self.settings.tuning.name_tokens, self.settings.max_tokens) if name else self.settings.max_tokens
         with self._generating:
-            for piece in self.llm.stream(answering.messages(query, sources), limit):
+            for piece in self.llm.stream(compose.messages(query, sources), limit):
                 if not pieces:
                     timings["first_token_s"] = time.perf_counter() - t0
                 pieces.append(piece)
                 yield piece
         raw = "".join(pieces).strip()
         # Refusals are read in the model's own words only: quoted sources may say "no information".
-        if answering.is_no_answer(raw):
+        if compose.is_no_answer(raw):
             return NO_ANSWER
         if name:  # the name it gave (or, when the evidence does not bear it out, one it does), then its sentences
-            raw = answering.named_answer(self._corroborated(answering.lead(raw), query, sources), query, sources,
+            raw = compose.named_answer(self._corroborated(compose.lead(raw), query, sources), query, sources,
                                          self.outlets())
             yield "\n\n" + raw
         return raw
 
     def _corroborated(self, name: str, query: str, sources: list) -> str:
         """The LLM's name answer, or, when the sources hold it but their evidence does not bear it out
-        (rag.names), the best-corroborated name of the evidence (the LLM choosing among equals); a one-word
+        (rag.answer.names), the best-corroborated name of the evidence (the LLM choosing among equals); a one-word
         name in its full form ("Altman" -> "Sam Altman")."""
-        if answering.invented(name, sources):
+        if compose.invented(name, sources):
             return name  # a name no source holds: no answer (named_answer), not a guess among others
-        texts = self.keyword_index().texts
-        options = names.alternatives(name, query, sources, self.outlets(), lambda n: names.full_name(n, texts))
+        texts, tuning = self.keyword_index().texts, self.settings.tuning
+        options = names.alternatives(name, query, sources, self.outlets(), lambda n: names.full_name(n, texts, tuning),
+                                     tuning)
         if options:
             with self._generating:
-                name = (llms.pick(self.llm, answering.messages(query, sources), options[:8]) if len(options) > 1
-                        else None) or options[0]
-        return names.full_name(name, texts)
+                name = (llms.pick(self.llm, compose.messages(query, sources), options[:tuning.max_name_options])
+                        if len(options) > 1 else None) or options[0]
+        return names.full_name(name, texts, tuning)
 
     def _verdicts(self) -> bool:
         mode = self.settings.yes_no

@@ -1,15 +1,25 @@
-"""The `newsrag` command. User errors become one line on stderr and an exit status, never a traceback."""
+"""The `newsrag` command: the composition root. User errors become one line on stderr and an exit status.
+
+The core commands live here; `ui` and `evals` add theirs through the `newsrag.commands` entry points
+(pyproject.toml), so `rag` never imports them. Global options reach every command through typer's
+context (`ctx.obj`, a `CliState`).
+"""
 
 from __future__ import annotations
 
 import json
+import logging
 import sys
+from dataclasses import dataclass
+from importlib import metadata
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from rag.errors import ConfigError, NewsragError
+
+COMMANDS_GROUP = "newsrag.commands"
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Question answering over news, with verified citations. Offline by default.")
@@ -18,40 +28,70 @@ DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the inde
                                               "(default: NEWSRAG_DATA_DIR or a per-user data dir).")]
 
 
-class State:
+@dataclass
+class CliState:
+    """What the global options set, for every command."""
+
     data_dir: Path | None = None
 
+    def settings(self, **overrides):
+        from rag.settings import Settings
 
-def _settings(**overrides):
-    from rag.settings import Settings
-
-    if State.data_dir is not None:
-        overrides["data_dir"] = State.data_dir
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        if self.data_dir is not None:
+            overrides["data_dir"] = self.data_dir
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
 
 
-def _assistant(**overrides):
+def settings(ctx: typer.Context | None, **overrides):
+    """Settings for a command: the environment, then the global options, then the command's own."""
+    state = ctx.find_object(CliState) if ctx is not None else None
+    return (state or CliState()).settings(**overrides)
+
+
+def _assistant(ctx: typer.Context, **overrides):
     from rag.assistant import Assistant
 
-    return Assistant(_settings(**overrides))
+    return Assistant(settings(ctx, **overrides))
 
 
-def _err(message: str) -> None:
+def error(message: str) -> None:
     typer.echo(f"error: {message}", err=True)
 
 
+def _version(value: bool) -> None:
+    if value:
+        try:
+            typer.echo(f"newsrag {metadata.version('newsrag')}")
+        except metadata.PackageNotFoundError:
+            typer.echo("newsrag (not installed)")
+        raise typer.Exit()
+
+
+def _logging(verbose: int) -> None:
+    from rich.logging import RichHandler
+
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", force=True,
+                        handlers=[RichHandler(rich_tracebacks=False, show_path=verbose > 1)])
+
+
 @app.callback()
-def main_options(data_dir: DataDir = None) -> None:
-    State.data_dir = data_dir
+def main_options(ctx: typer.Context, data_dir: DataDir = None,
+                 verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
+                                                      help="Log more (-v info, -vv debug).")] = 0,
+                 version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
+                                                       help="Print the version and exit.")] = False) -> None:
+    _logging(verbose)
+    ctx.obj = CliState(data_dir=data_dir)
 
 
 @app.command()
-def ingest(inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs of articles/feeds.")],
+def ingest(ctx: typer.Context, inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs of articles/feeds.")],
            quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
     """Ingest news articles into the index (re-running is safe: unchanged articles are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    assistant = _assistant()
+    assistant = _assistant(ctx)
     with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
                   TimeRemainingColumn(), transient=True, disable=quiet, console=None) as bar:
         task = bar.add_task("embedding articles", total=None)
@@ -82,7 +122,7 @@ def _print_answer(answer) -> None:
 
 
 @app.command()
-def ask(question: str,
+def ask(ctx: typer.Context, question: str,
         as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
         source: Annotated[list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")] = None,
         since: Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")] = None,
@@ -91,7 +131,7 @@ def ask(question: str,
         llm: Annotated[str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive.")] = None,
         ) -> None:
     """Answer one question from the ingested news, with citations."""
-    assistant = _assistant(llm=llm, top_k=k)
+    assistant = _assistant(ctx, llm=llm, top_k=k)
     answer = None
     streamed = False
     for item in assistant.stream(question, filters=_filters(source, since, until)):
@@ -112,9 +152,9 @@ def ask(question: str,
 
 
 @app.command()
-def chat(llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None) -> None:
+def chat(ctx: typer.Context, llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None) -> None:
     """Terminal chat with follow-up questions (empty line or Ctrl-D to quit)."""
-    assistant = _assistant(llm=llm)
+    assistant = _assistant(ctx, llm=llm)
     history: list[dict[str, str]] = []
     while True:
         try:
@@ -126,16 +166,16 @@ def chat(llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] 
         try:
             answer = assistant.ask(question, history=history)
         except NewsragError as exc:
-            _err(str(exc))
+            error(str(exc))
             continue
         _print_answer(answer)
         history += [{"role": "user", "content": question}, {"role": "assistant", "content": answer.text}]
 
 
 @app.command()
-def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Articles, chunks, outlets and date span of the index."""
-    info = _assistant().stats()
+    info = _assistant(ctx).stats()
     if as_json:
         typer.echo(json.dumps(info, indent=2))
         return
@@ -147,78 +187,52 @@ def stats(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
 
 
 @app.command()
-def delete(doc: Annotated[str | None, typer.Option("--doc", help="Article id.")] = None,
+def delete(ctx: typer.Context,
+           doc: Annotated[str | None, typer.Option("--doc", help="Article id.")] = None,
            url: Annotated[str | None, typer.Option("--url", help="Article URL.")] = None,
            source: Annotated[str | None, typer.Option("--source", help="Every article of this outlet.")] = None,
            ) -> None:
     """Remove articles (all their chunks) by id, URL or outlet."""
     if sum(x is not None for x in (doc, url, source)) != 1:
-        _err("give exactly one of --doc, --url or --source")
+        error("give exactly one of --doc, --url or --source")
         raise typer.Exit(2)
-    removed = _assistant().delete(doc_id=doc, url=url, source=source)
+    removed = _assistant(ctx).delete(doc_id=doc, url=url, source=source)
     typer.echo(f"removed {removed} article(s)")
     if not removed:
         raise typer.Exit(1)
 
 
 @app.command()
-def setup() -> None:
+def setup(ctx: typer.Context) -> None:
     """Prepare the offline models: verify the embedder, join and verify the local LLM. Safe to re-run."""
-    from rag.embeddings import minilm_files
-    from rag.models import bundled_model
+    prepare_models(settings(ctx))
 
-    settings = _settings()
+
+def prepare_models(config) -> None:
+    """Check the bundled embedder and, unless another GGUF is configured, join and check the bundled LLM."""
+    from rag.backends.embeddings import minilm_files
+    from rag.backends.models import bundled_model
+
     model, tokenizer = minilm_files()
     typer.echo(f"embeddings: {model} (sha256 ok), tokenizer {tokenizer} (sha256 ok)")
-    if settings.model_path:
-        typer.echo(f"LLM: using NEWSRAG_MODEL_PATH={settings.model_path}")
+    if config.model_path:
+        typer.echo(f"LLM: using NEWSRAG_MODEL_PATH={config.model_path}")
         return
-    path = bundled_model(settings, progress=lambda n, total: typer.echo(f"  joining part {n}/{total}", err=True)
+    path = bundled_model(config, progress=lambda n, total: typer.echo(f"  joining part {n}/{total}", err=True)
                          if n in (1, total) else None)
     typer.echo(f"LLM: {path} (sha256 ok)")
 
 
-@app.command()
-def serve(host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-          port: Annotated[int, typer.Option(help="Port.")] = 7860,
-          llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None) -> None:
-    """Open the chat UI in the browser."""
-    from ui.app import launch
-
-    launch(_settings(llm=llm), host=host, port=port)
+_plugged: set[str] = set()
 
 
-@app.command()
-def demo(corpus: Annotated[Path, typer.Argument(help="Demo corpus folder.")] = Path("examples/news"),
-         host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
-         port: Annotated[int, typer.Option(help="Port.")] = 7860,
-         llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None,
-         no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only; do not open the UI.")] = False,
-         ) -> None:
-    """Set up the models, ingest the demo corpus and open the chat UI on it."""
-    if not corpus.is_dir():
-        _err(f"demo corpus {corpus} not found: run from the repository root or pass its path")
-        raise typer.Exit(2)
-    settings = _settings(llm=llm)
-    if settings.llm == "local":
-        setup()
-    from rag.assistant import Assistant
-
-    report = Assistant(settings).ingest([corpus])
-    typer.echo(report.summary())
-    if not no_serve:
-        from ui.app import launch
-
-        launch(settings, host=host, port=port)
-
-
-def _register_eval() -> None:
-    from evals.cli import app as eval_app  # light: the suites import their heavy parts when run
-
-    app.add_typer(eval_app, name="eval", help="Run evaluation suites (multihop, smoke, robustness, perf).")
-
-
-_register_eval()
+def build_app() -> typer.Typer:
+    """The core commands plus those each installed `newsrag.commands` entry point adds (`ui`, `evals`)."""
+    for entry in sorted(metadata.entry_points(group=COMMANDS_GROUP), key=lambda e: e.name):
+        if entry.name not in _plugged:
+            entry.load()(app)
+            _plugged.add(entry.name)
+    return app
 
 
 def main() -> None:
@@ -226,16 +240,16 @@ def main() -> None:
     from pydantic import ValidationError
 
     try:
-        app()
+        build_app()()
     except ConfigError as exc:
-        _err(str(exc))
+        error(str(exc))
         sys.exit(2)
     except NewsragError as exc:
-        _err(str(exc))
+        error(str(exc))
         sys.exit(1)
     except ValidationError as exc:
         first = exc.errors()[0]
-        _err(f"setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
+        error(f"setting {'.'.join(str(p) for p in first['loc'])}: {first['msg']}")
         sys.exit(2)
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ingest import Article, chunk_article, load_inputs
 from rag.settings import Settings
-from rag.store import manifest
+from rag.backends.store import manifest
 
 EMBED_BATCH = 64
 

@@ -1,18 +1,11 @@
 """Hybrid retrieval: BM25 and dense scores over the same chunks, normalised and fused with weights.
 
 On news, plain reciprocal-rank fusion loses to BM25 alone (names and numbers matter), so scores are
-normalised over the candidate pool and mixed with `bm25_weight`. The question is analysed first
-(rag.question): outlets and dates it names boost their chunks, and each claim it is made of is
-retrieved on its own; the final list interleaves the best chunk of every outlet and claim before
-the rest, so a multi-part question gets evidence for each part. Last, the first chunks are reordered
-for term coverage: each next one is the chunk whose rank and best sentence score best, the sentence
-scored on the question terms the chunks above it have not yet covered. A who/which question is then
-searched again with the name most of its first results hold added ("FTX", "Google"): its first chunks stay,
-the second search's fill the rest, so the facts its other claims give about that name come in too.
-
-The dense side is an exact cosine search over the chunk vectors, read from Chroma once with the chunk
-texts and held in memory beside the BM25 index (about 1.5 KB a chunk): one matrix-vector product per
-question, filters applied to it directly, no round trip to the store.
+normalised over the candidate pool and mixed with `bm25_weight`. Outlets and dates the question names
+boost their chunks, and each claim it is made of is ranked on its own, so a multi-part question gets
+evidence for each part. The first chunks are then reordered for term coverage, and a who/which question
+is searched again with the name its first results lead with. Dense search is exact, over the chunk
+vectors held in memory beside the BM25 index. The weights are `rag.tuning.Tuning`'s.
 """
 
 from __future__ import annotations
@@ -25,26 +18,12 @@ import numpy as np
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from ingest.dates import parse_date
+from rag.answer.names import leading_name
+from rag.backends.keyword import KeywordIndex
 from rag.errors import ConfigError
-from rag.keyword import KeywordIndex, tokenize
-from rag.names import leading_name
-from rag.question import QueryPlan, expects_name, plan
-
-POOL = 60  # candidates taken from each retriever before fusion
-OUTLET_BOOST = 0.35  # for chunks of an outlet the question names
-PART_OUTLET_BOOST = 0.5  # for chunks of the outlet a claim names
-DATE_BOOST = 0.2  # for chunks published on a day the question names
-CONTEXT = 1.0  # weight of the whole-question score when ranking for one claim
-PART_DEPTH = 20  # how deep each outlet / claim list is read
-PART_SENTENCE = 1.0  # weight of a claim's best-matching sentence in its keyword ranking (the question's: 0.3)
-ROUNDS = 3  # how many chunks per outlet / claim are interleaved before the rest
-HEAD = 1.0  # share of k filled by interleaving
-LEAD = 1  # best whole-question chunks placed before the interleaving
-COVER_DEPTH = 20  # chunks reordered for term coverage
-COVER_WEIGHT = 0.3  # weight of a chunk's best sentence on the uncovered terms, against its rank (1 - COVER_WEIGHT)
-COVER_DECAY = 0.2  # weight left to a question term once a chunk above holds it in its best sentence
-FEEDBACK_DEPTH = 10  # first chunks whose leading name a who/which question is searched again with
-FEEDBACK_KEEP = 4  # first chunks kept in place ahead of that second search's
+from rag.query.question import QueryPlan, expects_name, plan
+from rag.text import bm25_tokens
+from rag.tuning import DEFAULT, Tuning
 
 
 @dataclass
@@ -155,10 +134,10 @@ def _order(scores: np.ndarray) -> list[int]:
 
 
 def fused_scores(bm25_all: np.ndarray, vector: np.ndarray, dense: Dense, mask: np.ndarray,
-                 bm25_weight: float) -> np.ndarray:
+                 bm25_weight: float, pool_size: int = DEFAULT.pool) -> np.ndarray:
     """Weighted BM25 (scaled by its best score) + dense (min-max over the pool); 0 outside pool and filters."""
     bm25 = np.where(mask, bm25_all, 0.0)
-    pool = _top(bm25, POOL)
+    pool = _top(bm25, pool_size)
     pool = pool[bm25[pool] > 0]
     out = np.zeros(len(bm25), dtype=np.float32)
     top = float(bm25[pool[0]]) if pool.size else 0.0
@@ -167,7 +146,7 @@ def fused_scores(bm25_all: np.ndarray, vector: np.ndarray, dense: Dense, mask: n
             out[pool] = bm25[pool] / top
         return out
     sims = dense.similarities(vector)
-    cand = np.union1d(pool, _top(np.where(mask, sims, -np.inf), min(POOL, int(mask.sum()))))
+    cand = np.union1d(pool, _top(np.where(mask, sims, -np.inf), min(pool_size, int(mask.sum()))))
     if cand.size == 0:
         return out
     b = bm25[cand] / top if top > 0 else np.zeros(cand.size, dtype=np.float32)
@@ -184,10 +163,10 @@ def _on_days(index: KeywordIndex, days: list[datetime]) -> np.ndarray:
     return hit
 
 
-def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]:
-    """`ranked` reordered greedily for term coverage: each next chunk maximises (1 - COVER_WEIGHT) x its rank
-    prior (1 at the top, falling linearly) + COVER_WEIGHT x its best sentence's BM25 on the question's terms,
-    each term weighted 1 until a chunk already picked holds it in its best sentence, COVER_DECAY after.
+def cover(ranked: list[int], terms: list[str], index: KeywordIndex, tuning: Tuning = DEFAULT) -> list[int]:
+    """`ranked` reordered greedily for term coverage: each next chunk maximises (1 - w) x its rank prior (1 at
+    the top, falling linearly) + w x its best sentence's BM25 on the question's terms (w: `cover_weight`),
+    each term weighted 1 until a chunk already picked holds it in its best sentence, `cover_decay` after.
     A multi-part question so gets a chunk for each part before a second one for the same part."""
     owner, per_term = index.sentence_terms(terms, ranked)
     if not per_term.any():  # no sentence holds a question term (or there are no sentences)
@@ -204,60 +183,61 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex) -> list[int]
         scores = per_term @ weights
         best = np.zeros(n)
         np.maximum.at(best, row_of, scores)
-        j = int(np.argmax(np.where(taken, -np.inf, (1 - COVER_WEIGHT) * prior + COVER_WEIGHT * best / scale)))
+        j = int(np.argmax(np.where(taken, -np.inf, (1 - tuning.cover_weight) * prior + tuning.cover_weight * best / scale)))
         taken[j] = True
         out.append(ranked[j])
         rows = np.flatnonzero(row_of == j)
         if rows.size:
-            weights = np.where(per_term[rows[np.argmax(scores[rows])]] > 0, weights * COVER_DECAY, weights)
+            weights = np.where(per_term[rows[np.argmax(scores[rows])]] > 0, weights * tuning.cover_decay, weights)
     return out
 
 
 def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-         bm25_weight: float, vector: np.ndarray) -> list[tuple[int, float]]:
+         bm25_weight: float, vector: np.ndarray, tuning: Tuning = DEFAULT) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first; `vector` is the query's embedding."""
-    depth = max(k, COVER_DEPTH)
-    ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight, vector)
-    positions = cover([i for i, _ in ranked[:COVER_DEPTH]], list(dict.fromkeys(tokenize([qplan.question])[0])),
-                      index) + [i for i, _ in ranked[COVER_DEPTH:]]
+    depth = max(k, tuning.cover_depth)
+    ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight, vector, tuning)
+    positions = cover([i for i, _ in ranked[:tuning.cover_depth]],
+                      list(dict.fromkeys(bm25_tokens([qplan.question])[0])), index, tuning) \
+        + [i for i, _ in ranked[tuning.cover_depth:]]
     score = dict(ranked)
     return [(i, score[i]) for i in positions[:k]]
 
 
 def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-            bm25_weight: float, vector: np.ndarray) -> list[tuple[int, float]]:
+            bm25_weight: float, vector: np.ndarray, tuning: Tuning) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first, before the coverage reordering."""
-    # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget
-    # (embedding each claim too cost ~15 ms per claim and gained nothing on MultiHop-RAG dev).
+    # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget.
+    t = tuning
     sources = index.sources
     question_bm25 = index.scores(qplan.question)
-    main = fused_scores(question_bm25, vector, dense, mask, bm25_weight)
+    main = fused_scores(question_bm25, vector, dense, mask, bm25_weight, t.pool)
     if qplan.outlets:
-        main += OUTLET_BOOST * np.isin(sources, qplan.outlets) * (main > 0)
+        main += t.outlet_boost * np.isin(sources, qplan.outlets) * (main > 0)
     days = _on_days(index, qplan.dates) if qplan.dates else None
     if qplan.dates:
-        main += DATE_BOOST * days * (main > 0)
+        main += t.date_boost * days * (main > 0)
     order = _order(main)
     lists = []
     for outlet in qplan.outlets:  # the best chunks of each outlet named, even outside the main pool
-        score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight)
+        score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight, t.pool)
         if qplan.dates:
-            score += DATE_BOOST * days * (score > 0)
-        lists.append(_order(score)[:PART_DEPTH])
+            score += t.date_boost * days * (score > 0)
+        lists.append(_order(score)[:t.part_depth])
     for part in qplan.parts:
-        score = fused_scores(index.scores(part.text, PART_SENTENCE), vector, dense, mask, 1.0)
+        score = fused_scores(index.scores(part.text, t.part_sentence), vector, dense, mask, 1.0, t.pool)
         if not score.any():
             continue
-        score = score + CONTEXT * main
+        score = score + t.part_context * main
         if part.outlet:
-            score += PART_OUTLET_BOOST * (sources == part.outlet)
+            score += t.part_outlet_boost * (sources == part.outlet)
         if part.dates:
-            score += DATE_BOOST * _on_days(index, part.dates)
+            score += t.date_boost * _on_days(index, part.dates)
         score = np.where(mask, score, 0.0)
-        lists.append(_order(score)[:PART_DEPTH])
-    picked: list[int] = order[:LEAD]
-    head = max(1, int(round(HEAD * k)))
-    for r in range(ROUNDS):
+        lists.append(_order(score)[:t.part_depth])
+    picked: list[int] = order[:t.lead]
+    head = max(1, int(round(t.head * k)))
+    for r in range(t.rounds):
         for lst in lists:
             if r < len(lst) and lst[r] not in picked:
                 picked.append(lst[r])
@@ -269,25 +249,25 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
 
 def _with_feedback(question: str, ranked: list[tuple[int, float]], index: KeywordIndex, dense: Dense,
                    mask: np.ndarray, k: int, bm25_weight: float, year: int,
-                   vector: np.ndarray) -> list[tuple[int, float]]:
+                   vector: np.ndarray, tuning: Tuning) -> list[tuple[int, float]]:
     """For a who/which question, the first chunks, then those of a second search with the name that leads
-    the first results added to the question (rag.names.leading_name): the facts a multi-part question
+    the first results added to the question (rag.answer.names.leading_name): the facts a multi-part question
     gives about someone are in the articles that name them. Unchanged when no name leads. The second search
-    reuses the question's embedding (`vector`): the name is a keyword, and a second embedding cost ~10 ms."""
-    name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:FEEDBACK_DEPTH]],
-                        index.outlets)
+    reuses the question's embedding (`vector`): the name is a keyword."""
+    name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:tuning.feedback_depth]],
+                        index.outlets, tuning)
     if not name:
         return ranked
-    kept = ranked[:FEEDBACK_KEEP]
+    kept = ranked[:tuning.feedback_keep]
     seen = {i for i, _ in kept}
     floor = kept[-1][1]  # a name leads only chunks there are
     again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight,
-                 vector)
+                 vector, tuning)
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
 
 def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embedder, k: int, filters: Filters,
-                  bm25_weight: float) -> list[NodeWithScore]:
+                  bm25_weight: float, tuning: Tuning = DEFAULT) -> list[NodeWithScore]:
     """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order."""
     if len(index) == 0:
         return []
@@ -298,9 +278,9 @@ def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embed
     dense = MatrixDense(vectors, embedder)
     qplan = plan(question, index.outlets, default_year=year)
     vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
-    ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector)
+    ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector, tuning)
     if expects_name(question):
-        ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year, vector)
+        ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year, vector, tuning)
     results = []
     for i, score in ranked:
         node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))

@@ -10,6 +10,8 @@ from platformdirs import user_data_dir
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.tuning import Tuning
+
 
 def _default_data_dir() -> Path:
     return Path(user_data_dir("newsrag", appauthor=False))
@@ -18,7 +20,7 @@ def _default_data_dir() -> Path:
 class Settings(BaseSettings):
     """newsrag configuration; every field can be set as `NEWSRAG_<FIELD>` in the environment."""
 
-    model_config = SettingsConfigDict(env_prefix="NEWSRAG_", extra="ignore")
+    model_config = SettingsConfigDict(env_prefix="NEWSRAG_", env_nested_delimiter="__", extra="ignore")
 
     data_dir: Path = Field(default_factory=_default_data_dir,
                            description="Where the index, the manifest and the joined model file live.")
@@ -60,6 +62,9 @@ class Settings(BaseSettings):
                         "lets it write freely; 'auto' is verdict for the local model, generate for openai.")
     yes_margin: float | None = Field(None, description="log P(yes) - log P(no) above which the verdict is Yes; "
                                      "unset is the value calibrated for the bundled model (0 for any other).")
+
+    tuning: Tuning = Field(default_factory=Tuning, description="Weights and thresholds of retrieval and "
+                           "answering (rag.tuning); one value as NEWSRAG_TUNING__<FIELD>, or `--tune` in evals.")
 
     ui_auth: str | None = Field(None, description="user:password required by the chat UI; needed to "
                                 "bind to a non-loopback address.")

@@ -1,4 +1,10 @@
-"""Sentences and content terms: the shared vocabulary of evidence selection and citation checks."""
+"""The one vocabulary of newsrag: sentences, words, stems, stop words, calendar words and name patterns.
+
+Three tokenisers serve three jobs, all with one Snowball stemmer:
+    terms        stemmed content words (stop words and question scaffolding dropped): evidence and citations
+    bm25_tokens  the keyword index's tokens (bm25s's English stop words, stemmed)
+    words        plain lower-cased letter-and-digit words, unstemmed: comparing names and outlets
+"""
 
 from __future__ import annotations
 
@@ -22,10 +28,20 @@ EXTRA_STOP = {
     "organization", "individual", "suggest", "suggests", "indicate", "indicates", "regarding", "about",
 }
 
+MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+          "november", "december")
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Months and weekdays: capitalised, but not the names a question is about or an answer gives.
-CALENDAR = frozenset(
-    "january february march april may june july august september october november december "
-    "monday tuesday wednesday thursday friday saturday sunday".split())
+CALENDAR = frozenset(MONTHS + WEEKDAYS)
+
+# Capitalised names, three ways (each tuned to what it reads, so they differ in detail):
+# a run of capitalised words joined by "of", "the", "de": the names a question is about;
+CAPITALISED_RUN = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’&.-]*)*)")
+# the same with initials, digits and more particles ("Bank of England", "Ludwig van Beethoven"): names in evidence;
+NAME_SPAN = re.compile(r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
+                       r"(?:\s+(?:of\s+|the\s+|de\s+|van\s+|von\s+|&\s+)?[A-Z0-9][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*)*)")
+# a regex fragment for a publication's name, "|" and " - " allowed ("BBC News - Technology"): outlets cited.
+PUBLICATION_NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
 
 
 @lru_cache(maxsize=1)
@@ -36,7 +52,8 @@ def _stop() -> frozenset[str]:
 
 
 @lru_cache(maxsize=1)
-def _stemmer():
+def stemmer():
+    """The Snowball English stemmer every tokeniser here uses."""
     import Stemmer
 
     return Stemmer.Stemmer("english")
@@ -72,7 +89,7 @@ def _ends_with_abbrev(sentence: str) -> bool:
 
 @lru_cache(maxsize=65536)
 def _stem(word: str) -> str:
-    return _stemmer().stemWord(word)
+    return stemmer().stemWord(word)
 
 
 def terms(text: str) -> list[str]:
@@ -87,6 +104,25 @@ def terms(text: str) -> list[str]:
             continue
         out.append(_stem(w))
     return out
+
+
+def bm25_tokens(texts: list[str]) -> list[list[str]]:
+    """The keyword index's tokens of each text (bm25s's tokenizer: English stop words, stemmed)."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), return_ids=False, show_progress=False)
+
+
+def bm25_corpus(texts: list[str]):
+    """`bm25_tokens` of a corpus, in the id form `bm25s.BM25.index` takes."""
+    import bm25s
+
+    return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased letters-and-digits words: "Bankman-Fried's" -> ["bankman", "fried", "s"]."""
+    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def numbers(text: str) -> set[str]:

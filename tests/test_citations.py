@@ -2,10 +2,12 @@
 
 import pytest
 
-from rag.answering import named_entities, sources_needed, unanswerable_reason, verdict_answer
+from rag.answer.answerable import named_entities, unanswerable_reason
+from rag.answer.compose import verdict_answer
+from rag.answer.sources import sources_needed
 from rag.assistant import Assistant
-from rag.citations import Source, check
-from rag.question import choice_options, expects_name, expects_yes_no, publications_named
+from rag.answer.citations import Source, check
+from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -125,7 +127,7 @@ def test_names_and_terms_are_looked_for_in_everything_retrieved():
 
 
 class MarginLLM(ScriptedLLM):
-    """A scripted LLM that also scores yes against no (see rag.llms.Verdicts)."""
+    """A scripted LLM that also scores yes against no (see rag.backends.llms.Verdicts)."""
 
     def __init__(self, margin):
         super().__init__()
@@ -317,7 +319,7 @@ def test_questions_offering_two_opposite_answers(question, options):
 
 
 class ChoiceLLM(ScriptedLLM):
-    """A scripted LLM that also scores the two answers a question offers (see rag.llms.choice_margin)."""
+    """A scripted LLM that also scores the two answers a question offers (see rag.backends.llms.choice_margin)."""
 
     def __init__(self, margin):
         super().__init__()

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 
 from rag.assistant import Assistant
-from rag.llms import uses_amx
-from rag.models import BUNDLED_YES_MARGIN
+from rag.backends.llms import uses_amx
+from rag.backends.models import BUNDLED_YES_MARGIN
 from rag.settings import Settings
 from tests.conftest import DEMO, demo_url
 
@@ -65,7 +65,7 @@ def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_
 
 @pytest.mark.slow
 def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_path, model_file):
-    from rag.answering import messages
+    from rag.answer.compose import messages
 
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
@@ -87,7 +87,8 @@ def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_p
 
 @pytest.mark.slow
 def test_local_model_held_to_options_replies_with_one_of_them(demo_data_dir, tmp_path, model_file):
-    from rag.answering import messages, select_sources
+    from rag.answer.compose import messages
+    from rag.answer.sources import select_sources
 
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)

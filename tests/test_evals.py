@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from rag.cli import app
+from rag.cli import build_app
 
 # Four one-chunk articles; each FACT is a verbatim sentence of its article.
 FACT_A = "Orion Foods opened a 40 million euro bottling plant in Tarvik on Monday."
@@ -52,6 +52,7 @@ MAP_1 = 25 / 48
 ROW_FIELDS = {"question", "question_type", "gold", "retrieved", "answer", "citations", "scores", "timings"}
 
 runner = CliRunner()
+app = build_app()
 
 
 def invoke(*args: str):
@@ -253,8 +254,8 @@ def test_stratified_sample_is_seeded_and_proportional():
 # -- pass rules of the smoke and robustness suites ------------------------------------------------
 
 def _answer(text: str, cited: list[tuple[str, bool]] = (), sources: list[str] = (), answered: bool = True):
-    from rag.answering import Answer
-    from rag.citations import Citation, Source
+    from rag.answer.result import Answer
+    from rag.answer.citations import Citation, Source
 
     srcs = [Source(n=i, chunk_id=f"c{i}", doc_id=f"d{i}", title="t", source="s", published_at="", url=url,
                    evidence="", text="", score=0.0) for i, url in enumerate(list(sources) or [u for u, _ in cited], 1)]

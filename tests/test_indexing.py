@@ -348,7 +348,7 @@ def test_kill_9_mid_ingest_then_rerun_stores_every_article_once(tmp_path):
 
 
 def _manifest_complete(a) -> dict[str, bool]:
-    from rag.store import manifest
+    from rag.backends.store import manifest
 
     return {d: e.complete for d, e in manifest(a.collection).items()}
 

@@ -3,7 +3,7 @@
 import pytest
 
 from rag.assistant import Assistant
-from rag.names import alternatives, evidence_names, full_name
+from rag.answer.names import alternatives, evidence_names, full_name
 from tests.conftest import ScriptedLLM
 from tests.test_citations import src
 
@@ -88,7 +88,7 @@ def test_a_one_word_name_gets_the_names_news_put_before_its_first_mention():
 
 
 class PickingLLM(ScriptedLLM):
-    """A scripted LLM that can also be held to options (rag.llms.pick): it takes the last one offered."""
+    """A scripted LLM that can also be held to options (rag.backends.llms.pick): it takes the last one offered."""
 
     def __init__(self, *replies):
         super().__init__(*replies)

@@ -18,11 +18,11 @@ import pytest
 from conftest import DEMO, demo_url
 from openai_server import OpenAIServer, hashed_embedding
 
-from rag import answering
+from rag.answer.sources import format_sources, select_sources
 from rag.assistant import Assistant
-from rag.embeddings import OpenAIEmbedder
+from rag.backends.embeddings import OpenAIEmbedder
 from rag.errors import BackendError, ConfigError
-from rag.llms import OpenAILLM, complete
+from rag.backends.llms import OpenAILLM, complete
 from rag.settings import Settings
 
 QUESTION = "What is Russia's position on European peacekeepers?"
@@ -165,7 +165,7 @@ def test_ingest_embeds_every_chunk_at_the_server(openai_index):
 
 
 def test_ask_end_to_end_with_verified_citation(assistant, srv):
-    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    sources = select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
     n = next(s.n for s in sources if s.doc_id == expected_doc_id())
     reply = f"{COPIED} [{n}]."
     srv.reset([reply])
@@ -190,11 +190,11 @@ def test_ask_end_to_end_with_verified_citation(assistant, srv):
     assert prompt.startswith("Sources:\n<<<\n[1] ") and f"\n>>>\n\nQuestion: {QUESTION}\n" in prompt
     assert f"[{n}] Moscow: European peacekeepers would mean direct conflict with NATO (Eastbridge Observer, 2025-03-06)" \
         in prompt
-    assert answering.format_sources(answer.sources) in prompt
+    assert format_sources(answer.sources) in prompt
 
 
 def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
-    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    sources = select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
     n = next(s.n for s in sources if s.doc_id == expected_doc_id())
     pieces = ["Russia ", "rejects ", "any deployment of European troops to Ukraine", f" [{n}]", "."]
     srv.reset([pieces])
@@ -209,7 +209,7 @@ def test_follow_up_rewrites_then_answers(assistant, srv):
     history = [{"role": "user", "content": "What did Lavrov say after the Riyadh talks?"},
                {"role": "assistant", "content": "He rejected NATO troops in Ukraine [1]."}]
     follow_up = "And what about European peacekeepers?"
-    sources = answering.select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
+    sources = select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
     n = next(s.n for s in sources if s.doc_id == expected_doc_id())
     srv.reset([QUESTION + "\n", f"{COPIED} [{n}]."])
 

@@ -5,7 +5,7 @@ import pytest
 
 from rag.assistant import Assistant
 from rag.errors import ConfigError, EmptyIndexError
-from rag.question import outlets_named
+from rag.query.question import outlets_named
 from rag.retrieval import Filters, MatrixDense, _top, fused_scores
 
 
@@ -97,9 +97,11 @@ def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():
     assert fused_scores(bm25, query, dense, everything, 1.0).tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0])
 
 
-def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first(monkeypatch):
+def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first():
     import rag.retrieval as retrieval
-    from rag.keyword import KeywordIndex, tokenize
+    from rag.backends.keyword import KeywordIndex
+    from rag.text import bm25_tokens as tokenize
+    from rag.tuning import Tuning
 
     texts = ["Rates\nA | 2023\n\nThe central bank raised interest rates. Inflation stayed high.",
              "Rates again\nA | 2023\n\nThe central bank raised interest rates again in March.",
@@ -116,13 +118,12 @@ def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first(mon
                     [], ["striker", "score", "cup", "final"]]
     # Chunk 1 repeats chunk 0's terms: once chunk 0 is picked they weigh 0.2, and the cup final moves up.
     assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 2, 1, 3, 4]
-    monkeypatch.setattr(retrieval, "COVER_DECAY", 1.0)
-    assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 1, 2, 3, 4]
+    assert retrieval.cover([0, 1, 2, 3, 4], terms, index, Tuning(cover_decay=1.0)) == [0, 1, 2, 3, 4]
     assert retrieval.cover([3, 4], terms, index) == [3, 4]  # no question term anywhere: order kept
 
 
 def _articles(bodies: list[str]):
-    from rag.keyword import KeywordIndex
+    from rag.backends.keyword import KeywordIndex
 
     texts = [f"Title {i}\nHarbour Post | 2023-05-0{i % 9 + 1}\n\n{body}" for i, body in enumerate(bodies)]
     return KeywordIndex([f"c{i}" for i in range(len(texts))], texts,
@@ -130,7 +131,7 @@ def _articles(bodies: list[str]):
 
 
 def test_the_name_most_articles_of_the_results_hold_leads_them():
-    from rag.names import leading_name
+    from rag.answer.names import leading_name
 
     question = "Which company did the Harbour Post say was fined in Brussels?"
     bodies = ["Regulators fined Lumen Capital on Monday.", "Lumen Capital appealed on Monday.",
@@ -145,6 +146,7 @@ def test_the_name_most_articles_of_the_results_hold_leads_them():
 
 def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_with(monkeypatch):
     import rag.retrieval as retrieval
+    from rag.tuning import Tuning
 
     index = _articles(["Lumen Capital was fined.", "Ana Ortiz spoke.", "Lumen Capital appealed.", "Rain fell.",
                        "Lumen Capital paid.", "Publishers sued.", "Shares fell."])
@@ -157,12 +159,12 @@ def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_w
     monkeypatch.setattr(retrieval, "rank", second_search)
     first = [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (4, 0.5)]
     question = "Which company was sued by publishers?"
-    got = retrieval._with_feedback(question, first, index, None, None, 6, 1.0, 2023, None)
+    got = retrieval._with_feedback(question, first, index, None, None, 6, 1.0, 2023, None, Tuning())
     assert asked == ["Which company was sued by publishers? Lumen Capital"]
     # the first four stay; the second search's others follow, scored no higher than the fourth
     assert got == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (5, 0.6), (6, 0.5)]
     asked.clear()
-    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023, None) == first[1:]
+    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023, None, Tuning()) == first[1:]
     assert asked == []  # two articles name Lumen Capital there: no name leads, no second search
 
 

@@ -12,8 +12,8 @@ from contextlib import contextmanager
 import pytest
 from conftest import DEMO, ROOT, ScriptedLLM
 
-from rag.answering import NO_ANSWER, Answer
-from rag.citations import Citation
+from rag.answer.result import NO_ANSWER, Answer
+from rag.answer.citations import Citation
 from rag.errors import ConfigError
 from ui import render
 from ui.app import build_app, chat_turn, check_bind, ingest_uploads, launch, new_conversation, page_options

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.answering import Answer
+from rag.answer.result import Answer
 from rag.assistant import Assistant
 from rag.errors import ConfigError, NewsragError
 from rag.retrieval import Filters

@@ -12,7 +12,7 @@ import html
 import re
 from urllib.parse import urlsplit
 
-from rag.answering import Answer
+from rag.answer.result import Answer
 
 NOT_FOUND = "No article in the index (with the filters in force) says it."
 _MARKER = re.compile(r"\[(\d+)\]")

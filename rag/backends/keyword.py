@@ -14,26 +14,15 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import chunk_body, split_sentences
-
-SENTENCE_WEIGHT = 0.3  # weight of the best-matching sentence, relative to the chunk's own BM25 scale
-# BM25 parameters (k1: term-frequency saturation, b: length normalisation). A question names many things once;
-# a low k1 ranks the chunk that holds more of them above one that repeats a few. On MultiHop-RAG dev (bm25s
-# defaults 1.5 / 0.75 for both): MRR@10 0.730 -> 0.758, MAP@10 0.413 -> 0.428, alike on both halves of dev.
-CHUNK_BM25 = {"k1": 0.6, "b": 0.75}
-SENTENCE_BM25 = {"k1": 0.6, "b": 0.5}
+from rag.text import bm25_corpus, bm25_tokens, chunk_body, split_sentences
+from rag.tuning import DEFAULT, Tuning
 
 
-def _stemmer():
-    import Stemmer
-
-    return Stemmer.Stemmer("english")
-
-
-def tokenize(texts: list[str]) -> list[list[str]]:
-    import bm25s
-
-    return bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), return_ids=False, show_progress=False)
+def _params(tuning: Tuning) -> tuple[dict, dict]:
+    """BM25 parameters of the chunk index and the sentence index (k1: term-frequency saturation, b: length
+    normalisation). A question names many things once: a low k1 ranks the chunk that holds more of them
+    above one that repeats a few."""
+    return ({"k1": tuning.chunk_k1, "b": tuning.chunk_b}, {"k1": tuning.sentence_k1, "b": tuning.sentence_b})
 
 
 def _bm25(texts: list[str], params: dict):
@@ -41,8 +30,7 @@ def _bm25(texts: list[str], params: dict):
 
     index = bm25s.BM25(**params)
     if texts:
-        index.index(bm25s.tokenize(texts, stopwords="en", stemmer=_stemmer(), show_progress=False),
-                    show_progress=False)
+        index.index(bm25_corpus(texts), show_progress=False)
     return index
 
 
@@ -59,7 +47,9 @@ class KeywordIndex:
     """All chunks of a collection: BM25 plus the metadata arrays that filters need."""
 
     def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25=None, sentence_bm25=None,
-                 sentence_owner: np.ndarray | None = None):
+                 sentence_owner: np.ndarray | None = None, tuning: Tuning = DEFAULT):
+        self.tuning = tuning
+        chunk_params, sentence_params = _params(tuning)
         self.ids = ids
         self.texts = texts
         self.metas = metas
@@ -69,10 +59,10 @@ class KeywordIndex:
         self.outlets = sorted({s for s in self.sources if s})
         known = self.ts[self.ts >= 0]
         self.latest_year = datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
-        self.bm25 = bm25 if bm25 is not None else _bm25(texts, CHUNK_BM25)
+        self.bm25 = bm25 if bm25 is not None else _bm25(texts, chunk_params)
         if sentence_bm25 is None:
             sentences, sentence_owner = _sentences(texts)
-            sentence_bm25 = _bm25(sentences, SENTENCE_BM25)
+            sentence_bm25 = _bm25(sentences, sentence_params)
         self.sentence_bm25 = sentence_bm25
         self.sentence_owner = sentence_owner
 
@@ -83,7 +73,7 @@ class KeywordIndex:
         """BM25 of every chunk, plus a share for its best-matching sentence."""
         if not self.ids:
             return np.zeros(0, dtype=np.float32)
-        tokens = tokenize([query])[0]
+        tokens = bm25_tokens([query])[0]
         if not tokens:
             return np.zeros(len(self.ids), dtype=np.float32)
         chunk = np.asarray(self.bm25.get_scores(tokens), dtype=np.float32)
@@ -92,13 +82,13 @@ class KeywordIndex:
         best = np.zeros(len(self.ids), dtype=np.float32)
         np.maximum.at(best, self.sentence_owner, np.asarray(self.sentence_bm25.get_scores(tokens), dtype=np.float32))
         if best.max() > 0:
-            weight = SENTENCE_WEIGHT if sentence_weight is None else sentence_weight
+            weight = self.tuning.sentence_weight if sentence_weight is None else sentence_weight
             chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
         return chunk
 
     def sentence_terms(self, terms: list[str], chunks: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """For the sentences of `chunks`: the chunk each belongs to, and each term's BM25 score in each
-        (rows: sentences, columns: `terms`, already tokenised as `tokenize` does)."""
+        (rows: sentences, columns: `terms`, already tokenised by `bm25_tokens`)."""
         if self.sentence_owner is None or not terms or not chunks:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(terms)), dtype=np.float32)
         owner = self.sentence_owner
@@ -108,28 +98,29 @@ class KeywordIndex:
         return owner[rows], np.stack(scores, axis=1)
 
     @staticmethod
-    def fingerprint(ids: list[str], metas: list[dict]) -> str:
-        digest = hashlib.sha256(json.dumps([CHUNK_BM25, SENTENCE_BM25], sort_keys=True).encode())  # saved with them
+    def fingerprint(ids: list[str], metas: list[dict], tuning: Tuning = DEFAULT) -> str:
+        digest = hashlib.sha256(json.dumps(_params(tuning), sort_keys=True).encode())  # saved with them
         for cid, meta in sorted(zip(ids, (m.get("content_hash", "") for m in metas))):
             digest.update(f"{cid}\x1f{meta}\n".encode())
         return digest.hexdigest()[:24]
 
     @classmethod
-    def load_or_build(cls, cache_dir: Path, ids: list[str], texts: list[str], metas: list[dict]) -> KeywordIndex:
+    def load_or_build(cls, cache_dir: Path, ids: list[str], texts: list[str], metas: list[dict],
+                      tuning: Tuning = DEFAULT) -> KeywordIndex:
         """Reuse the on-disk index when the chunk set is unchanged; otherwise rebuild and save it."""
         import bm25s
 
-        key = cls.fingerprint(ids, metas)
+        key = cls.fingerprint(ids, metas, tuning)
         path = cache_dir / key
         if (path / "ids.json").exists():
             try:
                 if json.loads((path / "ids.json").read_text()) == ids:
                     return cls(ids, texts, metas, bm25=bm25s.BM25.load(str(path / "chunks")),
                                sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
-                               sentence_owner=np.load(path / "sentence_owner.npy"))
+                               sentence_owner=np.load(path / "sentence_owner.npy"), tuning=tuning)
             except (OSError, ValueError):
                 pass
-        index = cls(ids, texts, metas)
+        index = cls(ids, texts, metas, tuning=tuning)
         if ids:
             shutil.rmtree(cache_dir, ignore_errors=True)  # keep one version only
             tmp = cache_dir / f"{key}.tmp"

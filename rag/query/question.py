@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
+from rag.text import MONTHS, PUBLICATION_NAME, words
+
 _M = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE = re.compile(rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?\b"
                    rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_M})\.?(?:,?\s+(?P<y2>\d{{4}}))?\b"
@@ -130,7 +130,7 @@ def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
     return result
 
 
-_NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
+_NAME = PUBLICATION_NAME
 _NAMES = _NAME.replace(r"and\s+|", r"and\s+(?:the\s+)?|")  # "the X and the Y"
 # Not "feature": "an AI-powered DJ feature" is a product's.
 _WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|editorial|segment)"
@@ -171,11 +171,11 @@ def publications_named(question: str) -> list[str]:
 
 def unknown_publications(question: str, outlets: list[str]) -> list[str]:
     """Publications the question cites that the corpus holds nothing from."""
-    known = [set(re.findall(r"[a-z0-9]+", o.lower())) for o in outlets]
+    known = [set(words(o)) for o in outlets]
     missing = []
     for name in publications_named(question):
-        words = set(re.findall(r"[a-z0-9]+", name.lower())) - {"the", "of", "and", "for"}
-        if words and not any(words <= k for k in known):
+        own = set(words(name)) - {"the", "of", "and", "for"}
+        if own and not any(own <= k for k in known):
             missing.append(name)
     return missing
 

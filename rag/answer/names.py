@@ -14,19 +14,12 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Callable
 
-from rag.citations import Source
-from rag.text import CALENDAR, chunk_body, split_sentences, terms
+from rag.answer.citations import Source
+from rag.text import CALENDAR, NAME_SPAN, chunk_body, split_sentences, terms, words
+from rag.tuning import DEFAULT, Tuning
 
-CORROBORATED = 2  # sources that must hold a name before it may replace an answer no source holds
-WIDELY = 3  # sources that must hold a name before it may replace an answer one source holds
-FIRST_MENTION = 0.1  # share of the texts naming someone whose first mention carries the first name
-LONGEST_ANSWER = 6  # words; a longer reply is a sentence, not a name to check
-LEADING_ARTICLES = 3  # articles among a question's first results that must hold a name for it to lead them
 _ACRONYM = re.compile(r"[A-Z]{2,5}")  # "SBF", "AOC": news shortens a name it has given in full
 
-# A run of capitalised words, with the small words names carry ("Bank of England", "Ludwig van Beethoven").
-_SPAN = re.compile(r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
-                   r"(?:\s+(?:of\s+|the\s+|de\s+|van\s+|von\s+|&\s+)?[A-Z0-9][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*)*)")
 # Capitalised words that open a sentence or a span without being part of a name.
 _LEADING = frozenset(
     "the a an in on but and for it this that these those he she they we i as at if when while after before with by "
@@ -39,11 +32,6 @@ _TITLES = frozenset(
     "mayor king queen prince princess pope general gen coach head director founder co-founder analyst commissioner "
     "ambassador attorney lawyer spokesperson spokesman spokeswoman captain manager officer leader premier professor "
     "prof sir dame lord lady dr mr mrs ms".split())
-
-
-def words(text: str) -> list[str]:
-    """Lower-cased letters-and-digits words: "Bankman-Fried's" -> ["bankman", "fried", "s"]."""
-    return re.findall(r"[a-z0-9]+", text.lower())
 
 
 def _head(name: str) -> str:
@@ -75,7 +63,7 @@ def spans(text: str) -> list[tuple[str, bool]]:
     """Each capitalised span of the text (leading function words dropped), and whether it opens its sentence."""
     out = []
     for sentence in split_sentences(text):
-        for match in _SPAN.finditer(sentence):
+        for match in NAME_SPAN.finditer(sentence):
             name = _untitled(_clean(match.group(1)))
             if name:
                 out.append((name, not sentence[:match.start()].strip(" \"'“‘(")))
@@ -140,9 +128,10 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str],
     return [(form[k], len(held[k])) for k in order]
 
 
-def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str]) -> str | None:
+def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str],
+                 tuning: Tuning = DEFAULT) -> str | None:
     """The name that the most articles among these chunks ((article id, text) pairs) hold, the question's own
-    names and outlets aside, when at least LEADING_ARTICLES hold it and more than hold any other name: what
+    names and outlets aside, when at least `tuning.leading_articles` hold it and more than hold any other name: what
     the results for a who/which question are about ("FTX", "Google")."""
     asked = _asked(question, outlets)
     held: dict[str, set[str]] = defaultdict(set)
@@ -158,25 +147,25 @@ def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str
             held[key].add(article)
             form.setdefault(key, name)
     ranked = sorted(held, key=lambda key: -len(held[key]))
-    if not ranked or len(held[ranked[0]]) < LEADING_ARTICLES \
+    if not ranked or len(held[ranked[0]]) < tuning.leading_articles \
             or len(ranked) > 1 and len(held[ranked[1]]) == len(held[ranked[0]]):
         return None
     return form[ranked[0]]
 
 
 def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str],
-                 expand: Callable[[str], str] | None = None) -> list[str]:
+                 expand: Callable[[str], str] | None = None, tuning: Tuning = DEFAULT) -> list[str]:
     """The best-corroborated names of the evidence when the answer (a name) is not corroborated by it, best
     first; empty when the answer stands. `expand` gives a name's full form (see `evidence_names`)."""
     head = _head(answer)
-    if not head or len(words(answer)) > LONGEST_ANSWER:
+    if not head or len(words(answer)) > tuning.longest_answer:
         return []
     holding = sum(1 for s in sources if head in words(f"{s.source} {s.evidence}"))
     names = evidence_names(question, sources, outlets, expand)
     if not names:
         return []
     most = names[0][1]
-    if not (holding == 0 and most >= CORROBORATED or holding <= 1 and most >= WIDELY):
+    if not (holding == 0 and most >= tuning.corroborated or holding <= 1 and most >= tuning.widely):
         return []
     return [name for name, count in names if count == most and _head(name) != head]
 
@@ -187,10 +176,10 @@ def _is_name(word: str, text: str) -> bool:
             and len(re.findall(rf"\b{re.escape(word)}\b", text)) > len(re.findall(rf"\b{re.escape(word.lower())}\b", text)))
 
 
-def full_name(name: str, texts: list[str]) -> str:
+def full_name(name: str, texts: list[str], tuning: Tuning = DEFAULT) -> str:
     """A one-word name with the names that news puts before it on first mention ("Bankman-Fried" -> "Sam
     Bankman-Fried", "Chiefs" -> "Kansas City Chiefs"): those that most often precede the name's first mention
-    in the texts holding it, when they do so in at least FIRST_MENTION of them, clearly more often than any
+    in the texts holding it, when they do so in at least `tuning.first_mention` of them, clearly more often than any
     others, and are names themselves (capitalised more often than not, no titles); else the name as it is
     ("Apple", not "Prime Day Apple")."""
     if len(name.split()) != 1:
@@ -217,7 +206,7 @@ def full_name(name: str, texts: list[str]) -> str:
             words_before = words_before[1:]  # "But Sam Bankman-Fried": "Sam"; "Chinese President Xi": none
         before[" ".join(words_before)] += 1
     named = [(count, form) for form, count in before.most_common() if form]
-    if not named or named[0][0] < 2 or named[0][0] < FIRST_MENTION * len(firsts) \
+    if not named or named[0][0] < 2 or named[0][0] < tuning.first_mention * len(firsts) \
             or len(named) > 1 and named[0][0] <= 2 * named[1][0]:
         return name
     return f"{named[0][1]} {name}"

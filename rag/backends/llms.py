@@ -101,7 +101,7 @@ class LocalLLM:
     """A GGUF model on llama-cpp-python; the chat template is read from the file."""
 
     def __init__(self, settings: Settings):
-        from rag.models import model_path
+        from rag.backends.models import model_path
 
         path = model_path(settings)
         try:

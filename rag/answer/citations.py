@@ -12,12 +12,10 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from rag.question import choice_options
+from rag.query.question import choice_options
 from rag.text import chunk_body, numbers, overlap, split_sentences, terms
+from rag.tuning import DEFAULT, Tuning
 
-SUPPORT = 0.6  # share of a claim's content terms a source must hold to support it
-SHORT_SUPPORT = 0.3  # for a bare answer ("Yes.", "Sam Altman."): share of the question's terms a source must hold
-MAX_SHORT_CITES = 3
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _MARKER_END = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z])")
 _TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
@@ -78,8 +76,8 @@ def support(claim: str, question: str, source: Source) -> float:
     return 0.0 if missing_numbers else score
 
 
-def _short_claim(claim: str, question: str, sources: list[Source],
-                 valid: list[int]) -> tuple[dict[int, float], list[tuple[int, bool]]]:
+def _short_claim(claim: str, question: str, sources: list[Source], valid: list[int],
+                 tuning: Tuning) -> tuple[dict[int, float], list[tuple[int, bool]]]:
     """A bare answer is supported by the sources that contain it and match the question best."""
     own = set(terms(claim))
     options = choice_options(question)
@@ -92,27 +90,27 @@ def _short_claim(claim: str, question: str, sources: list[Source],
     for src in sources:
         body = bodies[src.n]
         scores[src.n] = overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
-        if scores[src.n] >= SHORT_SUPPORT:
+        if scores[src.n] >= tuning.short_support:
             eligible.append(src.n)
     eligible.sort(key=lambda n: (-scores[n], n))
     if any(n in valid for n in eligible):  # its own markers hold up: keep just those
-        return scores, [(n, True) for n in valid if n in eligible][:MAX_SHORT_CITES]
-    kept = valid[:MAX_SHORT_CITES]
-    if _jointly_supported(own, asked, [bodies[n] for n in kept]):
+        return scores, [(n, True) for n in valid if n in eligible][:tuning.max_short_cites]
+    kept = valid[:tuning.max_short_cites]
+    if _jointly_supported(own, asked, [bodies[n] for n in kept], tuning.short_support):
         # A multi-part question answered in one word: each cited source holds a part, together enough.
         return scores, [(n, True) for n in kept]
     if eligible:
-        return scores, [(n, True) for n in eligible[:MAX_SHORT_CITES]]
+        return scores, [(n, True) for n in eligible[:tuning.max_short_cites]]
     return scores, [(n, False) for n in valid]
 
 
-def _jointly_supported(own: set[str], asked: list[str], bodies: list[set[str]]) -> bool:
+def _jointly_supported(own: set[str], asked: list[str], bodies: list[set[str]], share: float) -> bool:
     """The cited sources (their terms) together hold the bare answer and enough of the question, each
     holding some of it."""
     if not bodies:
         return False
     union = set().union(*bodies)
-    return (own <= union and overlap(asked, union) >= SHORT_SUPPORT
+    return (own <= union and overlap(asked, union) >= share
             and all(len(set(asked) & body) >= 2 for body in bodies))
 
 
@@ -128,7 +126,8 @@ def _claims(answer: str) -> list[str]:
     return [part for sentence in split_sentences(answer) for part in _MARKER_END.split(sentence) if part.strip()]
 
 
-def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[Citation]]:
+def check(answer: str, sources: list[Source], question: str,
+          tuning: Tuning = DEFAULT) -> tuple[str, list[Citation]]:
     """The answer with corrected markers, and one citation per source it cites."""
     by_n = {s.n: s for s in sources}
     out_sentences: list[str] = []
@@ -142,14 +141,14 @@ def check(answer: str, sources: list[Source], question: str) -> tuple[str, list[
             continue
         valid = list(dict.fromkeys(n for n in markers if n in by_n))
         if len(set(terms(claim))) < 3:
-            scores, chosen = _short_claim(claim, question, sources, valid)
+            scores, chosen = _short_claim(claim, question, sources, valid, tuning)
         else:
             scores = {n: support(claim, question, src) for n, src in by_n.items()}
-            supported = [n for n in valid if scores[n] >= SUPPORT]
+            supported = [n for n in valid if scores[n] >= tuning.support]
             best = max(scores, key=lambda n: (scores[n], -n)) if scores else None
             if supported:
                 chosen = [(n, True) for n in supported]
-            elif best is not None and scores[best] >= SUPPORT:
+            elif best is not None and scores[best] >= tuning.support:
                 chosen = [(best, True)]
             else:
                 chosen = [(n, False) for n in valid]

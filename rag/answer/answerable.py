@@ -1,0 +1,65 @@
+"""Whether the retrieved text can answer a question at all, decided before the LLM is asked."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer.citations import Source
+from rag.query.question import unknown_publications
+from rag.text import CALENDAR, CAPITALISED_RUN, overlap, terms
+from rag.tuning import DEFAULT, Tuning
+
+
+def held_terms(texts: list[str]) -> set[str]:
+    """Every key term the texts hold (chunk texts: titles and outlets included)."""
+    found: set[str] = set()
+    for text in texts:
+        found |= set(terms(text))
+    return found
+
+
+def coverage(question: str, found: set[str]) -> float:
+    """Share of the question's key terms among `found` (see `held_terms`)."""
+    return overlap(terms(question), found)
+
+
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def named_entities(question: str) -> list[str]:
+    """Capitalised names in the question (not its first word, not months or days), each once, without a
+    possessive ("Sam Altman's" is "Sam Altman"): things it is about."""
+    found: dict[str, str] = {}
+    for match in CAPITALISED_RUN.finditer(question):
+        if match.start() == 0 or question[:match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
+            words = match.group(1).split()
+            if len(words) == 1:
+                continue
+            name = " ".join(words[1:])  # "What Apple…" -> skip the leading question word only
+        else:
+            name = match.group(1)
+        name = _POSSESSIVE.sub("", name)
+        if name.lower() not in CALENDAR and terms(name):
+            found.setdefault(name.lower(), name)
+    return list(found.values())
+
+
+def unanswerable_reason(question: str, sources: list[Source], outlets: list[str],
+                        retrieved: list[str] = (), tuning: Tuning = DEFAULT) -> str | None:
+    """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
+    The question's names and terms are looked for in the sources and the rest of what was `retrieved` (chunk
+    texts): what the results hold is what the index covers, even when the best sources for the rest of the
+    question do not."""
+    if not sources:
+        return "No article matches the question."
+    unknown = unknown_publications(question, outlets)
+    if unknown:
+        return "The index holds no articles from " + ", ".join(unknown) + "."
+    found = held_terms(list(dict.fromkeys([s.text for s in sources] + list(retrieved))))  # sources are retrieved too
+    names = named_entities(question)
+    missing = [name for name in names if not set(terms(name)) <= found]
+    if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
+        return "The sources found never mention " + ", ".join(missing) + "."
+    if coverage(question, found) < tuning.coverage:
+        return "The sources found cover too little of the question."
+    return None

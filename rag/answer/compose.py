@@ -1,0 +1,144 @@
+"""The answer's text: the prompt the LLM reads, and the answers built from the sources without it
+(extractive, yes/no verdicts, names followed by the sentences that back them)."""
+
+from __future__ import annotations
+
+import re
+
+from rag.answer.citations import Source, place_markers, strip_markers
+from rag.answer.prompts import render
+from rag.answer.result import NO_ANSWER
+from rag.answer.sources import format_sources
+from rag.query.question import choice_options, expects_name, expects_yes_no, outlets_named
+from rag.text import chunk_body, numbers, split_sentences, terms
+from rag.tuning import DEFAULT, Tuning
+
+
+def instruction(question: str) -> str:
+    """The last line of the answer prompt, by the kind of answer the question expects."""
+    options = choice_options(question)
+    if options:
+        return render("instruction_choice", a=options[0].capitalize(), b=options[1]).strip()
+    if expects_yes_no(question):
+        return render("instruction_yes_no").strip()
+    return render("instruction_name" if expects_name(question) else "instruction_open").strip()
+
+
+def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
+    return [{"role": "system", "content": render("system")},
+            {"role": "user", "content": render("answer", sources=format_sources(sources), question=question,
+                                               instruction=instruction(question))}]
+
+
+def extractive(question: str, sources: list[Source], max_sentences: int = 2, outlets: list[str] = ()) -> str:
+    """No LLM: the sentences that best match the question, from different sources, each cited.
+    With `outlets` (those the question names), each of them gets its best sentence first."""
+    q_terms = set(terms(question))
+    outlet_of = {s.n: s.source for s in sources}
+    scored = []
+    for s in sources:
+        for sentence in split_sentences(s.evidence):
+            hit = len(q_terms & set(terms(sentence)))
+            if hit:
+                scored.append((hit, -s.n, sentence, s.n))
+    scored.sort(reverse=True)
+    chosen: dict[int, str] = {}  # source number -> its sentence, in the order picked
+    for outlet in outlets:
+        best = next(((n, sentence) for _, _, sentence, n in scored if outlet_of[n] == outlet and n not in chosen),
+                    None)
+        if best:
+            chosen[best[0]] = best[1]
+    limit = max(max_sentences, len(chosen))
+    for _, _, sentence, n in scored:
+        if len(chosen) >= limit:
+            break
+        chosen.setdefault(n, sentence)
+    picked = [place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items()]
+    return " ".join(picked) if picked else NO_ANSWER
+
+
+def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """A yes/no verdict followed by the source sentences it rests on, each cited: nothing left to invent.
+    Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
+    return choice_answer("yes" if yes else "no", question, sources, outlets)
+
+
+def choice_answer(option: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """The answer chosen ("Yes", "Consistent"), then the source sentences it rests on, each cited; each outlet
+    the question names gets its own sentence."""
+    evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
+    return _lead_and_quotes(option.capitalize(), evidence)
+
+
+def _lead_and_quotes(lead: str, evidence: str) -> str:
+    """"Lead [1][2]. Quote one [1]. Quote two [2].": the lead carries the markers of the quotes after it."""
+    if evidence == NO_ANSWER:
+        return f"{lead}."
+    marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
+    return f"{lead} {marks}. {evidence}"
+
+
+def lead(reply: str) -> str:
+    """The name a reply gives: its first line and sentence without markers (or "[Source 1]"-style ones), cut
+    at a clause when long."""
+    text = re.sub(r"\s*\[[^\]]*\]", "", strip_markers(reply)).split("\n")[0]
+    text = re.split(r"(?<=[a-z0-9)%\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
+    if len(text.split()) > 12:
+        text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
+    return text
+
+
+def invented(name: str, sources: list[Source]) -> bool:
+    """Whether a name answer holds a number, or most of a name, that no source holds."""
+    everything = " ".join(src.text for src in sources)
+    name_terms = set(terms(name))
+    held = name_terms & set(terms(everything))
+    return bool(numbers(name) - numbers(everything)) or bool(name_terms) and 2 * len(held) <= len(name_terms)
+
+
+def named_answer(reply: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+    """The name the LLM gave, then the source sentences that mention it and match the question best, each
+    cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
+    name = lead(reply)
+    if not terms(name) or invented(name, sources):
+        return NO_ANSWER  # a lone letter or word like "it" names nothing; an invented name: the sources do not say
+    name_terms, q_terms = set(terms(name)), set(terms(question))
+    named = outlets_named(question, outlets)[:3]
+    need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
+    scored = []
+    for src in sources:
+        for sentence in split_sentences(chunk_body(src.text)):
+            got = set(terms(sentence))
+            hits = len((q_terms - name_terms) & got)
+            if len(name_terms & got) >= need and hits >= 2:
+                scored.append((src.source not in named, -len(name_terms & got), -hits, src.n, sentence))
+    scored.sort()
+    chosen: dict[int, str] = {}
+    for *_, n, sentence in scored:
+        if len(chosen) >= max(2, len(named)):
+            break
+        chosen.setdefault(n, sentence)
+    if chosen:
+        evidence = " ".join(place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items())
+    else:
+        evidence = extractive(question, sources, max_sentences=2, outlets=named)
+    return _lead_and_quotes(name, evidence)
+
+
+def is_no_answer(text: str) -> bool:
+    lowered = text.lower()
+    return not lowered.strip() or any(p in lowered for p in (
+        "sources do not say", "sources don't say", "do not contain", "does not contain", "not mentioned",
+        "no information", "not enough information", "insufficient information", "cannot answer", "can't answer",
+        "cannot be determined", "not provided"))
+
+
+def rewrite_messages(question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT) -> list[dict[str, str]]:
+    lines = [f"{turn['role']}: {turn['content'][:tuning.history_chars]}" for turn in history[-tuning.history_turns:]]
+    return [{"role": "user", "content": render("rewrite", history="\n".join(lines), question=question)}]
+
+
+def heuristic_rewrite(question: str, history: list[dict[str, str]]) -> str:
+    """Without an LLM: carry the previous question's terms into a follow-up."""
+    previous = next((t["content"] for t in reversed(history) if t.get("role") == "user"), "")
+    return f"{previous} {question}".strip() if previous else question
