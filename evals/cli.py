@@ -17,21 +17,42 @@ import typer
 
 from rag.errors import ConfigError, NewsragError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False,
-                  help="Evaluation suites: multihop, smoke, robustness, perf; compare two runs.")
+app = typer.Typer(
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    help="Evaluation suites: multihop, smoke, robustness, perf; compare two runs.",
+)
 
 Out = Annotated[Path | None, typer.Option("--out", help="Run folder (default: runs/<suite>-<timestamp>).")]
-FailUnder = Annotated[list[str] | None, typer.Option(
-    "--fail-under", metavar="METRIC=VALUE", help="Exit 1 when METRIC is below VALUE (repeatable), e.g. hits@10=0.6.")]
-Llm = Annotated[str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive "
-                                         "(default: NEWSRAG_LLM).")]
+FailUnder = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--fail-under",
+        metavar="METRIC=VALUE",
+        help="Exit 1 when METRIC is below VALUE (repeatable), e.g. hits@10=0.6.",
+    ),
+]
+Llm = Annotated[
+    str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive (default: NEWSRAG_LLM).")
+]
 Seed = Annotated[int, typer.Option("--seed", help="Seed for sampling and synthetic data.")]
-IndexDir = Annotated[Path | None, typer.Option("--data-dir", help="Data dir of the suite's own index "
-                                               "(default: <data_dir>/evals/<suite>-<cache key>).")]
+IndexDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Data dir of the suite's own index (default: <data_dir>/evals/<suite>-<cache key>).",
+    ),
+]
 Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
-Tune = Annotated[list[str] | None, typer.Option(
-    "--tune", metavar="FIELD=VALUE", help="Override one rag.tuning.Tuning value for this run (repeatable), "
-    "e.g. --tune cover_decay=0.3.")]
+Tune = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--tune",
+        metavar="FIELD=VALUE",
+        help="Override one rag.tuning.Tuning value for this run (repeatable), e.g. --tune cover_decay=0.3.",
+    ),
+]
 
 
 @contextlib.contextmanager
@@ -61,12 +82,20 @@ def _progress(quiet: bool):
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
-    return Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                    TimeRemainingColumn(), transient=True, disable=quiet, console=Console(stderr=True))
+    return Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=quiet,
+        console=Console(stderr=True),
+    )
 
 
-def _finish(suite: str, out: Path | None, metrics: dict, rows: list[dict], write_report, thresholds,
-            started: float) -> None:
+def _finish(
+    suite: str, out: Path | None, metrics: dict, rows: list[dict], write_report, thresholds, started: float
+) -> None:
     from evals.report import fmt
     from evals.runs import check_thresholds, new_run_dir, write_run
 
@@ -86,15 +115,28 @@ def _finish(suite: str, out: Path | None, metrics: dict, rows: list[dict], write
 
 
 @app.command()
-def multihop(ctx: typer.Context,
-             corpus: Annotated[Path | None, typer.Option(help="Articles, MultiHop-RAG JSONL "
-                                                         "(default: ../shared/data/multihop-rag/corpus.jsonl).")] = None,
-             queries: Annotated[Path | None, typer.Option(help="Queries, MultiHop-RAG JSONL "
-                                                          "(default: ../shared/data/multihop-rag/dev.jsonl).")] = None,
-             retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Skip answering.")] = False,
-             limit: Annotated[int, typer.Option(help="Questions to answer, stratified by type (0 = all).")] = 100,
-             llm: Llm = None, seed: Seed = 0, data_dir: IndexDir = None, out: Out = None,
-             fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
+def multihop(
+    ctx: typer.Context,
+    corpus: Annotated[
+        Path | None,
+        typer.Option(
+            help="Articles, MultiHop-RAG JSONL (default: ../shared/data/multihop-rag/corpus.jsonl)."
+        ),
+    ] = None,
+    queries: Annotated[
+        Path | None,
+        typer.Option(help="Queries, MultiHop-RAG JSONL (default: ../shared/data/multihop-rag/dev.jsonl)."),
+    ] = None,
+    retrieval_only: Annotated[bool, typer.Option("--retrieval-only", help="Skip answering.")] = False,
+    limit: Annotated[int, typer.Option(help="Questions to answer, stratified by type (0 = all).")] = 100,
+    llm: Llm = None,
+    seed: Seed = 0,
+    data_dir: IndexDir = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
     """MultiHop-RAG: the paper's retrieval metrics on the top 10, then answers on a sample."""
     from evals import multihop as suite
     from evals.runs import parse_thresholds
@@ -108,8 +150,16 @@ def multihop(ctx: typer.Context,
             if not path.exists():
                 raise ConfigError(f"{path} not found")
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), corpus, queries, retrieval_only=retrieval_only,
-                                      limit=limit, seed=seed, data_dir=data_dir, progress=bar)
+            metrics, rows = suite.run(
+                _settings(ctx, tune, llm=llm),
+                corpus,
+                queries,
+                retrieval_only=retrieval_only,
+                limit=limit,
+                seed=seed,
+                data_dir=data_dir,
+                progress=bar,
+            )
         _finish("multihop", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
@@ -129,28 +179,52 @@ def _case_suite(ctx: typer.Context, name: str, llm, data_dir, out, fail_under, q
 
 
 @app.command()
-def smoke(ctx: typer.Context, llm: Llm = None, data_dir: IndexDir = None, out: Out = None,
-          fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
+def smoke(
+    ctx: typer.Context,
+    llm: Llm = None,
+    data_dir: IndexDir = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
     """The 24 demo questions over examples/news: pass rate per type."""
     _case_suite(ctx, "smoke", llm, data_dir, out, fail_under, quiet, tune)
 
 
 @app.command()
-def robustness(ctx: typer.Context, llm: Llm = None, data_dir: IndexDir = None, out: Out = None,
-               fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
+def robustness(
+    ctx: typer.Context,
+    llm: Llm = None,
+    data_dir: IndexDir = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
     """Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type."""
     _case_suite(ctx, "robustness", llm, data_dir, out, fail_under, quiet, tune)
 
 
 @app.command()
-def perf(ctx: typer.Context,
-         sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
-         questions: Annotated[int, typer.Option(help="Questions answered with the LLM for answer timings.")] = 3,
-         corpus: Annotated[list[Path] | None, typer.Option(help="Corpus to ingest and copy (default: examples/news).")] = None,
-         llm: Llm = None, seed: Seed = 0,
-         data_dir: Annotated[Path | None, typer.Option("--data-dir", help="Where the throw-away indexes go "
-                                                       "(default: <data_dir>/evals).")] = None,
-         out: Out = None, fail_under: FailUnder = None, quiet: Quiet = False, tune: Tune = None) -> None:
+def perf(
+    ctx: typer.Context,
+    sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
+    questions: Annotated[int, typer.Option(help="Questions answered with the LLM for answer timings.")] = 3,
+    corpus: Annotated[
+        list[Path] | None, typer.Option(help="Corpus to ingest and copy (default: examples/news).")
+    ] = None,
+    llm: Llm = None,
+    seed: Seed = 0,
+    data_dir: Annotated[
+        Path | None,
+        typer.Option("--data-dir", help="Where the throw-away indexes go (default: <data_dir>/evals)."),
+    ] = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
     """Ingest throughput, retrieval latency against index size, answer latency, peak memory."""
     from evals import perf as suite
     from evals.runs import parse_thresholds
@@ -161,18 +235,24 @@ def perf(ctx: typer.Context,
         try:
             size_list = [int(s) for s in sizes.split(",") if s.strip()]
         except ValueError:
-            raise ConfigError(f"--sizes {sizes!r}: expected numbers separated by commas, e.g. 1000,10000") from None
+            raise ConfigError(
+                f"--sizes {sizes!r}: expected numbers separated by commas, e.g. 1000,10000"
+            ) from None
         if not size_list or min(size_list) <= 0:
             raise ConfigError("--sizes needs at least one positive size")
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar)
+            metrics, rows = suite.run(
+                _settings(ctx, tune, llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar
+            )
         _finish("perf", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
 @app.command()
-def compare(run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
-            run_b: Annotated[Path, typer.Argument(help="Run folder to compare with the baseline.")],
-            fail_under: FailUnder = None) -> None:
+def compare(
+    run_a: Annotated[Path, typer.Argument(help="Baseline run folder.")],
+    run_b: Annotated[Path, typer.Argument(help="Run folder to compare with the baseline.")],
+    fail_under: FailUnder = None,
+) -> None:
     """Print a metric-by-metric diff of two runs; `--fail-under` checks RUN_B."""
     from evals.runs import check_thresholds, compare_table, load_metrics, parse_thresholds
 

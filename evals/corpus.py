@@ -43,18 +43,27 @@ def _chunker_sha256() -> str:
 
 def cache_key(paths: list[Path], settings: Settings) -> dict:
     """Everything that decides the stored chunks and their vectors."""
-    return {"corpus_sha256": corpus_sha256(paths), "chunk_tokens": settings.chunk_tokens,
-            "chunk_overlap": settings.chunk_overlap, "embeddings": settings.embeddings,
-            "embedding_model": settings.openai_embedding_model if settings.embeddings == "openai" else "default",
-            "chunker_sha256": _chunker_sha256()}
+    return {
+        "corpus_sha256": corpus_sha256(paths),
+        "chunk_tokens": settings.chunk_tokens,
+        "chunk_overlap": settings.chunk_overlap,
+        "embeddings": settings.embeddings,
+        "embedding_model": settings.openai_embedding_model if settings.embeddings == "openai" else "default",
+        "chunker_sha256": _chunker_sha256(),
+    }
 
 
 def key_id(key: dict) -> str:
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def prepare(name: str, paths: list[Path], settings: Settings, data_dir: Path | None = None,
-            progress: Callable[[int, int], None] | None = None):
+def prepare(
+    name: str,
+    paths: list[Path],
+    settings: Settings,
+    data_dir: Path | None = None,
+    progress: Callable[[int, int], None] | None = None,
+):
     """An Assistant over its own index of `paths` (built once per cache key). Returns (assistant, info)."""
     from rag.assistant import Assistant
     from rag.errors import ConfigError, NewsragError
@@ -65,8 +74,10 @@ def prepare(name: str, paths: list[Path], settings: Settings, data_dir: Path | N
     stored = json.loads(marker.read_text()).get("key") if marker.exists() else None
     if stored is not None and stored != key:
         changed = ", ".join(k for k in key if stored.get(k) != key[k])
-        raise ConfigError(f"{data_dir} holds an eval index built with another {changed}: "
-                          "give another --data-dir, or delete that folder")
+        raise ConfigError(
+            f"{data_dir} holds an eval index built with another {changed}: "
+            "give another --data-dir, or delete that folder"
+        )
     cached = stored == key
     isolated = settings.model_copy(update={"data_dir": data_dir, "chroma_url": None, "collection": "news"})
     assistant = Assistant(isolated)
@@ -77,6 +88,11 @@ def prepare(name: str, paths: list[Path], settings: Settings, data_dir: Path | N
             raise NewsragError(f"the {name} corpus did not ingest cleanly: {'; '.join(report.errors[:3])}")
         ingest_s = report.seconds
         marker.write_text(json.dumps({"key": key, "ingest": report.summary()}, indent=2))
-    info = {"data_dir": str(data_dir), "cache_key": key, "cache_id": key_id(key), "cached": cached,
-            "ingest_s": round(ingest_s, 2)}
+    info = {
+        "data_dir": str(data_dir),
+        "cache_key": key,
+        "cache_id": key_id(key),
+        "cached": cached,
+        "ingest_s": round(ingest_s, 2),
+    }
     return assistant, info

@@ -48,9 +48,7 @@ def normalize_for_match(text: str) -> str:
     return text.replace(" ", "").replace("\n", "")
 
 
-def relevant_fact_ranks(
-    retrieved_texts: list[str], facts: list[str], k: int = 10
-) -> list[list[int]]:
+def relevant_fact_ranks(retrieved_texts: list[str], facts: list[str], k: int = 10) -> list[list[int]]:
     """For each of the first ``k`` retrieved texts, the indices of matching gold facts.
 
     Entry ``r`` (0-based rank) lists, in increasing order, the index ``i`` of every
@@ -67,9 +65,7 @@ def relevant_fact_ranks(
     return ranks
 
 
-def retrieval_scores(
-    retrieved_texts: list[str], facts: list[str], k: int = 10
-) -> dict:
+def retrieval_scores(retrieved_texts: list[str], facts: list[str], k: int = 10) -> dict:
     """Per-query retrieval metrics, as in the MultiHop-RAG paper's script.
 
     Returns a dict with keys ``"hits@4"``, ``"hits@10"``, ``"mrr@10"``,
@@ -227,7 +223,7 @@ _NULL_GOLD = "insufficient information"
 
 
 def _polarity(text: str) -> str | None:
-    """"yes", "no" or None for a prediction.
+    """ "yes", "no" or None for a prediction.
 
     First the first yes/no-like word among the first 6 normalised words
     (yes/yeah/yep/true/correct vs no/nope/false/incorrect); failing that, the first
@@ -366,10 +362,21 @@ def yes_no_calibration(margins: list[tuple[float, bool]], threshold: float) -> d
 
     yes = [m for m, y in margins if y]
     no = [m for m, y in margins if not y]
-    auc = (sum((a > b) + 0.5 * (a == b) for a in yes for b in no) / (len(yes) * len(no))) if yes and no else None
+    auc = (
+        (sum((a > b) + 0.5 * (a == b) for a in yes for b in no) / (len(yes) * len(no)))
+        if yes and no
+        else None
+    )
     values = sorted({m for m, _ in margins})
     cuts = [values[0] - 1.0] + [(a + b) / 2 for a, b in zip(values, values[1:])] + [values[-1] + 1.0]
     best = max(cuts, key=lambda t: (accuracy(t), -abs(t - threshold)))
-    return {"n": len(margins), "gold_yes_share": len(yes) / len(margins), "auc": auc, "threshold": threshold,
-            "accuracy": accuracy(threshold), "accuracy_at_0": accuracy(0.0),
-            "best_threshold": round(best, 3), "best_accuracy": accuracy(best)}
+    return {
+        "n": len(margins),
+        "gold_yes_share": len(yes) / len(margins),
+        "auc": auc,
+        "threshold": threshold,
+        "accuracy": accuracy(threshold),
+        "accuracy_at_0": accuracy(0.0),
+        "best_threshold": round(best, 3),
+        "best_accuracy": accuracy(best),
+    }

@@ -54,8 +54,15 @@ def bar_chart(path: Path, blocks: dict[str, dict], keys: list[str], title: str, 
     return path.name
 
 
-def line_chart(path: Path, xs: list[float], series: dict[str, list[float]], title: str, xlabel: str,
-               ylabel: str, logx: bool = True) -> str:
+def line_chart(
+    path: Path,
+    xs: list[float],
+    series: dict[str, list[float]],
+    title: str,
+    xlabel: str,
+    ylabel: str,
+    logx: bool = True,
+) -> str:
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, ys in series.items():

@@ -57,7 +57,9 @@ def write_run(run_dir: Path, metrics: dict, rows: list[dict]) -> None:
 def load_metrics(run_dir: Path) -> dict:
     path = Path(run_dir) / METRICS
     if not path.exists():
-        raise NewsragError(f"{run_dir} is not a run folder (no {METRICS}); run `newsrag eval SUITE --out DIR` first")
+        raise NewsragError(
+            f"{run_dir} is not a run folder (no {METRICS}); run `newsrag eval SUITE --out DIR` first"
+        )
     return json.loads(path.read_text())
 
 
@@ -91,11 +93,19 @@ def compare_table(a: dict, b: dict, name_a: str = "A", name_b: str = "B") -> str
     rows = [("metric", name_a, name_b, "delta")]
     for n in names:
         va, vb = fa.get(n), fb.get(n)
-        delta = "-" if va is None or vb is None else f"{vb - va:+d}" if isinstance(vb - va, int) else f"{vb - va:+.4f}"
+        delta = (
+            "-"
+            if va is None or vb is None
+            else f"{vb - va:+d}"
+            if isinstance(vb - va, int)
+            else f"{vb - va:+.4f}"
+        )
         rows.append((n, fmt(va), fmt(vb), delta))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
-             for r in rows]
+    lines = [
+        "  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths)))
+        for r in rows
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
 
@@ -126,8 +136,10 @@ def check_thresholds(metrics: dict, thresholds: list[Threshold]) -> list[str]:
     for t in thresholds:
         if t.metric not in flat:
             names = ", ".join(metrics.get("summary", {})) or "(none)"
-            raise ConfigError(f"--fail-under: unknown metric {t.metric!r} for suite {metrics.get('suite')!r}; "
-                              f"summary metrics: {names} (or any dotted path in {METRICS})")
+            raise ConfigError(
+                f"--fail-under: unknown metric {t.metric!r} for suite {metrics.get('suite')!r}; "
+                f"summary metrics: {names} (or any dotted path in {METRICS})"
+            )
         value = flat[t.metric]
         if value is None:
             failures.append(f"{t.metric} has no value in this run (required >= {t.minimum:g})")

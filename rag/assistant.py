@@ -75,8 +75,11 @@ class Assistant:
                 ids, texts, metas, self._vectors = all_chunks(self.collection)
                 cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
                 tuning = self.settings.tuning
-                self._keyword = KeywordIndex.load_or_build(cache, ids, texts, metas, tuning) \
-                    if not self.settings.chroma_url else KeywordIndex(ids, texts, metas, tuning=tuning)
+                self._keyword = (
+                    KeywordIndex.load_or_build(cache, ids, texts, metas, tuning)
+                    if not self.settings.chroma_url
+                    else KeywordIndex(ids, texts, metas, tuning=tuning)
+                )
             return self._keyword
 
     def warm(self) -> None:
@@ -86,7 +89,9 @@ class Assistant:
         self.llm  # noqa: B018
 
     # -- corpus -----------------------------------------------------------------------------
-    def ingest(self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None) -> indexing.IngestReport:
+    def ingest(
+        self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None
+    ) -> indexing.IngestReport:
         if isinstance(paths_or_urls, (str, Path)):
             paths_or_urls = [paths_or_urls]
         report = indexing.ingest(paths_or_urls, self.collection, self.embedder, self.settings, progress)
@@ -105,25 +110,41 @@ class Assistant:
         outlets: dict[str, int] = {}
         dates = []
         for e in entries.values():
-            outlets[e.metadata["source"] or "(unknown)"] = outlets.get(e.metadata["source"] or "(unknown)", 0) + 1
+            outlets[e.metadata["source"] or "(unknown)"] = (
+                outlets.get(e.metadata["source"] or "(unknown)", 0) + 1
+            )
             if e.metadata.get("published_at"):
                 dates.append(e.metadata["published_at"])
-        return {"articles": len(entries), "chunks": self.collection.count(),
-                "incomplete": sum(not e.complete for e in entries.values()),
-                "outlets": dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
-                "first_published": min(dates) if dates else None, "last_published": max(dates) if dates else None}
+        return {
+            "articles": len(entries),
+            "chunks": self.collection.count(),
+            "incomplete": sum(not e.complete for e in entries.values()),
+            "outlets": dict(sorted(outlets.items(), key=lambda kv: (-kv[1], kv[0]))),
+            "first_published": min(dates) if dates else None,
+            "last_published": max(dates) if dates else None,
+        }
 
     def outlets(self) -> list[str]:
         return self.keyword_index().outlets
 
     # -- questions --------------------------------------------------------------------------
-    def retrieve(self, question: str, k: int | None = None, filters: Filters | dict | None = None) -> list[NodeWithScore]:
+    def retrieve(
+        self, question: str, k: int | None = None, filters: Filters | dict | None = None
+    ) -> list[NodeWithScore]:
         with self._lock:
             index, vectors = self.keyword_index(), self._vectors
         if len(index) == 0:
             raise EmptyIndexError()
-        return hybrid_search(question, index, vectors, self.embedder, k or self.settings.top_k,
-                             Filters.coerce(filters), self.settings.bm25_weight, self.settings.tuning)
+        return hybrid_search(
+            question,
+            index,
+            vectors,
+            self.embedder,
+            k or self.settings.top_k,
+            Filters.coerce(filters),
+            self.settings.bm25_weight,
+            self.settings.tuning,
+        )
 
     def standalone_query(self, question: str, history: History | None) -> str:
         if not history:
@@ -133,13 +154,19 @@ class Assistant:
             return compose.heuristic_rewrite(question, history)
         tuning = self.settings.tuning
         with self._generating:
-            rewritten = complete(llm, compose.rewrite_messages(question, history, tuning),
-                                 max_tokens=tuning.rewrite_tokens)
+            rewritten = complete(
+                llm, compose.rewrite_messages(question, history, tuning), max_tokens=tuning.rewrite_tokens
+            )
         rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
         return rewritten or compose.heuristic_rewrite(question, history)
 
-    def stream(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
-               sources: int | None = None) -> Iterator[str | Answer]:
+    def stream(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | dict | None = None,
+        sources: int | None = None,
+    ) -> Iterator[str | Answer]:
         """Yield text pieces as they are generated, then the final `Answer`; `sources` caps the sources shown."""
         t0 = time.perf_counter()
         flt = Filters.coerce(filters)
@@ -151,14 +178,23 @@ class Assistant:
         sources = select_sources(query, hits, limit, tuning)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
-        answer = Answer(question=question, query=query, text=NO_ANSWER, sources=sources, filters=flt.describe(),
-                        answered=False, timings=timings)
-        reason = unanswerable_reason(query, sources, self.outlets(), [h.node.get_content() for h in hits], tuning)
+        answer = Answer(
+            question=question,
+            query=query,
+            text=NO_ANSWER,
+            sources=sources,
+            filters=flt.describe(),
+            answered=False,
+            timings=timings,
+        )
+        reason = unanswerable_reason(
+            query, sources, self.outlets(), [h.node.get_content() for h in hits], tuning
+        )
         if reason:
             answer.note = reason
             yield NO_ANSWER
         else:
-            sources = answer.sources = sources[:sources_needed(query, self.outlets(), len(sources), tuning)]
+            sources = answer.sources = sources[: sources_needed(query, self.outlets(), len(sources), tuning)]
             raw = None
             options = choice_options(query)
             if self.llm is not None and self._verdicts() and (options or expects_yes_no(query)):
@@ -174,20 +210,27 @@ class Assistant:
         timings["total_s"] = time.perf_counter() - t0
         yield answer
 
-    def _verdict(self, query: str, sources: list, answer: Answer, t0: float,
-                 options: tuple[str, str] | None = None) -> str | None:
+    def _verdict(
+        self, query: str, sources: list, answer: Answer, t0: float, options: tuple[str, str] | None = None
+    ) -> str | None:
         """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the
         `options` one it scores higher: no threshold, the model's own preference), then the sentences it rests
         on; None if the backend cannot score."""
         messages = compose.messages(query, sources)
         with self._generating:
-            margin = llms.choice_margin(self.llm, messages, options) if options else llms.yes_no_margin(self.llm, messages)
+            margin = (
+                llms.choice_margin(self.llm, messages, options)
+                if options
+                else llms.yes_no_margin(self.llm, messages)
+            )
         if margin is None:
             return None
         answer.timings["first_token_s"] = time.perf_counter() - t0
         if options:
             answer.choice_margin = margin
-            return compose.choice_answer(options[0] if margin > 0 else options[1], query, sources, self.outlets())
+            return compose.choice_answer(
+                options[0] if margin > 0 else options[1], query, sources, self.outlets()
+            )
         answer.yes_margin = margin
         return compose.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
 
@@ -199,7 +242,11 @@ class Assistant:
             return raw
         pieces = []
         name = expects_name(query)
-        limit = min(self.settings.tuning.name_tokens, self.settings.max_tokens) if name else self.settings.max_tokens
+        limit = (
+            min(self.settings.tuning.name_tokens, self.settings.max_tokens)
+            if name
+            else self.settings.max_tokens
+        )
         with self._generating:
             for piece in self.llm.stream(compose.messages(query, sources), limit):
                 if not pieces:
@@ -210,9 +257,12 @@ class Assistant:
         # Refusals are read in the model's own words only: quoted sources may say "no information".
         if compose.is_no_answer(raw):
             return NO_ANSWER
-        if name:  # the name it gave (or, when the evidence does not bear it out, one it does), then its sentences
-            raw = compose.named_answer(self._corroborated(compose.lead(raw), query, sources), query, sources,
-                                         self.outlets())
+        if (
+            name
+        ):  # the name it gave (or, when the evidence does not bear it out, one it does), then its sentences
+            raw = compose.named_answer(
+                self._corroborated(compose.lead(raw), query, sources), query, sources, self.outlets()
+            )
             yield "\n\n" + raw
         return raw
 
@@ -223,12 +273,16 @@ class Assistant:
         if compose.invented(name, sources):
             return name  # a name no source holds: no answer (named_answer), not a guess among others
         texts, tuning = self.keyword_index().texts, self.settings.tuning
-        options = names.alternatives(name, query, sources, self.outlets(), lambda n: names.full_name(n, texts, tuning),
-                                     tuning)
+        options = names.alternatives(
+            name, query, sources, self.outlets(), lambda n: names.full_name(n, texts, tuning), tuning
+        )
         if options:
             with self._generating:
-                name = (llms.pick(self.llm, compose.messages(query, sources), options[:tuning.max_name_options])
-                        if len(options) > 1 else None) or options[0]
+                name = (
+                    llms.pick(self.llm, compose.messages(query, sources), options[: tuning.max_name_options])
+                    if len(options) > 1
+                    else None
+                ) or options[0]
         return names.full_name(name, texts, tuning)
 
     def _verdicts(self) -> bool:
@@ -241,8 +295,13 @@ class Assistant:
             return self.settings.yes_margin
         return BUNDLED_YES_MARGIN if is_bundled(self.settings) else 0.0
 
-    def ask(self, question: str, history: History | None = None, filters: Filters | dict | None = None,
-            sources: int | None = None) -> Answer:
+    def ask(
+        self,
+        question: str,
+        history: History | None = None,
+        filters: Filters | dict | None = None,
+        sources: int | None = None,
+    ) -> Answer:
         final = None
         for item in self.stream(question, history=history, filters=filters, sources=sources):
             final = item

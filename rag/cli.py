@@ -21,11 +21,20 @@ from rag.errors import ConfigError, NewsragError
 
 COMMANDS_GROUP = "newsrag.commands"
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
-                  help="Question answering over news, with verified citations. Offline by default.")
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Question answering over news, with verified citations. Offline by default.",
+)
 
-DataDir = Annotated[Path | None, typer.Option("--data-dir", help="Where the index and models live "
-                                              "(default: NEWSRAG_DATA_DIR or a per-user data dir).")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(
+        "--data-dir",
+        help="Where the index and models live (default: NEWSRAG_DATA_DIR or a per-user data dir).",
+    ),
+]
 
 
 @dataclass
@@ -71,31 +80,53 @@ def _logging(verbose: int) -> None:
     from rich.logging import RichHandler
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", force=True,
-                        handlers=[RichHandler(rich_tracebacks=False, show_path=verbose > 1)])
+    logging.basicConfig(
+        level=level,
+        format="%(message)s",
+        datefmt="[%X]",
+        force=True,
+        handlers=[RichHandler(rich_tracebacks=False, show_path=verbose > 1)],
+    )
 
 
 @app.callback()
-def main_options(ctx: typer.Context, data_dir: DataDir = None,
-                 verbose: Annotated[int, typer.Option("--verbose", "-v", count=True,
-                                                      help="Log more (-v info, -vv debug).")] = 0,
-                 version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True,
-                                                       help="Print the version and exit.")] = False) -> None:
+def main_options(
+    ctx: typer.Context,
+    data_dir: DataDir = None,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="Log more (-v info, -vv debug).")
+    ] = 0,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version and exit.")
+    ] = False,
+) -> None:
     _logging(verbose)
     ctx.obj = CliState(data_dir=data_dir)
 
 
 @app.command()
-def ingest(ctx: typer.Context, inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs of articles/feeds.")],
-           quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False) -> None:
+def ingest(
+    ctx: typer.Context,
+    inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs of articles/feeds.")],
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+) -> None:
     """Ingest news articles into the index (re-running is safe: unchanged articles are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
     assistant = _assistant(ctx)
-    with Progress("[progress.description]{task.description}", BarColumn(), MofNCompleteColumn(),
-                  TimeRemainingColumn(), transient=True, disable=quiet, console=None) as bar:
+    with Progress(
+        "[progress.description]{task.description}",
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        transient=True,
+        disable=quiet,
+        console=None,
+    ) as bar:
         task = bar.add_task("embedding articles", total=None)
-        report = assistant.ingest(inputs, progress=lambda done, total: bar.update(task, completed=done, total=total))
+        report = assistant.ingest(
+            inputs, progress=lambda done, total: bar.update(task, completed=done, total=total)
+        )
     for line in report.errors:
         typer.echo(f"skipped {line}", err=True)
     typer.echo(report.summary())
@@ -117,19 +148,28 @@ def _print_answer(answer) -> None:
         console.print(f"[dim]Searched: {escape(answer.query)}[/dim]")
     for c in answer.citations:
         mark = "verified" if c.verified else "unverified"
-        console.print(f"[{c.n}] {escape(c.title)} — {escape(c.source)}, {c.published_at[:10]} ({mark})\n"
-                      f"    {escape(c.url)}\n    “{escape(c.quote)}”", highlight=False)
+        console.print(
+            f"[{c.n}] {escape(c.title)} — {escape(c.source)}, {c.published_at[:10]} ({mark})\n"
+            f"    {escape(c.url)}\n    “{escape(c.quote)}”",
+            highlight=False,
+        )
 
 
 @app.command()
-def ask(ctx: typer.Context, question: str,
-        as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
-        source: Annotated[list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")] = None,
-        since: Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")] = None,
-        until: Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")] = None,
-        k: Annotated[int | None, typer.Option("--k", help="Chunks to retrieve.")] = None,
-        llm: Annotated[str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive.")] = None,
-        ) -> None:
+def ask(
+    ctx: typer.Context,
+    question: str,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    source: Annotated[
+        list[str] | None, typer.Option("--source", help="Only this outlet (repeatable).")
+    ] = None,
+    since: Annotated[str | None, typer.Option(help="Only articles published on/after (YYYY-MM-DD).")] = None,
+    until: Annotated[str | None, typer.Option(help="Only articles published on/before (YYYY-MM-DD).")] = None,
+    k: Annotated[int | None, typer.Option("--k", help="Chunks to retrieve.")] = None,
+    llm: Annotated[
+        str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive.")
+    ] = None,
+) -> None:
     """Answer one question from the ingested news, with citations."""
     assistant = _assistant(ctx, llm=llm, top_k=k)
     answer = None
@@ -152,7 +192,9 @@ def ask(ctx: typer.Context, question: str,
 
 
 @app.command()
-def chat(ctx: typer.Context, llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None) -> None:
+def chat(
+    ctx: typer.Context, llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None
+) -> None:
     """Terminal chat with follow-up questions (empty line or Ctrl-D to quit)."""
     assistant = _assistant(ctx, llm=llm)
     history: list[dict[str, str]] = []
@@ -187,11 +229,12 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 
 
 @app.command()
-def delete(ctx: typer.Context,
-           doc: Annotated[str | None, typer.Option("--doc", help="Article id.")] = None,
-           url: Annotated[str | None, typer.Option("--url", help="Article URL.")] = None,
-           source: Annotated[str | None, typer.Option("--source", help="Every article of this outlet.")] = None,
-           ) -> None:
+def delete(
+    ctx: typer.Context,
+    doc: Annotated[str | None, typer.Option("--doc", help="Article id.")] = None,
+    url: Annotated[str | None, typer.Option("--url", help="Article URL.")] = None,
+    source: Annotated[str | None, typer.Option("--source", help="Every article of this outlet.")] = None,
+) -> None:
     """Remove articles (all their chunks) by id, URL or outlet."""
     if sum(x is not None for x in (doc, url, source)) != 1:
         error("give exactly one of --doc, --url or --source")
@@ -218,8 +261,12 @@ def prepare_models(config) -> None:
     if config.model_path:
         typer.echo(f"LLM: using NEWSRAG_MODEL_PATH={config.model_path}")
         return
-    path = bundled_model(config, progress=lambda n, total: typer.echo(f"  joining part {n}/{total}", err=True)
-                         if n in (1, total) else None)
+    path = bundled_model(
+        config,
+        progress=lambda n, total: (
+            typer.echo(f"  joining part {n}/{total}", err=True) if n in (1, total) else None
+        ),
+    )
     typer.echo(f"LLM: {path} (sha256 ok)")
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest import Article, chunk_article, load_inputs
-from rag.settings import Settings
 from rag.backends.store import manifest
+from rag.settings import Settings
 
 EMBED_BATCH = 64
 
@@ -35,15 +35,18 @@ class IngestReport:
         return self.failed == 0
 
     def summary(self) -> str:
-        return (f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.failed} failed "
-                f"articles; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s")
+        return (
+            f"{self.new} new, {self.updated} updated, {self.unchanged} unchanged, {self.failed} failed "
+            f"articles; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
+        )
 
 
 Progress = Callable[[int, int], None]  # (done, total) articles written
 
 
-def ingest(inputs: Iterable[str | Path], collection, embedder, settings: Settings,
-           progress: Progress | None = None) -> IngestReport:
+def ingest(
+    inputs: Iterable[str | Path], collection, embedder, settings: Settings, progress: Progress | None = None
+) -> IngestReport:
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     started = time.perf_counter()

@@ -133,8 +133,14 @@ def _order(scores: np.ndarray) -> list[int]:
     return positive[np.argsort(-scores[positive], kind="stable")].tolist()
 
 
-def fused_scores(bm25_all: np.ndarray, vector: np.ndarray, dense: Dense, mask: np.ndarray,
-                 bm25_weight: float, pool_size: int = DEFAULT.pool) -> np.ndarray:
+def fused_scores(
+    bm25_all: np.ndarray,
+    vector: np.ndarray,
+    dense: Dense,
+    mask: np.ndarray,
+    bm25_weight: float,
+    pool_size: int = DEFAULT.pool,
+) -> np.ndarray:
     """Weighted BM25 (scaled by its best score) + dense (min-max over the pool); 0 outside pool and filters."""
     bm25 = np.where(mask, bm25_all, 0.0)
     pool = _top(bm25, pool_size)
@@ -173,7 +179,9 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex, tuning: Tuni
         return ranked
     n = len(ranked)
     position = {c: j for j, c in enumerate(ranked)}
-    row_of = np.array([position[c] for c in owner.tolist()], dtype=np.int64)  # each sentence's place in ranked
+    row_of = np.array(
+        [position[c] for c in owner.tolist()], dtype=np.int64
+    )  # each sentence's place in ranked
     prior = 1.0 - np.arange(n) / n
     weights = np.ones(len(terms), dtype=np.float32)
     scale = float((per_term @ weights).max())
@@ -183,29 +191,56 @@ def cover(ranked: list[int], terms: list[str], index: KeywordIndex, tuning: Tuni
         scores = per_term @ weights
         best = np.zeros(n)
         np.maximum.at(best, row_of, scores)
-        j = int(np.argmax(np.where(taken, -np.inf, (1 - tuning.cover_weight) * prior + tuning.cover_weight * best / scale)))
+        j = int(
+            np.argmax(
+                np.where(
+                    taken, -np.inf, (1 - tuning.cover_weight) * prior + tuning.cover_weight * best / scale
+                )
+            )
+        )
         taken[j] = True
         out.append(ranked[j])
         rows = np.flatnonzero(row_of == j)
         if rows.size:
-            weights = np.where(per_term[rows[np.argmax(scores[rows])]] > 0, weights * tuning.cover_decay, weights)
+            weights = np.where(
+                per_term[rows[np.argmax(scores[rows])]] > 0, weights * tuning.cover_decay, weights
+            )
     return out
 
 
-def rank(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-         bm25_weight: float, vector: np.ndarray, tuning: Tuning = DEFAULT) -> list[tuple[int, float]]:
+def rank(
+    qplan: QueryPlan,
+    index: KeywordIndex,
+    dense: Dense,
+    mask: np.ndarray,
+    k: int,
+    bm25_weight: float,
+    vector: np.ndarray,
+    tuning: Tuning = DEFAULT,
+) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first; `vector` is the query's embedding."""
     depth = max(k, tuning.cover_depth)
     ranked = _ranked(qplan, index, dense, mask, depth, bm25_weight, vector, tuning)
-    positions = cover([i for i, _ in ranked[:tuning.cover_depth]],
-                      list(dict.fromkeys(bm25_tokens([qplan.question])[0])), index, tuning) \
-        + [i for i, _ in ranked[tuning.cover_depth:]]
+    positions = cover(
+        [i for i, _ in ranked[: tuning.cover_depth]],
+        list(dict.fromkeys(bm25_tokens([qplan.question])[0])),
+        index,
+        tuning,
+    ) + [i for i, _ in ranked[tuning.cover_depth :]]
     score = dict(ranked)
     return [(i, score[i]) for i in positions[:k]]
 
 
-def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarray, k: int,
-            bm25_weight: float, vector: np.ndarray, tuning: Tuning) -> list[tuple[int, float]]:
+def _ranked(
+    qplan: QueryPlan,
+    index: KeywordIndex,
+    dense: Dense,
+    mask: np.ndarray,
+    k: int,
+    bm25_weight: float,
+    vector: np.ndarray,
+    tuning: Tuning,
+) -> list[tuple[int, float]]:
     """Chunk positions and scores, best first, before the coverage reordering."""
     # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget.
     t = tuning
@@ -223,7 +258,7 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
         score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight, t.pool)
         if qplan.dates:
             score += t.date_boost * days * (score > 0)
-        lists.append(_order(score)[:t.part_depth])
+        lists.append(_order(score)[: t.part_depth])
     for part in qplan.parts:
         score = fused_scores(index.scores(part.text, t.part_sentence), vector, dense, mask, 1.0, t.pool)
         if not score.any():
@@ -234,8 +269,8 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
         if part.dates:
             score += t.date_boost * _on_days(index, part.dates)
         score = np.where(mask, score, 0.0)
-        lists.append(_order(score)[:t.part_depth])
-    picked: list[int] = order[:t.lead]
+        lists.append(_order(score)[: t.part_depth])
+    picked: list[int] = order[: t.lead]
     head = max(1, int(round(t.head * k)))
     for r in range(t.rounds):
         for lst in lists:
@@ -247,27 +282,56 @@ def _ranked(qplan: QueryPlan, index: KeywordIndex, dense: Dense, mask: np.ndarra
     return [(i, float(main[i])) for i in picked[:k]]
 
 
-def _with_feedback(question: str, ranked: list[tuple[int, float]], index: KeywordIndex, dense: Dense,
-                   mask: np.ndarray, k: int, bm25_weight: float, year: int,
-                   vector: np.ndarray, tuning: Tuning) -> list[tuple[int, float]]:
+def _with_feedback(
+    question: str,
+    ranked: list[tuple[int, float]],
+    index: KeywordIndex,
+    dense: Dense,
+    mask: np.ndarray,
+    k: int,
+    bm25_weight: float,
+    year: int,
+    vector: np.ndarray,
+    tuning: Tuning,
+) -> list[tuple[int, float]]:
     """For a who/which question, the first chunks, then those of a second search with the name that leads
     the first results added to the question (rag.answer.names.leading_name): the facts a multi-part question
     gives about someone are in the articles that name them. Unchanged when no name leads. The second search
     reuses the question's embedding (`vector`): the name is a keyword."""
-    name = leading_name(question, [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[:tuning.feedback_depth]],
-                        index.outlets, tuning)
+    name = leading_name(
+        question,
+        [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[: tuning.feedback_depth]],
+        index.outlets,
+        tuning,
+    )
     if not name:
         return ranked
-    kept = ranked[:tuning.feedback_keep]
+    kept = ranked[: tuning.feedback_keep]
     seen = {i for i, _ in kept}
     floor = kept[-1][1]  # a name leads only chunks there are
-    again = rank(plan(f"{question} {name}", index.outlets, default_year=year), index, dense, mask, k, bm25_weight,
-                 vector, tuning)
+    again = rank(
+        plan(f"{question} {name}", index.outlets, default_year=year),
+        index,
+        dense,
+        mask,
+        k,
+        bm25_weight,
+        vector,
+        tuning,
+    )
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
 
-def hybrid_search(question: str, index: KeywordIndex, vectors: np.ndarray, embedder, k: int, filters: Filters,
-                  bm25_weight: float, tuning: Tuning = DEFAULT) -> list[NodeWithScore]:
+def hybrid_search(
+    question: str,
+    index: KeywordIndex,
+    vectors: np.ndarray,
+    embedder,
+    k: int,
+    filters: Filters,
+    bm25_weight: float,
+    tuning: Tuning = DEFAULT,
+) -> list[NodeWithScore]:
     """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order."""
     if len(index) == 0:
         return []

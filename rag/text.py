@@ -12,24 +12,129 @@ import re
 from functools import lru_cache
 
 _SPLIT = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
-_ABBREV = {"mr", "mrs", "ms", "dr", "st", "vs", "no", "inc", "co", "corp", "jr", "sr", "gen", "gov", "sen", "rep",
-           "jan", "feb", "mar", "apr", "jun", "jul", "aug", "sep", "sept", "oct", "nov", "dec", "u.s", "u.k", "e.g",
-           "i.e", "etc", "prof", "lt", "col", "capt"}
+_ABBREV = {
+    "mr",
+    "mrs",
+    "ms",
+    "dr",
+    "st",
+    "vs",
+    "no",
+    "inc",
+    "co",
+    "corp",
+    "jr",
+    "sr",
+    "gen",
+    "gov",
+    "sen",
+    "rep",
+    "jan",
+    "feb",
+    "mar",
+    "apr",
+    "jun",
+    "jul",
+    "aug",
+    "sep",
+    "sept",
+    "oct",
+    "nov",
+    "dec",
+    "u.s",
+    "u.k",
+    "e.g",
+    "i.e",
+    "etc",
+    "prof",
+    "lt",
+    "col",
+    "capt",
+}
 _WORD = re.compile(r"[A-Za-z0-9][A-Za-z0-9'’\-]*")
 _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 # Words that carry no claim: question scaffolding and reporting verbs.
 EXTRA_STOP = {
-    "article", "articles", "report", "reported", "reports", "reporting", "according", "source", "sources",
-    "news", "say", "says", "said", "mention", "mentioned", "mentions", "published", "publish", "which",
-    "what", "who", "whom", "whose", "when", "where", "why", "how", "does", "did", "do", "is", "was", "were",
-    "are", "has", "have", "had", "also", "both", "between", "after", "before", "than", "then", "yes", "no",
-    "answer", "question", "based", "information", "provided", "one", "entity", "person", "company",
-    "organization", "individual", "suggest", "suggests", "indicate", "indicates", "regarding", "about",
+    "article",
+    "articles",
+    "report",
+    "reported",
+    "reports",
+    "reporting",
+    "according",
+    "source",
+    "sources",
+    "news",
+    "say",
+    "says",
+    "said",
+    "mention",
+    "mentioned",
+    "mentions",
+    "published",
+    "publish",
+    "which",
+    "what",
+    "who",
+    "whom",
+    "whose",
+    "when",
+    "where",
+    "why",
+    "how",
+    "does",
+    "did",
+    "do",
+    "is",
+    "was",
+    "were",
+    "are",
+    "has",
+    "have",
+    "had",
+    "also",
+    "both",
+    "between",
+    "after",
+    "before",
+    "than",
+    "then",
+    "yes",
+    "no",
+    "answer",
+    "question",
+    "based",
+    "information",
+    "provided",
+    "one",
+    "entity",
+    "person",
+    "company",
+    "organization",
+    "individual",
+    "suggest",
+    "suggests",
+    "indicate",
+    "indicates",
+    "regarding",
+    "about",
 }
 
-MONTHS = ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
-          "november", "december")
+MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
 WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
 # Months and weekdays: capitalised, but not the names a question is about or an answer gives.
 CALENDAR = frozenset(MONTHS + WEEKDAYS)
@@ -38,8 +143,10 @@ CALENDAR = frozenset(MONTHS + WEEKDAYS)
 # a run of capitalised words joined by "of", "the", "de": the names a question is about;
 CAPITALISED_RUN = re.compile(r"(?<![\w'’])([A-Z][\w'’&.-]*(?:\s+(?:of\s+|the\s+|de\s+)?[A-Z][\w'’&.-]*)*)")
 # the same with initials, digits and more particles ("Bank of England", "Ludwig van Beethoven"): names in evidence;
-NAME_SPAN = re.compile(r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
-                       r"(?:\s+(?:of\s+|the\s+|de\s+|van\s+|von\s+|&\s+)?[A-Z0-9][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*)*)")
+NAME_SPAN = re.compile(
+    r"(?<![\w'’])([A-Z][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*\.?"
+    r"(?:\s+(?:of\s+|the\s+|de\s+|van\s+|von\s+|&\s+)?[A-Z0-9][\w'’&-]*(?:\.[A-Z][\w'’&-]*)*)*)"
+)
 # a regex fragment for a publication's name, "|" and " - " allowed ("BBC News - Technology"): outlets cited.
 PUBLICATION_NAME = r"((?:the\s+)?[A-Z][\w&.'’-]*(?:\s+(?:of\s+|and\s+|for\s+|\|\s+|-\s+)?[A-Z][\w&.'’-]*)*)"
 

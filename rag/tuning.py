@@ -20,24 +20,30 @@ class Tuning(BaseModel):
     outlet_boost: float = Field(0.35, description="Score added to chunks of an outlet the question names.")
     part_outlet_boost: float = Field(0.5, description="Score added to chunks of the outlet a claim names.")
     date_boost: float = Field(0.2, description="Score added to chunks published on a day the question names.")
-    part_context: float = Field(1.0, description="Weight of the whole-question score when ranking for one claim.")
+    part_context: float = Field(
+        1.0, description="Weight of the whole-question score when ranking for one claim."
+    )
     part_depth: int = Field(20, description="How deep each outlet's and claim's list is read.")
-    part_sentence: float = Field(1.0, description="Weight of a claim's best-matching sentence in its keyword "
-                                 "ranking.")
+    part_sentence: float = Field(
+        1.0, description="Weight of a claim's best-matching sentence in its keyword ranking."
+    )
     rounds: int = Field(3, description="Chunks per outlet / claim interleaved before the rest.")
     head: float = Field(1.0, description="Share of k filled by interleaving.")
     lead: int = Field(1, description="Best whole-question chunks placed before the interleaving.")
     cover_depth: int = Field(20, description="First chunks reordered for term coverage.")
-    cover_weight: float = Field(0.3, description="Weight of a chunk's best sentence on the uncovered terms, "
-                                "against its rank prior.")
+    cover_weight: float = Field(
+        0.3, description="Weight of a chunk's best sentence on the uncovered terms, against its rank prior."
+    )
     cover_decay: float = Field(0.2, description="Weight left to a question term once a chunk above holds it.")
-    feedback_depth: int = Field(10, description="First chunks whose leading name a who/which question is "
-                                "searched again with.")
+    feedback_depth: int = Field(
+        10, description="First chunks whose leading name a who/which question is searched again with."
+    )
     feedback_keep: int = Field(4, description="First chunks kept ahead of that second search's.")
 
     # -- keyword index (rag.backends.keyword) --
-    sentence_weight: float = Field(0.3, description="Weight of a chunk's best-matching sentence, relative to "
-                                   "the chunk's own BM25 scale.")
+    sentence_weight: float = Field(
+        0.3, description="Weight of a chunk's best-matching sentence, relative to the chunk's own BM25 scale."
+    )
     chunk_k1: float = Field(0.6, description="BM25 k1 (term-frequency saturation) for chunks.")
     chunk_b: float = Field(0.75, description="BM25 b (length normalisation) for chunks.")
     sentence_k1: float = Field(0.6, description="BM25 k1 for single sentences.")
@@ -45,31 +51,44 @@ class Tuning(BaseModel):
 
     # -- evidence and answerability (rag.answer) --
     sentences_per_source: int = Field(2, description="Sentences of each source shown to the LLM.")
-    coverage: float = Field(0.4, description="Share of the question's key terms the retrieved text must hold "
-                            "before the LLM is asked.")
+    coverage: float = Field(
+        0.4,
+        description="Share of the question's key terms the retrieved text must hold before the LLM is asked.",
+    )
     slack_from: int = Field(4, description="A question naming fewer names than this may miss none of them.")
     missing_names: float = Field(0.34, description="Otherwise this share of its names may be absent.")
-    yes_no_sources: int = Field(2, description="Sources a yes/no question is answered from (plus named outlets).")
+    yes_no_sources: int = Field(
+        2, description="Sources a yes/no question is answered from (plus named outlets)."
+    )
     name_sources: int = Field(3, description="Sources a who/which/how-many question is answered from.")
     name_tokens: int = Field(24, description="Most tokens of a name answer.")
     max_name_options: int = Field(8, description="Most alternative names the LLM chooses among.")
 
     # -- citations (rag.answer.citations) --
-    support: float = Field(0.6, description="Share of a claim's content terms a source must hold to support it.")
-    short_support: float = Field(0.3, description="For a bare answer ('Yes.'): share of the question's terms "
-                                 "a source must hold.")
+    support: float = Field(
+        0.6, description="Share of a claim's content terms a source must hold to support it."
+    )
+    short_support: float = Field(
+        0.3, description="For a bare answer ('Yes.'): share of the question's terms a source must hold."
+    )
     max_short_cites: int = Field(3, description="Most sources cited for a bare answer.")
 
     # -- name answers (rag.answer.names) --
-    corroborated: int = Field(2, description="Sources that must hold a name before it may replace an answer "
-                              "no source holds.")
-    widely: int = Field(3, description="Sources that must hold a name before it may replace an answer one "
-                        "source holds.")
-    first_mention: float = Field(0.1, description="Share of the texts naming someone whose first mention must "
-                                 "carry the first name for a one-word name to be given in full.")
+    corroborated: int = Field(
+        2, description="Sources that must hold a name before it may replace an answer no source holds."
+    )
+    widely: int = Field(
+        3, description="Sources that must hold a name before it may replace an answer one source holds."
+    )
+    first_mention: float = Field(
+        0.1,
+        description="Share of the texts naming someone whose first mention must "
+        "carry the first name for a one-word name to be given in full.",
+    )
     longest_answer: int = Field(6, description="Words; a longer reply is a sentence, not a name to check.")
-    leading_articles: int = Field(3, description="Articles among a question's first results that must hold a "
-                                  "name for it to lead them.")
+    leading_articles: int = Field(
+        3, description="Articles among a question's first results that must hold a name for it to lead them."
+    )
 
     # -- follow-up questions (rag.answer.compose) --
     history_turns: int = Field(6, description="Last chat turns shown when rewriting a follow-up.")
@@ -85,8 +104,10 @@ class Tuning(BaseModel):
             key, sep, value = pair.partition("=")
             key = key.strip().replace("-", "_")
             if not sep or key not in type(self).model_fields:
-                raise ConfigError(f"--tune {pair!r}: expected FIELD=VALUE with FIELD one of "
-                                  f"{', '.join(type(self).model_fields)}")
+                raise ConfigError(
+                    f"--tune {pair!r}: expected FIELD=VALUE with FIELD one of "
+                    f"{', '.join(type(self).model_fields)}"
+                )
             changes[key] = value.strip()
         try:
             return type(self).model_validate({**self.model_dump(), **changes})

@@ -68,8 +68,15 @@ def pieces_of(text: str) -> list[str]:
 
 
 class OpenAIServer:
-    def __init__(self, replies: list[Reply] | None = None, *, dim: int = 64, status: int | None = None,
-                 delay: float = 0.0, api_key: str | None = None):
+    def __init__(
+        self,
+        replies: list[Reply] | None = None,
+        *,
+        dim: int = 64,
+        status: int | None = None,
+        delay: float = 0.0,
+        api_key: str | None = None,
+    ):
         self.replies: deque[Reply] = deque(replies or [])
         self.dim = dim
         self.status = status
@@ -92,8 +99,9 @@ class OpenAIServer:
         handler = type("Handler", (_Handler,), {"owner": self})
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self._thread.start()
         return self
 
@@ -229,7 +237,9 @@ class _Handler(BaseHTTPRequestHandler):
             pass  # the client gave up (timed out) before we answered
 
     def _record(self, body: dict) -> None:
-        self.owner._record(Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body))
+        self.owner._record(
+            Recorded(self.command, self.path, {k.lower(): v for k, v in self.headers.items()}, body)
+        )
 
     # -- endpoints --------------------------------------------------------------------------
     def _chat(self, body: dict) -> None:
@@ -239,24 +249,64 @@ class _Handler(BaseHTTPRequestHandler):
         ident, created, model = f"chatcmpl-{len(srv.requests)}", int(time.time()), body["model"]
         if body.get("logprobs"):
             if srv.top_logprobs is None:
-                return self._send_error(400, "logprobs are not supported by this server", "invalid_request_error")
+                return self._send_error(
+                    400, "logprobs are not supported by this server", "invalid_request_error"
+                )
             first, first_lp = srv.top_logprobs[0]
-            alternatives = [{"token": t, "logprob": lp, "bytes": list(t.encode())}
-                            for t, lp in srv.top_logprobs[: body.get("top_logprobs") or 0]]
-            return self._send_json(200, {
-                "id": ident, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "finish_reason": "length",
-                             "message": {"role": "assistant", "content": first},
-                             "logprobs": {"content": [{"token": first, "logprob": first_lp, "bytes": list(first.encode()),
-                                                       "top_logprobs": alternatives}]}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}})
+            alternatives = [
+                {"token": t, "logprob": lp, "bytes": list(t.encode())}
+                for t, lp in srv.top_logprobs[: body.get("top_logprobs") or 0]
+            ]
+            return self._send_json(
+                200,
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "length",
+                            "message": {"role": "assistant", "content": first},
+                            "logprobs": {
+                                "content": [
+                                    {
+                                        "token": first,
+                                        "logprob": first_lp,
+                                        "bytes": list(first.encode()),
+                                        "top_logprobs": alternatives,
+                                    }
+                                ]
+                            },
+                        }
+                    ],
+                    "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+                },
+            )
         pieces = srv._next_reply(body)
         if not body.get("stream"):
-            return self._send_json(200, {
-                "id": ident, "object": "chat.completion", "created": created, "model": model,
-                "choices": [{"index": 0, "finish_reason": "stop",
-                             "message": {"role": "assistant", "content": "".join(pieces)}}],
-                "usage": {"prompt_tokens": 1, "completion_tokens": len(pieces), "total_tokens": 1 + len(pieces)}})
+            return self._send_json(
+                200,
+                {
+                    "id": ident,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {
+                            "index": 0,
+                            "finish_reason": "stop",
+                            "message": {"role": "assistant", "content": "".join(pieces)},
+                        }
+                    ],
+                    "usage": {
+                        "prompt_tokens": 1,
+                        "completion_tokens": len(pieces),
+                        "total_tokens": 1 + len(pieces),
+                    },
+                },
+            )
 
         self.send_response(200)
         self.send_header("Content-Type", "text/event-stream")
@@ -267,8 +317,13 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
         def event(delta: dict, finish: str | None = None) -> None:
-            chunk = {"id": ident, "object": "chat.completion.chunk", "created": created, "model": model,
-                     "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+            chunk = {
+                "id": ident,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
             self._chunk(f"data: {json.dumps(chunk)}\n\n")
 
         event({"role": "assistant", "content": ""})
@@ -278,8 +333,11 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             event({"content": piece})
         if srv.stream_error:
-            self._chunk("data: " + json.dumps({"error": {"message": srv.stream_error, "type": "server_error"}})
-                        + "\n\n")
+            self._chunk(
+                "data: "
+                + json.dumps({"error": {"message": srv.stream_error, "type": "server_error"}})
+                + "\n\n"
+            )
         else:
             event({}, "stop")
             self._chunk("data: [DONE]\n\n")
@@ -290,9 +348,14 @@ class _Handler(BaseHTTPRequestHandler):
         inputs = body.get("input")
         if isinstance(inputs, str):
             inputs = [inputs]
-        if not body.get("model") or not isinstance(inputs, list) or not all(isinstance(t, str) for t in inputs):
-            return self._send_error(400, "model and input (a string or a list of strings) are required",
-                                    "invalid_request_error")
+        if (
+            not body.get("model")
+            or not isinstance(inputs, list)
+            or not all(isinstance(t, str) for t in inputs)
+        ):
+            return self._send_error(
+                400, "model and input (a string or a list of strings) are required", "invalid_request_error"
+            )
         as_base64 = body.get("encoding_format") == "base64"
         data = []
         for i, text in enumerate(inputs):
@@ -301,5 +364,12 @@ class _Handler(BaseHTTPRequestHandler):
             data.append({"object": "embedding", "index": i, "embedding": emb})
         data.reverse()  # clients must order by `index`, not by position
         tokens = sum(len(t.split()) for t in inputs)
-        self._send_json(200, {"object": "list", "data": data, "model": body["model"],
-                              "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
+        self._send_json(
+            200,
+            {
+                "object": "list",
+                "data": data,
+                "model": body["model"],
+                "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+            },
+        )

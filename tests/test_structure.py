@@ -9,9 +9,9 @@ from importlib import resources
 from pathlib import Path
 
 import pytest
+from conftest import ROOT
 from typer.testing import CliRunner
 
-from conftest import ROOT
 from rag.answer.prompts import render, variables
 from rag.errors import ConfigError
 from rag.settings import Settings
@@ -40,11 +40,16 @@ def _imports(path: Path) -> set[str]:
     return found
 
 
-@pytest.mark.parametrize("package, forbidden", [("rag", {"ui", "evals"}), ("ingest", {"rag", "ui", "evals"}),
-                                                ("ui", {"evals"}), ("evals", {"ui"})])
+@pytest.mark.parametrize(
+    "package, forbidden",
+    [("rag", {"ui", "evals"}), ("ingest", {"rag", "ui", "evals"}), ("ui", {"evals"}), ("evals", {"ui"})],
+)
 def test_imports_point_one_way(package, forbidden):
-    offenders = {str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden)
-                 for path in sorted((ROOT / package).rglob("*.py")) if _imports(path) & forbidden}
+    offenders = {
+        str(path.relative_to(ROOT)): sorted(_imports(path) & forbidden)
+        for path in sorted((ROOT / package).rglob("*.py"))
+        if _imports(path) & forbidden
+    }
     assert offenders == {}
 
 
@@ -60,8 +65,10 @@ def test_every_prompt_template_renders_with_exactly_its_variables():
 
 
 def test_import_rag_loads_no_ui_plotting_or_model_libraries():
-    code = ("import sys, rag; heavy = {'gradio', 'matplotlib', 'chromadb', 'onnxruntime', 'llama_cpp', 'ui', 'evals'}; "
-            "print(sorted(heavy & set(sys.modules)))")
+    code = (
+        "import sys, rag; heavy = {'gradio', 'matplotlib', 'chromadb', 'onnxruntime', 'llama_cpp', 'ui', 'evals'}; "
+        "print(sorted(heavy & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"
 
@@ -98,6 +105,8 @@ def test_version_and_plugged_commands():
     runner = CliRunner()
     version = runner.invoke(app, ["--version"])
     assert version.exit_code == 0 and version.output.startswith("newsrag ")
-    names = {c.name or c.callback.__name__ for c in app.registered_commands} | {g.name for g in app.registered_groups}
+    names = {c.name or c.callback.__name__ for c in app.registered_commands} | {
+        g.name for g in app.registered_groups
+    }
     assert {"ingest", "ask", "chat", "stats", "delete", "setup", "serve", "demo", "eval"} <= names
     assert build_app() is app and len(app.registered_groups) == 1  # plugging in twice adds nothing twice

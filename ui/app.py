@@ -29,7 +29,19 @@ log = logging.getLogger(__name__)
 
 SYSTEM_FONTS = ["system-ui", "-apple-system", "Segoe UI", "Roboto", "Helvetica Neue", "Arial", "sans-serif"]
 MONO_FONTS = ["ui-monospace", "SFMono-Regular", "Menlo", "Consolas", "Liberation Mono", "monospace"]
-UPLOAD_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".json", ".jsonl", ".ndjson", ".xml", ".rss", ".atom"]
+UPLOAD_TYPES = [
+    ".txt",
+    ".md",
+    ".markdown",
+    ".html",
+    ".htm",
+    ".json",
+    ".jsonl",
+    ".ndjson",
+    ".xml",
+    ".rss",
+    ".atom",
+]
 MAX_SOURCES = 10
 ANSWER_QUEUE = "answer"  # the UI chat and the /chat API share one model, so they share one queue
 
@@ -57,16 +69,22 @@ def check_bind(settings: Settings, host: str) -> tuple[str, str] | None:
     """The credentials to require, or ConfigError for a non-loopback address without any."""
     auth = parse_auth(settings.ui_auth)
     if auth is None and not is_loopback(host):
-        raise ConfigError(f"refusing to serve the UI on {host} without authentication: set "
-                          'NEWSRAG_UI_AUTH="user:password" or bind to 127.0.0.1 (--host 127.0.0.1)')
+        raise ConfigError(
+            f"refusing to serve the UI on {host} without authentication: set "
+            'NEWSRAG_UI_AUTH="user:password" or bind to 127.0.0.1 (--host 127.0.0.1)'
+        )
     return auth
 
 
 def page_options(settings: Settings) -> dict:
     """Launch arguments: system fonts only (no font downloads), our CSS, the upload size limit."""
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
-    return {"theme": theme, "css": render.CSS, "max_file_size": f"{settings.max_file_mb:g}mb",
-            "footer_links": ["api", "settings"]}
+    return {
+        "theme": theme,
+        "css": render.CSS,
+        "max_file_size": f"{settings.max_file_mb:g}mb",
+        "footer_links": ["api", "settings"],
+    }
 
 
 def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> None:
@@ -75,11 +93,19 @@ def launch(settings: Settings, host: str = "127.0.0.1", port: int = 7860) -> Non
     os.environ["GRADIO_ANALYTICS_ENABLED"] = "False"
     app = build_app(Assistant(settings))
     try:
-        app.launch(server_name=host, server_port=port, auth=auth, show_error=False, share=False,
-                   **page_options(settings))
+        app.launch(
+            server_name=host,
+            server_port=port,
+            auth=auth,
+            show_error=False,
+            share=False,
+            **page_options(settings),
+        )
     except OSError:
-        raise ConfigError(f"cannot serve the UI on {host}:{port}: the port is in use or the address is not "
-                          "available; choose another with --port (or --host)") from None
+        raise ConfigError(
+            f"cannot serve the UI on {host}:{port}: the port is in use or the address is not "
+            "available; choose another with --port (or --host)"
+        ) from None
 
 
 # -- chat --------------------------------------------------------------------------------------
@@ -100,8 +126,9 @@ def _reply(display: list, content: str) -> list:
     return display[:-1] + [{"role": "assistant", "content": content}]
 
 
-def chat_turn(assistant: Assistant, question: str, display: list, history: list, outlets, since, until,
-              n_sources) -> Iterator[tuple]:
+def chat_turn(
+    assistant: Assistant, question: str, display: list, history: list, outlets, since, until, n_sources
+) -> Iterator[tuple]:
     """One question: show it, stream the answer, then replace it with the checked answer and its sources.
 
     Yields (question box, chatbot, display state, history state).
@@ -111,14 +138,18 @@ def chat_turn(assistant: Assistant, question: str, display: list, history: list,
         yield gr.skip(), gr.skip(), gr.skip(), gr.skip()
         return
     turn = len(display) // 2
-    display = display + [{"role": "user", "content": render.text(question)},
-                         {"role": "assistant", "content": render.pending()}]
+    display = display + [
+        {"role": "user", "content": render.text(question)},
+        {"role": "assistant", "content": render.pending()},
+    ]
     yield "", display, display, history
     try:
         partial_text = ""
         answer = None
         flt = _filters(outlets, since, until)
-        for item in assistant.stream(question, history=history, filters=flt, sources=int(n_sources or 0) or None):
+        for item in assistant.stream(
+            question, history=history, filters=flt, sources=int(n_sources or 0) or None
+        ):
             if isinstance(item, Answer):
                 answer = item
                 break
@@ -126,8 +157,10 @@ def chat_turn(assistant: Assistant, question: str, display: list, history: list,
             display = _reply(display, render.streaming(partial_text))
             yield gr.skip(), display, display, gr.skip()
         display = _reply(display, render.answer_html(answer, turn, int(n_sources or 0)))
-        history = history + [{"role": "user", "content": question},
-                             {"role": "assistant", "content": answer.text}]
+        history = history + [
+            {"role": "user", "content": question},
+            {"role": "assistant", "content": answer.text},
+        ]
     except Exception as exc:  # noqa: BLE001 - the UI boundary: every failure becomes a message
         display = _reply(display, render.error(_message(exc)))
     yield gr.skip(), display, display, history
@@ -161,17 +194,24 @@ def corpus_view(assistant: Assistant) -> tuple:
     return render.stats_markdown(stats), gr.update(choices=outlets)
 
 
-def ingest_uploads(assistant: Assistant, files: list[str] | None, url: str,
-                   progress=gr.Progress()) -> tuple:  # a default instance: how Gradio injects its progress bar
+def ingest_uploads(
+    assistant: Assistant, files: list[str] | None, url: str, progress=gr.Progress()
+) -> tuple:  # a default instance: how Gradio injects its progress bar
     """Ingest uploaded files and/or a URL. Returns (report, stats, outlets, files, url) updates."""
     files = files or []
     url = (url or "").strip()
     if not files and not url:
-        return ("Choose files to upload or paste a feed/article URL first.",) + corpus_view(assistant) + \
-            (gr.skip(), gr.skip())
+        return (
+            ("Choose files to upload or paste a feed/article URL first.",)
+            + corpus_view(assistant)
+            + (gr.skip(), gr.skip())
+        )
     if url and render.http_url(url) is None:
-        return ("Paste an http:// or https:// address of a feed or an article.",) + corpus_view(assistant) + \
-            (gr.skip(), gr.skip())
+        return (
+            ("Paste an http:// or https:// address of a feed or an article.",)
+            + corpus_view(assistant)
+            + (gr.skip(), gr.skip())
+        )
     max_bytes = int(assistant.settings.max_file_mb * 1024 * 1024)
     with tempfile.TemporaryDirectory(prefix="newsrag-upload-") as tmp:
         staged = stage(files, Path(tmp), max_bytes)
@@ -181,8 +221,12 @@ def ingest_uploads(assistant: Assistant, files: list[str] | None, url: str,
         if inputs:
             progress(0, desc="Reading and embedding articles")
             try:
-                report = assistant.ingest(inputs, progress=lambda done, total: progress(
-                    (done, total) if total else None, desc="Embedding articles"))
+                report = assistant.ingest(
+                    inputs,
+                    progress=lambda done, total: progress(
+                        (done, total) if total else None, desc="Embedding articles"
+                    ),
+                )
             except Exception as exc:  # noqa: BLE001 - the UI boundary
                 summary = f"Ingest failed: {_message(exc)}"
             else:
@@ -192,10 +236,10 @@ def ingest_uploads(assistant: Assistant, files: list[str] | None, url: str,
 
 
 def _failure(line: str, names: dict[Path, str]) -> tuple[str, str]:
-    """"<origin>: <reason>" with the temp copy's path replaced by the uploaded file's name."""
+    """ "<origin>: <reason>" with the temp copy's path replaced by the uploaded file's name."""
     for path, name in names.items():
         if line.startswith(f"{path}: "):
-            return name, line[len(str(path)) + 2:]
+            return name, line[len(str(path)) + 2 :]
     origin, _, reason = line.partition(": ")
     return origin, reason or line
 
@@ -210,44 +254,91 @@ def build_app(assistant: Assistant) -> gr.Blocks:
     settings = assistant.settings
     assistant.collection  # noqa: B018 - requests would otherwise race to open it
     with gr.Blocks(title="newsrag", analytics_enabled=False) as app:
-        gr.Markdown("## newsrag\nAsk about the news in the index. Every [n] leads to the article it comes "
-                    "from; answers only use what the articles say.")
+        gr.Markdown(
+            "## newsrag\nAsk about the news in the index. Every [n] leads to the article it comes "
+            "from; answers only use what the articles say."
+        )
         display = gr.State([])
         history = gr.State([])
         with gr.Row():
             with gr.Column(scale=3):
-                chatbot = gr.Chatbot(label="Conversation", elem_id="nr-chat", height=600, latex_delimiters=[],
-                                     feedback_options=None, buttons=[],  # "copy" would copy our HTML
-                                     placeholder="Ask a question about the news in the index.")
+                chatbot = gr.Chatbot(
+                    label="Conversation",
+                    elem_id="nr-chat",
+                    height=600,
+                    latex_delimiters=[],
+                    feedback_options=None,
+                    buttons=[],  # "copy" would copy our HTML
+                    placeholder="Ask a question about the news in the index.",
+                )
                 with gr.Row():
-                    question = gr.Textbox(show_label=False, placeholder="e.g. Which countries offered troops?",
-                                          elem_id="nr-question", scale=5, autofocus=True, max_lines=4)
+                    question = gr.Textbox(
+                        show_label=False,
+                        placeholder="e.g. Which countries offered troops?",
+                        elem_id="nr-question",
+                        scale=5,
+                        autofocus=True,
+                        max_lines=4,
+                    )
                     ask = gr.Button("Ask", variant="primary", elem_id="nr-ask", scale=1)
                 new = gr.Button("New conversation", elem_id="nr-new", size="sm")
             with gr.Column(scale=2):
                 with gr.Accordion("Filters", open=True):
-                    outlets = gr.Dropdown(label="Outlets", choices=[], multiselect=True, elem_id="nr-outlets",
-                                          info="None selected: all outlets.")
-                    since = gr.DateTime(label="Published from", include_time=False, type="string", elem_id="nr-since")
-                    until = gr.DateTime(label="Published until", include_time=False, type="string", elem_id="nr-until")
-                    n_sources = gr.Slider(1, MAX_SOURCES, value=settings.context_sources, step=1,
-                                          label="Number of sources", elem_id="nr-n-sources")
+                    outlets = gr.Dropdown(
+                        label="Outlets",
+                        choices=[],
+                        multiselect=True,
+                        elem_id="nr-outlets",
+                        info="None selected: all outlets.",
+                    )
+                    since = gr.DateTime(
+                        label="Published from", include_time=False, type="string", elem_id="nr-since"
+                    )
+                    until = gr.DateTime(
+                        label="Published until", include_time=False, type="string", elem_id="nr-until"
+                    )
+                    n_sources = gr.Slider(
+                        1,
+                        MAX_SOURCES,
+                        value=settings.context_sources,
+                        step=1,
+                        label="Number of sources",
+                        elem_id="nr-n-sources",
+                    )
                 with gr.Accordion("Corpus", open=True):
                     stats = gr.Markdown(elem_id="nr-stats")
-                    files = gr.File(label="Upload articles or feeds (txt, md, html, json, jsonl, rss/atom xml)",
-                                    file_count="multiple", file_types=UPLOAD_TYPES, elem_id="nr-upload")
-                    url = gr.Textbox(label="…or a feed / article URL", placeholder="https://…", elem_id="nr-url")
+                    files = gr.File(
+                        label="Upload articles or feeds (txt, md, html, json, jsonl, rss/atom xml)",
+                        file_count="multiple",
+                        file_types=UPLOAD_TYPES,
+                        elem_id="nr-upload",
+                    )
+                    url = gr.Textbox(
+                        label="…or a feed / article URL", placeholder="https://…", elem_id="nr-url"
+                    )
                     ingest = gr.Button("Ingest", elem_id="nr-ingest")
                     report = gr.Markdown(elem_id="nr-report")
 
         chat_inputs = [question, display, history, outlets, since, until, n_sources]
         chat_outputs = [question, chatbot, display, history]
-        gr.on([question.submit, ask.click], partial(chat_turn, assistant), chat_inputs, chat_outputs,
-              api_visibility="private", concurrency_id=ANSWER_QUEUE, show_progress="minimal")
+        gr.on(
+            [question.submit, ask.click],
+            partial(chat_turn, assistant),
+            chat_inputs,
+            chat_outputs,
+            api_visibility="private",
+            concurrency_id=ANSWER_QUEUE,
+            show_progress="minimal",
+        )
         for event in (new.click, chatbot.clear):  # the button, or the chat's own trash icon
             event(new_conversation, None, [chatbot, display, history, question], api_visibility="private")
-        ingest.click(partial(ingest_uploads, assistant), [files, url], [report, stats, outlets, files, url],
-                     api_visibility="private", concurrency_id=ANSWER_QUEUE)
+        ingest.click(
+            partial(ingest_uploads, assistant),
+            [files, url],
+            [report, stats, outlets, files, url],
+            api_visibility="private",
+            concurrency_id=ANSWER_QUEUE,
+        )
         app.load(partial(corpus_view, assistant), None, [stats, outlets], api_visibility="private")
 
         def chat(question: str) -> Iterator[str]:

@@ -21,11 +21,14 @@ def serve(ctx: typer.Context, host: Host = "127.0.0.1", port: Port = 7860, llm: 
     launch(settings(ctx, llm=llm), host=host, port=port)
 
 
-def demo(ctx: typer.Context,
-         corpus: Annotated[Path, typer.Argument(help="Demo corpus folder.")] = Path("examples/news"),
-         host: Host = "127.0.0.1", port: Port = 7860, llm: Llm = None,
-         no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only; do not open the UI.")] = False,
-         ) -> None:
+def demo(
+    ctx: typer.Context,
+    corpus: Annotated[Path, typer.Argument(help="Demo corpus folder.")] = Path("examples/news"),
+    host: Host = "127.0.0.1",
+    port: Port = 7860,
+    llm: Llm = None,
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="Prepare only; do not open the UI.")] = False,
+) -> None:
     """Set up the models, ingest the demo corpus and open the chat UI on it."""
     if not corpus.is_dir():
         error(f"demo corpus {corpus} not found: run from the repository root or pass its path")

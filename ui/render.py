@@ -17,8 +17,14 @@ from rag.answer.result import Answer
 NOT_FOUND = "No article in the index (with the filters in force) says it."
 _MARKER = re.compile(r"\[(\d+)\]")
 # HTML's special characters, and those that markdown (or the chat's LaTeX handling) would read as syntax.
-_ESCAPES = {"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;",
-            **{c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~$:"}}
+_ESCAPES = {
+    "&": "&amp;",
+    "<": "&lt;",
+    ">": "&gt;",
+    '"': "&quot;",
+    "'": "&#39;",
+    **{c: f"&#{ord(c)};" for c in "\\`*_{}[]()#+-!|~$:"},
+}
 CSS = """
 .nr-answer p { margin: 0 0 .5em 0; }
 .nr-meta { font-size: .85em; opacity: .75; }
@@ -83,7 +89,7 @@ def _answer_text(answer: Answer, turn: int) -> str:
     out = []
     pos = 0
     for m in _MARKER.finditer(answer.text):
-        out.append(text(answer.text[pos:m.start()]))
+        out.append(text(answer.text[pos : m.start()]))
         n = int(m.group(1))
         mark = text(f"[{n}]")
         out.append(f'<a class="nr-cite" href="#{anchor(turn, n)}">{mark}</a>' if n in cited else mark)
@@ -105,29 +111,44 @@ def meta(answer: Answer, n_sources: int | None = None) -> str:
 
 
 def card(citation, turn: int) -> str:
-    badge = '<span class="nr-ok">✓ verified</span>' if citation.verified else \
-        '<span class="nr-warn">⚠ not verified: the quote may not support the sentence</span>'
-    url_note = "" if http_url(citation.url) or not citation.url else \
-        f' <span class="nr-meta">(address not shown as a link: {text(citation.url)})</span>'
-    return (f'<div class="nr-card" id="{anchor(turn, citation.n)}">'
-            f'<div class="nr-headline"><strong>{text(f"[{citation.n}]")}</strong> '
-            f'{link(citation.title or "(untitled)", citation.url)}{url_note}</div>'
-            f'<div class="nr-byline"><span class="nr-outlet">{text(citation.source or "unknown outlet")}</span> · '
-            f'<span class="nr-date">{text(date(citation.published_at))}</span> · {badge}</div>'
-            f'<blockquote class="nr-quote">{text(citation.quote)}</blockquote></div>')
+    badge = (
+        '<span class="nr-ok">✓ verified</span>'
+        if citation.verified
+        else '<span class="nr-warn">⚠ not verified: the quote may not support the sentence</span>'
+    )
+    url_note = (
+        ""
+        if http_url(citation.url) or not citation.url
+        else f' <span class="nr-meta">(address not shown as a link: {text(citation.url)})</span>'
+    )
+    return (
+        f'<div class="nr-card" id="{anchor(turn, citation.n)}">'
+        f'<div class="nr-headline"><strong>{text(f"[{citation.n}]")}</strong> '
+        f"{link(citation.title or '(untitled)', citation.url)}{url_note}</div>"
+        f'<div class="nr-byline"><span class="nr-outlet">{text(citation.source or "unknown outlet")}</span> · '
+        f'<span class="nr-date">{text(date(citation.published_at))}</span> · {badge}</div>'
+        f'<blockquote class="nr-quote">{text(citation.quote)}</blockquote></div>'
+    )
 
 
 def answer_html(answer: Answer, turn: int, n_sources: int | None = None) -> str:
     """The final answer: text with [n] links, what was searched and filtered, then one card per citation."""
     if not answer.answered:
-        return ('<div class="nr-answer nr-none"><p><strong>The sources do not answer this.</strong> '
-                f"{text(answer.note or NOT_FOUND)} There is no answer to show: try rephrasing, widening the "
-                f"filters or ingesting more articles.</p>{meta(answer, n_sources)}</div>")
+        return (
+            '<div class="nr-answer nr-none"><p><strong>The sources do not answer this.</strong> '
+            f"{text(answer.note or NOT_FOUND)} There is no answer to show: try rephrasing, widening the "
+            f"filters or ingesting more articles.</p>{meta(answer, n_sources)}</div>"
+        )
     cards = "".join(card(c, turn) for c in answer.citations)
-    sources = f'<div class="nr-sources"><div class="nr-meta">Sources</div>{cards}</div>' if cards else \
-        '<p class="nr-meta nr-warn">No sentence of this answer could be matched to a source.</p>'
-    return (f'<div class="nr-answer"><p class="nr-text">{_answer_text(answer, turn)}</p>'
-            f"{meta(answer, n_sources)}{sources}</div>")
+    sources = (
+        f'<div class="nr-sources"><div class="nr-meta">Sources</div>{cards}</div>'
+        if cards
+        else '<p class="nr-meta nr-warn">No sentence of this answer could be matched to a source.</p>'
+    )
+    return (
+        f'<div class="nr-answer"><p class="nr-text">{_answer_text(answer, turn)}</p>'
+        f"{meta(answer, n_sources)}{sources}</div>"
+    )
 
 
 # -- markdown for the API ----------------------------------------------------------------------
@@ -165,11 +186,17 @@ def answer_markdown(answer: Answer) -> str:
 def stats_markdown(stats: dict) -> str:
     if not stats["articles"]:
         return "**No articles yet.** Upload files or paste a feed URL below to ingest some."
-    span = f"{date(stats['first_published'])} to {date(stats['last_published'])}" \
-        if stats["first_published"] else "no dates"
+    span = (
+        f"{date(stats['first_published'])} to {date(stats['last_published'])}"
+        if stats["first_published"]
+        else "no dates"
+    )
     outlets = ", ".join(f"{text(name)} ({n})" for name, n in stats["outlets"].items())
-    lines = [f"**{stats['articles']} articles**, {stats['chunks']} chunks, {len(stats['outlets'])} outlets",
-             f"Published {text(span)}", f"Outlets: {outlets}"]
+    lines = [
+        f"**{stats['articles']} articles**, {stats['chunks']} chunks, {len(stats['outlets'])} outlets",
+        f"Published {text(span)}",
+        f"Outlets: {outlets}",
+    ]
     if stats.get("incomplete"):
         lines.append(f"{stats['incomplete']} article(s) incompletely written: ingest them again.")
     return "<br>".join(lines)

@@ -40,13 +40,22 @@ def stage(uploads: list[str | Path], dest: Path, max_bytes: int) -> Staged:
         name = safe_name(path.name)
         suffix = Path(name).suffix.lower()
         if suffix not in LOADERS:
-            staged.refused.append((name, f"unsupported file type {suffix or '(none)'!r} "
-                                         f"(supported: {', '.join(sorted(LOADERS))})"))
+            staged.refused.append(
+                (
+                    name,
+                    f"unsupported file type {suffix or '(none)'!r} (supported: {', '.join(sorted(LOADERS))})",
+                )
+            )
             continue
         size = path.stat().st_size
         if size > max_bytes:
-            staged.refused.append((name, f"file is too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:g} MB limit; "
-                                         "raise NEWSRAG_MAX_FILE_MB to allow it)"))
+            staged.refused.append(
+                (
+                    name,
+                    f"file is too large ({size / 1e6:.1f} MB > {max_bytes / 1e6:g} MB limit; "
+                    "raise NEWSRAG_MAX_FILE_MB to allow it)",
+                )
+            )
             continue
         target = dest / name
         n = 1

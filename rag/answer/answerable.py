@@ -31,7 +31,7 @@ def named_entities(question: str) -> list[str]:
     possessive ("Sam Altman's" is "Sam Altman"): things it is about."""
     found: dict[str, str] = {}
     for match in CAPITALISED_RUN.finditer(question):
-        if match.start() == 0 or question[:match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
+        if match.start() == 0 or question[: match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
             words = match.group(1).split()
             if len(words) == 1:
                 continue
@@ -44,8 +44,13 @@ def named_entities(question: str) -> list[str]:
     return list(found.values())
 
 
-def unanswerable_reason(question: str, sources: list[Source], outlets: list[str],
-                        retrieved: list[str] = (), tuning: Tuning = DEFAULT) -> str | None:
+def unanswerable_reason(
+    question: str,
+    sources: list[Source],
+    outlets: list[str],
+    retrieved: list[str] = (),
+    tuning: Tuning = DEFAULT,
+) -> str | None:
     """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
     The question's names and terms are looked for in the sources and the rest of what was `retrieved` (chunk
     texts): what the results hold is what the index covers, even when the best sources for the rest of the
@@ -55,7 +60,9 @@ def unanswerable_reason(question: str, sources: list[Source], outlets: list[str]
     unknown = unknown_publications(question, outlets)
     if unknown:
         return "The index holds no articles from " + ", ".join(unknown) + "."
-    found = held_terms(list(dict.fromkeys([s.text for s in sources] + list(retrieved))))  # sources are retrieved too
+    found = held_terms(
+        list(dict.fromkeys([s.text for s in sources] + list(retrieved)))
+    )  # sources are retrieved too
     names = named_entities(question)
     missing = [name for name in names if not set(terms(name)) <= found]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):

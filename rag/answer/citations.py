@@ -76,8 +76,9 @@ def support(claim: str, question: str, source: Source) -> float:
     return 0.0 if missing_numbers else score
 
 
-def _short_claim(claim: str, question: str, sources: list[Source], valid: list[int],
-                 tuning: Tuning) -> tuple[dict[int, float], list[tuple[int, bool]]]:
+def _short_claim(
+    claim: str, question: str, sources: list[Source], valid: list[int], tuning: Tuning
+) -> tuple[dict[int, float], list[tuple[int, bool]]]:
     """A bare answer is supported by the sources that contain it and match the question best."""
     own = set(terms(claim))
     options = choice_options(question)
@@ -89,18 +90,20 @@ def _short_claim(claim: str, question: str, sources: list[Source], valid: list[i
     bodies = {src.n: set(terms(src.text + " " + src.evidence)) for src in sources}
     for src in sources:
         body = bodies[src.n]
-        scores[src.n] = overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
+        scores[src.n] = (
+            overlap(asked, body) if own <= body and not numbers(claim) - numbers(src.text) else 0.0
+        )
         if scores[src.n] >= tuning.short_support:
             eligible.append(src.n)
     eligible.sort(key=lambda n: (-scores[n], n))
     if any(n in valid for n in eligible):  # its own markers hold up: keep just those
-        return scores, [(n, True) for n in valid if n in eligible][:tuning.max_short_cites]
-    kept = valid[:tuning.max_short_cites]
+        return scores, [(n, True) for n in valid if n in eligible][: tuning.max_short_cites]
+    kept = valid[: tuning.max_short_cites]
     if _jointly_supported(own, asked, [bodies[n] for n in kept], tuning.short_support):
         # A multi-part question answered in one word: each cited source holds a part, together enough.
         return scores, [(n, True) for n in kept]
     if eligible:
-        return scores, [(n, True) for n in eligible[:tuning.max_short_cites]]
+        return scores, [(n, True) for n in eligible[: tuning.max_short_cites]]
     return scores, [(n, False) for n in valid]
 
 
@@ -110,8 +113,11 @@ def _jointly_supported(own: set[str], asked: list[str], bodies: list[set[str]], 
     if not bodies:
         return False
     union = set().union(*bodies)
-    return (own <= union and overlap(asked, union) >= share
-            and all(len(set(asked) & body) >= 2 for body in bodies))
+    return (
+        own <= union
+        and overlap(asked, union) >= share
+        and all(len(set(asked) & body) >= 2 for body in bodies)
+    )
 
 
 def best_quote(claim: str, question: str, source: Source) -> str:
@@ -123,11 +129,14 @@ def best_quote(claim: str, question: str, source: Source) -> str:
 def _claims(answer: str) -> list[str]:
     """The answer's sentences; a marker followed by a capitalised word also ends one, as when a quoted
     headline or tweet without a full stop ("… Date: Monday, Nov. 27 [1] The Seahawks…") runs into the next."""
-    return [part for sentence in split_sentences(answer) for part in _MARKER_END.split(sentence) if part.strip()]
+    return [
+        part for sentence in split_sentences(answer) for part in _MARKER_END.split(sentence) if part.strip()
+    ]
 
 
-def check(answer: str, sources: list[Source], question: str,
-          tuning: Tuning = DEFAULT) -> tuple[str, list[Citation]]:
+def check(
+    answer: str, sources: list[Source], question: str, tuning: Tuning = DEFAULT
+) -> tuple[str, list[Citation]]:
     """The answer with corrected markers, and one citation per source it cites."""
     by_n = {s.n: s for s in sources}
     out_sentences: list[str] = []
@@ -161,10 +170,20 @@ def check(answer: str, sources: list[Source], question: str,
         src = by_n[n]
         claims = cited[n]
         top = max(claims, key=lambda c: c[2])
-        citations.append(Citation(n=n, doc_id=src.doc_id, chunk_id=src.chunk_id, title=src.title, source=src.source,
-                                  published_at=src.published_at, url=src.url,
-                                  quote=best_quote(top[0], question, src),
-                                  verified=all(ok for _, ok, _ in claims), support=round(top[2], 3)))
+        citations.append(
+            Citation(
+                n=n,
+                doc_id=src.doc_id,
+                chunk_id=src.chunk_id,
+                title=src.title,
+                source=src.source,
+                published_at=src.published_at,
+                url=src.url,
+                quote=best_quote(top[0], question, src),
+                verified=all(ok for _, ok, _ in claims),
+                support=round(top[2], 3),
+            )
+        )
     return " ".join(out_sentences), citations
 
 
@@ -174,5 +193,5 @@ def place_markers(claim: str, marks: str) -> str:
         return claim
     m = re.search(r"([.!?][\"'”’)]*)$", claim)
     if m:
-        return f"{claim[:m.start()]} {marks}{m.group(1)}"
+        return f"{claim[: m.start()]} {marks}{m.group(1)}"
     return f"{claim} {marks}"

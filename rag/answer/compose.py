@@ -25,9 +25,18 @@ def instruction(question: str) -> str:
 
 
 def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
-    return [{"role": "system", "content": render("system")},
-            {"role": "user", "content": render("answer", sources=format_sources(sources), question=question,
-                                               instruction=instruction(question))}]
+    return [
+        {"role": "system", "content": render("system")},
+        {
+            "role": "user",
+            "content": render(
+                "answer",
+                sources=format_sources(sources),
+                question=question,
+                instruction=instruction(question),
+            ),
+        },
+    ]
 
 
 def extractive(question: str, sources: list[Source], max_sentences: int = 2, outlets: list[str] = ()) -> str:
@@ -44,8 +53,10 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2, out
     scored.sort(reverse=True)
     chosen: dict[int, str] = {}  # source number -> its sentence, in the order picked
     for outlet in outlets:
-        best = next(((n, sentence) for _, _, sentence, n in scored if outlet_of[n] == outlet and n not in chosen),
-                    None)
+        best = next(
+            ((n, sentence) for _, _, sentence, n in scored if outlet_of[n] == outlet and n not in chosen),
+            None,
+        )
         if best:
             chosen[best[0]] = best[1]
     limit = max(max_sentences, len(chosen))
@@ -71,7 +82,7 @@ def choice_answer(option: str, question: str, sources: list[Source], outlets: li
 
 
 def _lead_and_quotes(lead: str, evidence: str) -> str:
-    """"Lead [1][2]. Quote one [1]. Quote two [2].": the lead carries the markers of the quotes after it."""
+    """ "Lead [1][2]. Quote one [1]. Quote two [2].": the lead carries the markers of the quotes after it."""
     if evidence == NO_ANSWER:
         return f"{lead}."
     marks = "".join(dict.fromkeys(re.findall(r"\[\d+\]", evidence)))
@@ -104,7 +115,9 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
         return NO_ANSWER  # a lone letter or word like "it" names nothing; an invented name: the sources do not say
     name_terms, q_terms = set(terms(name)), set(terms(question))
     named = outlets_named(question, outlets)[:3]
-    need = max(1, len(name_terms) - (len(name_terms) >= 3))  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
+    need = max(
+        1, len(name_terms) - (len(name_terms) >= 3)
+    )  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
     scored = []
     for src in sources:
         for sentence in split_sentences(chunk_body(src.text)):
@@ -127,14 +140,32 @@ def named_answer(reply: str, question: str, sources: list[Source], outlets: list
 
 def is_no_answer(text: str) -> bool:
     lowered = text.lower()
-    return not lowered.strip() or any(p in lowered for p in (
-        "sources do not say", "sources don't say", "do not contain", "does not contain", "not mentioned",
-        "no information", "not enough information", "insufficient information", "cannot answer", "can't answer",
-        "cannot be determined", "not provided"))
+    return not lowered.strip() or any(
+        p in lowered
+        for p in (
+            "sources do not say",
+            "sources don't say",
+            "do not contain",
+            "does not contain",
+            "not mentioned",
+            "no information",
+            "not enough information",
+            "insufficient information",
+            "cannot answer",
+            "can't answer",
+            "cannot be determined",
+            "not provided",
+        )
+    )
 
 
-def rewrite_messages(question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT) -> list[dict[str, str]]:
-    lines = [f"{turn['role']}: {turn['content'][:tuning.history_chars]}" for turn in history[-tuning.history_turns:]]
+def rewrite_messages(
+    question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT
+) -> list[dict[str, str]]:
+    lines = [
+        f"{turn['role']}: {turn['content'][: tuning.history_chars]}"
+        for turn in history[-tuning.history_turns :]
+    ]
     return [{"role": "user", "content": render("rewrite", history="\n".join(lines), question=question)}]
 
 

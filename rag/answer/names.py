@@ -24,14 +24,16 @@ _ACRONYM = re.compile(r"[A-Z]{2,5}")  # "SBF", "AOC": news shortens a name it ha
 _LEADING = frozenset(
     "the a an in on but and for it this that these those he she they we i as at if when while after before with by "
     "from his her its their our there what who to so or not no yes mr ms mrs dr however meanwhile also according "
-    "still now then here why how".split())
+    "still now then here why how".split()
+)
 # Titles and roles that open a name's span ("French President Emmanuel Macron", "CEO Caroline Ellison").
 _TITLES = frozenset(
     "president prime minister chancellor foreign defence defense finance home secretary deputy vice former chief "
     "executive ceo cfo cto coo chair chairman chairwoman judge justice senator sen rep representative governor gov "
     "mayor king queen prince princess pope general gen coach head director founder co-founder analyst commissioner "
     "ambassador attorney lawyer spokesperson spokesman spokeswoman captain manager officer leader premier professor "
-    "prof sir dame lord lady dr mr mrs ms".split())
+    "prof sir dame lord lady dr mr mrs ms".split()
+)
 
 
 def _head(name: str) -> str:
@@ -53,8 +55,9 @@ def _untitled(name: str) -> str:
     Volcker", "CNBC's Dawn Giel" -> "Dawn Giel" (a word before a title goes with it: "French President").
     Two words always stay: "General Motors", "Premier League" and "Justice Department" are names."""
     kept = name.split()
-    while len(kept) > 2 and (kept[0].lower() in _TITLES or kept[1].lower() in _TITLES
-                             or kept[0].endswith(("'s", "’s"))):
+    while len(kept) > 2 and (
+        kept[0].lower() in _TITLES or kept[1].lower() in _TITLES or kept[0].endswith(("'s", "’s"))
+    ):
         kept = kept[1:]
     return " ".join(kept)
 
@@ -66,7 +69,7 @@ def spans(text: str) -> list[tuple[str, bool]]:
         for match in NAME_SPAN.finditer(sentence):
             name = _untitled(_clean(match.group(1)))
             if name:
-                out.append((name, not sentence[:match.start()].strip(" \"'“‘(")))
+                out.append((name, not sentence[: match.start()].strip(" \"'“‘(")))
     return out
 
 
@@ -88,8 +91,9 @@ def _asked(question: str, outlets: list[str]) -> set[str]:
     return set(terms(question)) | {t for outlet in outlets for t in terms(outlet)}
 
 
-def evidence_names(question: str, sources: list[Source], outlets: list[str],
-                   expand: Callable[[str], str] | None = None) -> list[tuple[str, int]]:
+def evidence_names(
+    question: str, sources: list[Source], outlets: list[str], expand: Callable[[str], str] | None = None
+) -> list[tuple[str, int]]:
     """The names in the sources' evidence sentences that the question does not itself name (nor an outlet),
     each in its fullest form in the sources and with the number of sources whose evidence holds it; the most
     corroborated first, then by the first source holding it. An acronym counts as the name whose initials it
@@ -128,8 +132,9 @@ def evidence_names(question: str, sources: list[Source], outlets: list[str],
     return [(form[k], len(held[k])) for k in order]
 
 
-def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str],
-                 tuning: Tuning = DEFAULT) -> str | None:
+def leading_name(
+    question: str, chunks: list[tuple[str, str]], outlets: list[str], tuning: Tuning = DEFAULT
+) -> str | None:
     """The name that the most articles among these chunks ((article id, text) pairs) hold, the question's own
     names and outlets aside, when at least `tuning.leading_articles` hold it and more than hold any other name: what
     the results for a who/which question are about ("FTX", "Google")."""
@@ -147,14 +152,24 @@ def leading_name(question: str, chunks: list[tuple[str, str]], outlets: list[str
             held[key].add(article)
             form.setdefault(key, name)
     ranked = sorted(held, key=lambda key: -len(held[key]))
-    if not ranked or len(held[ranked[0]]) < tuning.leading_articles \
-            or len(ranked) > 1 and len(held[ranked[1]]) == len(held[ranked[0]]):
+    if (
+        not ranked
+        or len(held[ranked[0]]) < tuning.leading_articles
+        or len(ranked) > 1
+        and len(held[ranked[1]]) == len(held[ranked[0]])
+    ):
         return None
     return form[ranked[0]]
 
 
-def alternatives(answer: str, question: str, sources: list[Source], outlets: list[str],
-                 expand: Callable[[str], str] | None = None, tuning: Tuning = DEFAULT) -> list[str]:
+def alternatives(
+    answer: str,
+    question: str,
+    sources: list[Source],
+    outlets: list[str],
+    expand: Callable[[str], str] | None = None,
+    tuning: Tuning = DEFAULT,
+) -> list[str]:
     """The best-corroborated names of the evidence when the answer (a name) is not corroborated by it, best
     first; empty when the answer stands. `expand` gives a name's full form (see `evidence_names`)."""
     head = _head(answer)
@@ -172,8 +187,12 @@ def alternatives(answer: str, question: str, sources: list[Source], outlets: lis
 
 def _is_name(word: str, text: str) -> bool:
     """Capitalised in the text more often than not, and no title or function word."""
-    return (word.lower() not in _TITLES and word.lower() not in _LEADING
-            and len(re.findall(rf"\b{re.escape(word)}\b", text)) > len(re.findall(rf"\b{re.escape(word.lower())}\b", text)))
+    return (
+        word.lower() not in _TITLES
+        and word.lower() not in _LEADING
+        and len(re.findall(rf"\b{re.escape(word)}\b", text))
+        > len(re.findall(rf"\b{re.escape(word.lower())}\b", text))
+    )
 
 
 def full_name(name: str, texts: list[str], tuning: Tuning = DEFAULT) -> str:
@@ -201,12 +220,18 @@ def full_name(name: str, texts: list[str], tuning: Tuning = DEFAULT) -> str:
 
     before: Counter[str] = Counter()
     for _, words_before in firsts:
-        while words_before and (not is_name(words_before[0])
-                                or len(words_before) > 1 and words_before[1].lower() in _TITLES):
+        while words_before and (
+            not is_name(words_before[0]) or len(words_before) > 1 and words_before[1].lower() in _TITLES
+        ):
             words_before = words_before[1:]  # "But Sam Bankman-Fried": "Sam"; "Chinese President Xi": none
         before[" ".join(words_before)] += 1
     named = [(count, form) for form, count in before.most_common() if form]
-    if not named or named[0][0] < 2 or named[0][0] < tuning.first_mention * len(firsts) \
-            or len(named) > 1 and named[0][0] <= 2 * named[1][0]:
+    if (
+        not named
+        or named[0][0] < 2
+        or named[0][0] < tuning.first_mention * len(firsts)
+        or len(named) > 1
+        and named[0][0] <= 2 * named[1][0]
+    ):
         return name
     return f"{named[0][1]} {name}"

@@ -24,8 +24,16 @@ class Answer:
     timings: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
-        return {"question": self.question, "query": self.query, "answer": self.text, "answered": self.answered, "note": self.note,
-                "yes_margin": self.yes_margin, "choice_margin": self.choice_margin,
-                "citations": [c.to_dict() for c in self.citations],
-                "sources": [s.to_dict() for s in self.sources], "filters": self.filters,
-                "timings": {k: round(v, 4) for k, v in self.timings.items()}}
+        return {
+            "question": self.question,
+            "query": self.query,
+            "answer": self.text,
+            "answered": self.answered,
+            "note": self.note,
+            "yes_margin": self.yes_margin,
+            "choice_margin": self.choice_margin,
+            "citations": [c.to_dict() for c in self.citations],
+            "sources": [s.to_dict() for s in self.sources],
+            "filters": self.filters,
+            "timings": {k: round(v, 4) for k, v in self.timings.items()},
+        }

@@ -10,7 +10,9 @@ from rag.text import chunk_body, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 
-def select_sources(query: str, hits: list[NodeWithScore], limit: int, tuning: Tuning = DEFAULT) -> list[Source]:
+def select_sources(
+    query: str, hits: list[NodeWithScore], limit: int, tuning: Tuning = DEFAULT
+) -> list[Source]:
     """At most `limit` chunks, one per article, each reduced to its sentences that best match the query."""
     q_terms = set(terms(query))
     seen: set[str] = set()
@@ -22,12 +24,22 @@ def select_sources(query: str, hits: list[NodeWithScore], limit: int, tuning: Tu
         seen.add(meta.get("doc_id"))
         sentences = split_sentences(chunk_body(hit.node.get_content()))
         ranked = sorted(range(len(sentences)), key=lambda i: -len(q_terms & set(terms(sentences[i]))))
-        keep = sorted(ranked[:tuning.sentences_per_source])
+        keep = sorted(ranked[: tuning.sentences_per_source])
         evidence = " ".join(sentences[i] for i in keep)
-        sources.append(Source(n=len(sources) + 1, chunk_id=hit.node.node_id, doc_id=meta.get("doc_id", ""),
-                              title=meta.get("title", ""), source=meta.get("source", ""),
-                              published_at=meta.get("published_at", ""), url=meta.get("url", ""),
-                              evidence=evidence, text=hit.node.get_content(), score=float(hit.score or 0.0)))
+        sources.append(
+            Source(
+                n=len(sources) + 1,
+                chunk_id=hit.node.node_id,
+                doc_id=meta.get("doc_id", ""),
+                title=meta.get("title", ""),
+                source=meta.get("source", ""),
+                published_at=meta.get("published_at", ""),
+                url=meta.get("url", ""),
+                evidence=evidence,
+                text=hit.node.get_content(),
+                score=float(hit.score or 0.0),
+            )
+        )
         if len(sources) >= limit:
             break
     return sources

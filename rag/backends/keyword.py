@@ -46,8 +46,16 @@ def _sentences(texts: list[str]) -> tuple[list[str], np.ndarray]:
 class KeywordIndex:
     """All chunks of a collection: BM25 plus the metadata arrays that filters need."""
 
-    def __init__(self, ids: list[str], texts: list[str], metas: list[dict], bm25=None, sentence_bm25=None,
-                 sentence_owner: np.ndarray | None = None, tuning: Tuning = DEFAULT):
+    def __init__(
+        self,
+        ids: list[str],
+        texts: list[str],
+        metas: list[dict],
+        bm25=None,
+        sentence_bm25=None,
+        sentence_owner: np.ndarray | None = None,
+        tuning: Tuning = DEFAULT,
+    ):
         self.tuning = tuning
         chunk_params, sentence_params = _params(tuning)
         self.ids = ids
@@ -58,7 +66,9 @@ class KeywordIndex:
         self.doc_ids = np.array([m.get("doc_id") or "" for m in metas], dtype=object)
         self.outlets = sorted({s for s in self.sources if s})
         known = self.ts[self.ts >= 0]
-        self.latest_year = datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
+        self.latest_year = (
+            datetime.fromtimestamp(int(known.max()), tz=timezone.utc).year if known.size else None
+        )
         self.bm25 = bm25 if bm25 is not None else _bm25(texts, chunk_params)
         if sentence_bm25 is None:
             sentences, sentence_owner = _sentences(texts)
@@ -80,7 +90,9 @@ class KeywordIndex:
         if self.sentence_owner is None or not self.sentence_owner.size or chunk.max() <= 0:
             return chunk
         best = np.zeros(len(self.ids), dtype=np.float32)
-        np.maximum.at(best, self.sentence_owner, np.asarray(self.sentence_bm25.get_scores(tokens), dtype=np.float32))
+        np.maximum.at(
+            best, self.sentence_owner, np.asarray(self.sentence_bm25.get_scores(tokens), dtype=np.float32)
+        )
         if best.max() > 0:
             weight = self.tuning.sentence_weight if sentence_weight is None else sentence_weight
             chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
@@ -92,8 +104,9 @@ class KeywordIndex:
         if self.sentence_owner is None or not terms or not chunks:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(terms)), dtype=np.float32)
         owner = self.sentence_owner
-        rows = np.concatenate([np.arange(np.searchsorted(owner, c), np.searchsorted(owner, c, side="right"))
-                               for c in chunks])
+        rows = np.concatenate(
+            [np.arange(np.searchsorted(owner, c), np.searchsorted(owner, c, side="right")) for c in chunks]
+        )
         scores = [np.asarray(self.sentence_bm25.get_scores([t]), dtype=np.float32)[rows] for t in terms]
         return owner[rows], np.stack(scores, axis=1)
 
@@ -105,8 +118,9 @@ class KeywordIndex:
         return digest.hexdigest()[:24]
 
     @classmethod
-    def load_or_build(cls, cache_dir: Path, ids: list[str], texts: list[str], metas: list[dict],
-                      tuning: Tuning = DEFAULT) -> KeywordIndex:
+    def load_or_build(
+        cls, cache_dir: Path, ids: list[str], texts: list[str], metas: list[dict], tuning: Tuning = DEFAULT
+    ) -> KeywordIndex:
         """Reuse the on-disk index when the chunk set is unchanged; otherwise rebuild and save it."""
         import bm25s
 
@@ -115,9 +129,15 @@ class KeywordIndex:
         if (path / "ids.json").exists():
             try:
                 if json.loads((path / "ids.json").read_text()) == ids:
-                    return cls(ids, texts, metas, bm25=bm25s.BM25.load(str(path / "chunks")),
-                               sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
-                               sentence_owner=np.load(path / "sentence_owner.npy"), tuning=tuning)
+                    return cls(
+                        ids,
+                        texts,
+                        metas,
+                        bm25=bm25s.BM25.load(str(path / "chunks")),
+                        sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
+                        sentence_owner=np.load(path / "sentence_owner.npy"),
+                        tuning=tuning,
+                    )
             except (OSError, ValueError):
                 pass
         index = cls(ids, texts, metas, tuning=tuning)

