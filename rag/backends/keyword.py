@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
+import tempfile
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -121,32 +124,69 @@ class KeywordIndex:
     def load_or_build(
         cls, cache_dir: Path, ids: list[str], texts: list[str], metas: list[dict], tuning: Tuning = DEFAULT
     ) -> KeywordIndex:
-        """Reuse the on-disk index when the chunk set is unchanged; otherwise rebuild and save it."""
-        import bm25s
+        """Reuse the on-disk index when the chunk set is unchanged; otherwise rebuild and save it.
 
+        Several processes may open one data dir at once (two `serve` workers, `ingest` beside `serve`): the
+        build and the swap happen under a file lock, each writer in its own temporary folder, and a reader
+        that finds a version half-removed builds its own."""
         key = cls.fingerprint(ids, metas, tuning)
         path = cache_dir / key
-        if (path / "ids.json").exists():
-            try:
-                if json.loads((path / "ids.json").read_text()) == ids:
-                    return cls(
-                        ids,
-                        texts,
-                        metas,
-                        bm25=bm25s.BM25.load(str(path / "chunks")),
-                        sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
-                        sentence_owner=np.load(path / "sentence_owner.npy"),
-                        tuning=tuning,
-                    )
-            except (OSError, ValueError):
-                pass
-        index = cls(ids, texts, metas, tuning=tuning)
-        if ids:
-            shutil.rmtree(cache_dir, ignore_errors=True)  # keep one version only
-            tmp = cache_dir / f"{key}.tmp"
+        found = cls._load(path, ids, texts, metas, tuning)
+        if found is not None or not ids:
+            return found or cls(ids, texts, metas, tuning=tuning)
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with _locked(cache_dir / ".lock"):
+            found = cls._load(path, ids, texts, metas, tuning)  # another process may have built it meanwhile
+            if found is not None:
+                return found
+            index = cls(ids, texts, metas, tuning=tuning)
+            tmp = Path(tempfile.mkdtemp(prefix=f"{key}.", suffix=".tmp", dir=cache_dir))
             index.bm25.save(str(tmp / "chunks"))
             index.sentence_bm25.save(str(tmp / "sentences"))
             np.save(tmp / "sentence_owner.npy", index.sentence_owner)
             (tmp / "ids.json").write_text(json.dumps(ids))
-            tmp.rename(path)
+            if path.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+            else:
+                os.replace(tmp, path)
+            for old in cache_dir.iterdir():  # keep one version only
+                if old.is_dir() and old.name != key:
+                    shutil.rmtree(old, ignore_errors=True)
         return index
+
+    @classmethod
+    def _load(
+        cls, path: Path, ids: list[str], texts: list[str], metas: list[dict], tuning: Tuning
+    ) -> KeywordIndex | None:
+        import bm25s
+
+        try:
+            if json.loads((path / "ids.json").read_text()) != ids:
+                return None
+            return cls(
+                ids,
+                texts,
+                metas,
+                bm25=bm25s.BM25.load(str(path / "chunks")),
+                sentence_bm25=bm25s.BM25.load(str(path / "sentences")),
+                sentence_owner=np.load(path / "sentence_owner.npy"),
+                tuning=tuning,
+            )
+        except (OSError, ValueError):  # absent, or removed by a newer version's writer while being read
+            return None
+
+
+@contextmanager
+def _locked(path: Path):
+    """An exclusive lock on `path` across processes (flock; released when the file closes, even on a crash)."""
+    with open(path, "a") as handle:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no cross-process lock
+            yield
+            return
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
