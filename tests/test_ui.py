@@ -7,6 +7,7 @@ import os
 import socket
 import subprocess
 import sys
+import time
 from contextlib import contextmanager
 
 import pytest
@@ -437,3 +438,47 @@ def test_chat_endpoint_takes_one_string(demo, client_for):
         api = client_for(url).view_api(print_info=False, return_format="dict")
     assert list(api["named_endpoints"]) == ["/chat"]
     assert [p["python_type"]["type"] for p in api["named_endpoints"]["/chat"]["parameters"]] == ["str"]
+
+
+def test_failed_logins_from_one_address_back_off(demo):
+    import httpx
+
+    app = build_app(demo)
+    _, url, _ = app.launch(
+        prevent_thread_lock=True,
+        server_name="127.0.0.1",
+        server_port=free_port(),
+        quiet=True,
+        show_error=False,
+        auth=("ann", "s3cret"),
+        **page_options(demo.settings),
+    )
+    try:
+        with httpx.Client(base_url=url, timeout=30) as http:
+
+            def login(password: str) -> httpx.Response:
+                return http.post("/login", data={"username": "ann", "password": password})
+
+            assert [login("wrong").status_code for _ in range(6)] == [
+                400
+            ] * 6  # 5 free, the 6th starts a wait
+            refused = login("s3cret")  # even the right password waits its turn
+            assert (refused.status_code, refused.headers["retry-after"]) == (429, "1")
+            assert refused.json() == {"detail": "Too many failed logins: try again in 1 s."}
+            time.sleep(1.1)
+            assert login("wrong").status_code == 400  # the 7th failure: a 2 s wait
+            assert login("s3cret").status_code == 429
+            time.sleep(2.1)
+            assert login("s3cret").status_code == 200  # and the record is cleared
+            assert [login("wrong").status_code for _ in range(5)] == [400] * 5
+    finally:
+        app.close()
+
+
+def test_ingest_has_its_own_queue_so_answers_never_wait_for_it(demo):
+    app = build_app(demo)
+    queues = {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values() if fn.name != "fn"}
+    events = [(fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values()]
+    assert ("ingest", 1) in events  # one ingest at a time, in its own queue
+    assert queues["chat"] == ("answer", "default")
+    assert sum(cid == "answer" for cid, _ in events) == 2  # the chat box and the /chat API: one model, one queue

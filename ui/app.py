@@ -23,6 +23,7 @@ from rag.errors import ConfigError, NewsragError
 from rag.retrieval import Filters
 from rag.settings import Settings
 from ui import render
+from ui.throttle import LoginThrottle
 from ui.uploads import stage
 
 log = logging.getLogger(__name__)
@@ -44,6 +45,7 @@ UPLOAD_TYPES = [
 ]
 MAX_SOURCES = 10
 ANSWER_QUEUE = "answer"  # the UI chat and the /chat API share one model, so they share one queue
+INGEST_QUEUE = "ingest"  # a slow download or a big upload must not hold up answers
 
 
 # -- security ----------------------------------------------------------------------------------
@@ -77,13 +79,17 @@ def check_bind(settings: Settings, host: str) -> tuple[str, str] | None:
 
 
 def page_options(settings: Settings) -> dict:
-    """Launch arguments: system fonts only (no font downloads), our CSS, the upload size limit."""
+    """Launch arguments: system fonts only (no font downloads), our CSS, the upload size limit, and login
+    throttling per client address (ui.throttle)."""
+    from starlette.middleware import Middleware
+
     theme = gr.themes.Default(font=SYSTEM_FONTS, font_mono=MONO_FONTS)
     return {
         "theme": theme,
         "css": render.CSS,
         "max_file_size": f"{settings.max_file_mb:g}mb",
         "footer_links": ["api", "settings"],
+        "app_kwargs": {"middleware": [Middleware(LoginThrottle)]},
     }
 
 
@@ -337,7 +343,8 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             [files, url],
             [report, stats, outlets, files, url],
             api_visibility="private",
-            concurrency_id=ANSWER_QUEUE,
+            concurrency_id=INGEST_QUEUE,
+            concurrency_limit=1,
         )
         app.load(partial(corpus_view, assistant), None, [stats, outlets], api_visibility="private")
 
