@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import date
 from pathlib import Path
 from typing import Literal
 
@@ -59,7 +60,12 @@ class Settings(BaseSettings):
         "text-embedding-3-small", description="Embedding model at the OpenAI-compatible endpoint."
     )
     openai_api_key: str | None = Field(None, description="API key; falls back to OPENAI_API_KEY.")
-    openai_timeout: float = Field(60.0, description="Seconds before an OpenAI-compatible call fails.")
+    openai_timeout: float = Field(
+        90.0,
+        gt=0,
+        description="Seconds an OpenAI-compatible call may take in all: its retry and the whole "
+        "streamed answer included (each embedding batch is one call).",
+    )
 
     chunk_tokens: int = Field(256, description="Chunk size in cl100k tokens, header included.")
     chunk_overlap: int = Field(16, description="Token overlap between neighbouring chunks.")
@@ -87,6 +93,11 @@ class Settings(BaseSettings):
         "unset is the value calibrated for the bundled model (0 for any other).",
     )
 
+    as_of: date | None = Field(
+        None,
+        description="The date questions are asked on (YYYY-MM-DD): relative "
+        "dates ('last week', 'on Tuesday') resolve against it; unset is today.",
+    )
     tuning: Tuning = Field(
         default_factory=Tuning,
         description="Weights and thresholds of retrieval and "

@@ -19,6 +19,11 @@ Scripting (plain attributes, change them at any time):
   delay        seconds to wait before answering (to make clients time out)
   stall_after  in a stream, stop sending (and hold the connection) after this many content pieces
   stream_error in a stream, send this `data: {"error": ...}` message after the pieces instead of [DONE]
+  malformed    in a stream, send `data: <malformed>` (text that is not JSON) after the pieces
+  drip         in a stream, wait this many seconds before each piece (a server that never quite stops)
+  canned       (status, content type, body) sent for every request instead of an answer, e.g. an HTML page;
+               "{authorization}" in the body becomes the request's Authorization header, as some proxies
+               echo it back
   api_key      if set, requests without `Authorization: Bearer <api_key>` get 401
 Every request is recorded (method, path, headers with lower-case names, JSON body) in `requests`.
 """
@@ -83,6 +88,9 @@ class OpenAIServer:
         self.delay = delay
         self.stall_after: int | None = None
         self.stream_error: str | None = None
+        self.malformed: str | None = None
+        self.drip = 0.0
+        self.canned: tuple[int, str, str] | None = None
         self.api_key = api_key
         # First-token alternatives [(token, logprob), …] for requests with logprobs; None answers them 400,
         # as endpoints without log-probabilities do.
@@ -139,6 +147,9 @@ class OpenAIServer:
         self.delay = 0.0
         self.stall_after = None
         self.stream_error = None
+        self.malformed = None
+        self.drip = 0.0
+        self.canned = None
         self.api_key = None
         self.top_logprobs = None
 
@@ -187,15 +198,24 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     # -- plumbing ---------------------------------------------------------------------------
-    def _send_json(self, status: int, payload: dict) -> None:
-        data = json.dumps(payload).encode()
+    def _send(self, status: int, content_type: str, data: bytes) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(data)))
         self.send_header("Connection", "close")
         self.end_headers()
         self.wfile.write(data)
         self.close_connection = True
+
+    def _send_json(self, status: int, payload: dict) -> None:
+        self._send(status, "application/json", json.dumps(payload).encode())
+
+    def _send_canned(self, status: int, content_type: str, body: str) -> None:
+        self._send(
+            status,
+            content_type,
+            body.replace("{authorization}", self.headers.get("Authorization", "")).encode(),
+        )
 
     def _send_error(self, status: int, message: str, kind: str = "server_error") -> None:
         self._send_json(status, {"error": {"message": message, "type": kind, "param": None, "code": None}})
@@ -222,7 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if srv._wait(srv.delay) or srv.generation != generation:
                 return  # stopping, or the test that delayed this request is over
-            if srv.status is not None:
+            if srv.canned is not None:
+                self._send_canned(*srv.canned)
+            elif srv.status is not None:
                 kind = "invalid_api_key" if srv.status == 401 else "server_error"
                 self._send_error(srv.status, f"scripted failure HTTP {srv.status}", kind)
             elif srv.api_key and self.headers.get("Authorization") != f"Bearer {srv.api_key}":
@@ -327,11 +349,18 @@ class _Handler(BaseHTTPRequestHandler):
             self._chunk(f"data: {json.dumps(chunk)}\n\n")
 
         event({"role": "assistant", "content": ""})
+        generation = srv.generation
         for i, piece in enumerate(pieces):
             if srv.stall_after is not None and i >= srv.stall_after:
                 srv._wait(30)  # hold the connection open, sending nothing, until the server stops
                 return
+            if srv._wait(srv.drip) or srv.generation != generation:
+                return  # stopping, or the test that set the drip is over
             event({"content": piece})
+        if srv.malformed is not None:
+            self._chunk(f"data: {srv.malformed}\n\n")
+            self._chunk("")
+            return
         if srv.stream_error:
             self._chunk(
                 "data: "

@@ -5,6 +5,7 @@ Nothing here mocks the openai client: requests go over TCP to 127.0.0.1 and the 
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import shutil
@@ -21,11 +22,12 @@ from openai_server import OpenAIServer, hashed_embedding
 from rag.answer.sources import format_sources, select_sources
 from rag.assistant import Assistant
 from rag.backends.embeddings import OpenAIEmbedder
-from rag.backends.llms import OpenAILLM, complete
+from rag.backends.llms import OpenAILLM, complete, redact
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
 
 QUESTION = "What is Russia's position on European peacekeepers?"
+YES_NO = "Did Russia reject the deployment of European peacekeepers to Ukraine?"
 EXPECTED = "moscow-european-peacekeepers-direct-conflict"  # the demo article that answers QUESTION
 # Copied from that article (examples/news/json/briefs.jsonl).
 COPIED = (
@@ -189,7 +191,11 @@ def test_ask_end_to_end_with_verified_citation(assistant, srv):
     assert answer.citations[0].url == demo_url(EXPECTED)
     assert answer.citations[0].quote == COPIED + "."
     # The query was embedded by the server; one chat call carried the numbered sources and the question.
-    assert [r.body["input"] for r in srv.embedding_requests] == [[QUESTION]]
+    # The query was embedded for the search, then again beside the sources' sentences to choose among them.
+    queries = [r.body["input"] for r in srv.embedding_requests]
+    assert (
+        len(queries) == 2 and queries[0] == [QUESTION] and queries[1][0] == QUESTION and len(queries[1]) > 4
+    )
     (chat,) = srv.chat_requests
     assert chat.body["model"] == CHAT_MODEL and chat.body["stream"] is True
     assert chat.body["max_tokens"] == assistant.settings.max_tokens
@@ -211,7 +217,10 @@ def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
     pieces = ["Russia ", "rejects ", "any deployment of European troops to Ukraine", f" [{n}]", "."]
     srv.reset([pieces])
     items = list(assistant.stream(QUESTION))
-    assert items[:-1] == pieces
+    assert [s.n for s in items[0].sources] == [
+        s.n for s in items[-1].sources
+    ]  # the sources first, then the text
+    assert items[1:-1] == pieces
     assert items[-1].text == f"Russia rejects any deployment of European troops to Ukraine [{n}]."
     assert [c.n for c in items[-1].citations] == [n]
 
@@ -239,69 +248,260 @@ def test_follow_up_rewrites_then_answers(assistant, srv):
     assert "assistant: He rejected NATO troops in Ukraine [1]." in msg["content"]
     assert f"Last question: {follow_up}" in msg["content"]
     assert f"Question: {QUESTION}\n" in final.body["messages"][-1]["content"]  # the rewrite was searched
-    assert [r.body["input"] for r in srv.embedding_requests][-1] == [QUESTION]
+    assert [r.body["input"] for r in srv.embedding_requests][-2] == [QUESTION]
 
 
 # -- 4. errors ----------------------------------------------------------------------------------------
 MESSAGES = [{"role": "user", "content": "hi"}]
+URL_HINT = "check that NEWSRAG_OPENAI_BASE_URL is an OpenAI-compatible API (usually ending in /v1)"
+KEY = "sk-test-4f9c2d7e8a1b3c5d7e9f"
+HTML = (
+    "<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n"
+    "<body><h1>Corporate proxy</h1><p>Please sign in to continue.</p></body></html>"
+)
+HTML_SEEN = '"<!DOCTYPE html> <html><head><title>Sign in</title></head> <b…"'
+BROKEN_JSON = '{"id": "chatcmpl-1", "choices": [{"message": '
+
+
+def stream_error(srv: OpenAIServer, **settings) -> tuple[list[str], str]:
+    """The pieces an OpenAILLM streamed before it failed, and its one-line message."""
+    got: list[str] = []
+    with pytest.raises(BackendError) as err:
+        for piece in OpenAILLM(Settings(openai_base_url=srv.base_url, **settings)).stream(MESSAGES, 8):
+            got.append(piece)
+    return got, str(err.value)
 
 
 def test_http_500_names_the_endpoint_after_one_retry(srv):
     srv.status = 500
-    with pytest.raises(BackendError, match=rf"the LLM endpoint {srv.base_url} answered HTTP 500"):
-        list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream(MESSAGES, 8))
-    assert len(srv.chat_requests) == 2  # max_retries=1
+    _, message = stream_error(srv)
+    assert message == f"the LLM endpoint {srv.base_url} answered HTTP 500: scripted failure HTTP 500"
+    assert len(srv.chat_requests) == 2  # one retry
 
 
 def test_http_401_is_not_retried(srv):
-    srv.api_key = "sk-right"
-    with pytest.raises(BackendError, match=r"answered HTTP 401: .*Incorrect API key"):
-        list(OpenAILLM(Settings(openai_base_url=srv.base_url, openai_api_key="sk-wrong")).stream(MESSAGES, 8))
+    srv.api_key = "sk-right-0123456789"
+    _, message = stream_error(srv, openai_api_key="sk-wrong-0123456789")
+    assert message == (
+        f"the LLM endpoint {srv.base_url} refused the API key (HTTP 401: Incorrect API key provided); "
+        "check NEWSRAG_OPENAI_API_KEY (or OPENAI_API_KEY)"
+    )
     assert len(srv.chat_requests) == 1
 
 
-def test_slow_endpoint_times_out(srv):
-    srv.delay = 3.0
+@pytest.mark.parametrize(
+    "content_type, body, said",
+    [
+        (
+            "application/json",
+            '{"error": {"message": "invalid token in header Authorization: {authorization}"}}',
+            "invalid token in header Authorization: Bearer [redacted]",
+        ),
+        (
+            "text/plain",
+            "401 Unauthorized\n\nAuthorization: {authorization}",
+            "401 Unauthorized Authorization: Bearer [redacted]",
+        ),
+        ("text/plain", f"unknown key {KEY}", "unknown key [redacted]"),
+    ],
+)
+def test_key_echoed_by_a_401_is_redacted(srv, content_type, body, said):
+    srv.canned = (401, content_type, body)
+    _, message = stream_error(srv, openai_api_key=KEY)
+    assert message == (
+        f"the LLM endpoint {srv.base_url} refused the API key (HTTP 401: {said}); "
+        "check NEWSRAG_OPENAI_API_KEY (or OPENAI_API_KEY)"
+    )
+    assert srv.chat_requests[0].headers["authorization"] == f"Bearer {KEY}"  # the key was sent
+    assert KEY not in message and KEY[3:12] not in message
+
+
+def test_a_key_that_is_not_sk_shaped_is_redacted_too(srv):
+    key = "corp-token-8b1e47c2d9"
+    srv.canned = (403, "text/plain", f"token {key} lacks scope chat; header was {{authorization}}")
+    with pytest.raises(BackendError) as err:
+        OpenAIEmbedder(Settings(openai_base_url=srv.base_url, openai_api_key=key)).embed(["x"])
+    assert str(err.value) == (
+        f"the embedding endpoint {srv.base_url} refused the API key (HTTP 403: token [redacted] lacks scope "
+        "chat; header was Bearer [redacted]); check NEWSRAG_OPENAI_API_KEY (or OPENAI_API_KEY)"
+    )
+
+
+def test_redact():
+    assert redact("GET http://bob:hunter2@proxy/v1\n Basic Ym9iOmh1bnRlcjI= sk-proj-abc123XYZ", None) == (
+        "GET http://[redacted]@proxy/v1 Basic [redacted] [redacted]"
+    )
+
+
+def test_malformed_stream_is_one_line_after_the_pieces_that_came(srv):
+    srv.reset(["partial answer"])
+    srv.malformed = '{"choices": [{"delta": {"content": "x"'
+    got, message = stream_error(srv)
+    assert got == ["partial ", "answer"]
+    assert message == (
+        f"the LLM endpoint {srv.base_url} sent a malformed stream: an event is not JSON "
+        f'("{{"choices": [{{"delta": {{"content": "x""); {URL_HINT}'
+    )
+
+
+def test_stream_event_that_is_not_a_chunk(srv):
+    srv.malformed = '{"choices": "none"}'
+    _, message = stream_error(srv)
+    assert message == (
+        f"the LLM endpoint {srv.base_url} sent a malformed stream: an event is not a chat completion chunk "
+        f'("{{"choices": "none"}}"); {URL_HINT}'
+    )
+
+
+@pytest.mark.parametrize(
+    "content_type, body, seen",
+    [
+        ("text/html; charset=utf-8", HTML, f"text/html ({HTML_SEEN})"),
+        (
+            "application/json",
+            BROKEN_JSON,
+            f'application/json that is not a JSON object ("{BROKEN_JSON.strip()}")',
+        ),
+    ],
+)
+def test_a_200_that_is_not_json_is_an_invalid_response(srv, content_type, body, seen):
+    srv.canned = (200, content_type, body)
+    _, message = stream_error(srv)
+    assert message == (
+        f"the LLM endpoint {srv.base_url} sent an invalid response: expected JSON/SSE, got {seen}; {URL_HINT}"
+    )
+    assert len(srv.chat_requests) == 1
+    with pytest.raises(BackendError) as err:
+        OpenAILLM(Settings(openai_base_url=srv.base_url)).yes_no(MESSAGES)
+    assert str(err.value) == (
+        f"the LLM endpoint {srv.base_url} sent an invalid response: expected JSON, got {seen}; {URL_HINT}"
+    )
+    with pytest.raises(BackendError) as err:
+        OpenAIEmbedder(Settings(openai_base_url=srv.base_url)).embed(["x"])
+    assert str(err.value) == (
+        f"the embedding endpoint {srv.base_url} sent an invalid response: expected JSON, got {seen}; {URL_HINT}"
+    )
+
+
+def test_a_whole_json_completion_for_a_stream_request_is_the_answer(srv):
+    """Some servers ignore "stream": true."""
+    completion = {
+        "object": "chat.completion",
+        "choices": [{"index": 0, "message": {"content": "All at once."}}],
+    }
+    srv.canned = (200, "application/json", json.dumps(completion))
+    assert list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream(MESSAGES, 8)) == ["All at once."]
+    srv.canned = (200, "application/json", '{"object": "list"}')
+    _, message = stream_error(srv)
+    assert message == (
+        f"the LLM endpoint {srv.base_url} sent an invalid response: expected a chat completion, got JSON "
+        f'without choices ("{{"object": "list"}}"); {URL_HINT}'
+    )
+
+
+def test_yes_no_gives_way_only_when_logprobs_are_refused(srv):
+    llm = OpenAILLM(Settings(openai_base_url=srv.base_url))
+    assert llm.yes_no(MESSAGES) is None  # HTTP 400: logprobs are not supported
+    srv.status = 503
+    with pytest.raises(BackendError, match=rf"^the LLM endpoint {srv.base_url} answered HTTP 503: "):
+        llm.yes_no(MESSAGES)
+
+
+def test_broken_endpoint_is_never_an_answer_that_the_sources_do_not_say(demo_data_dir, tmp_path, srv):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)  # local embeddings: only the LLM is at the endpoint
+    srv.canned = (200, "text/html", HTML)
+    for mode, question in (("auto", QUESTION), ("verdict", YES_NO)):
+        assistant = Assistant(
+            Settings(data_dir=data, llm="openai", openai_base_url=srv.base_url, yes_no=mode)
+        )
+        with pytest.raises(
+            BackendError, match=r"sent an invalid response: expected JSON(/SSE)?, got text/html"
+        ):
+            assistant.ask(question)
+    assert [r.body.get("logprobs") for r in srv.chat_requests] == [None, True]
+
+
+BOUND = 2.0  # NEWSRAG_OPENAI_TIMEOUT in the tests below
+TIMED_OUT = "timed out; try again, raise NEWSRAG_OPENAI_TIMEOUT, or use --llm extractive"
+
+
+def test_hanging_endpoint_fails_within_the_bound(srv):
+    srv.delay = 30.0
     t0 = time.perf_counter()
-    with pytest.raises(BackendError, match=r"timed out"):
-        list(OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(MESSAGES, 8))
-    assert time.perf_counter() - t0 < 3.0
-    assert len(srv.chat_requests) == 2
+    _, message = stream_error(srv, openai_timeout=BOUND)
+    assert time.perf_counter() - t0 < BOUND + 3  # lenient: proves the bound, not a speed
+    assert message == f"the LLM endpoint {srv.base_url} {TIMED_OUT}"
+    assert len(srv.chat_requests) == 1  # no retry after the time is up
+
+
+def test_dripping_endpoint_fails_within_the_bound(srv):
+    """Each piece comes well within the client's read timeout, but the whole answer would take 12 s."""
+    srv.reset([" ".join(["word"] * 30)])
+    srv.drip = 0.4
+    t0 = time.perf_counter()
+    got, message = stream_error(srv, openai_timeout=BOUND)
+    assert time.perf_counter() - t0 < BOUND + 3
+    assert message == f"the LLM endpoint {srv.base_url} {TIMED_OUT}"
+    assert 0 < len(got) < 30
+
+
+def test_ask_against_a_hanging_endpoint_fails_within_the_bound(demo_data_dir, tmp_path, srv):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    assistant = Assistant(
+        Settings(data_dir=data, llm="openai", openai_base_url=srv.base_url, openai_timeout=BOUND)
+    )
+    assistant.warm()
+    srv.delay = 30.0
+    t0 = time.perf_counter()
+    with pytest.raises(BackendError) as err:
+        assistant.ask(QUESTION)
+    assert time.perf_counter() - t0 < BOUND + 3
+    assert str(err.value) == f"the LLM endpoint {srv.base_url} {TIMED_OUT}"
 
 
 def test_stall_mid_stream_times_out(srv):
     srv.reset(["one two three four"])
     srv.stall_after = 2
-    got = []
-    with pytest.raises(BackendError, match=rf"the LLM endpoint {srv.base_url} timed out"):
-        for piece in OpenAILLM(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).stream(
-            MESSAGES, 8
-        ):
-            got.append(piece)
+    got, message = stream_error(srv, openai_timeout=0.5)
+    assert message == f"the LLM endpoint {srv.base_url} {TIMED_OUT}"
     assert got == ["one ", "two "]
 
 
 def test_error_event_mid_stream(srv):
     srv.reset(["partial answer"])
     srv.stream_error = "model overloaded"
-    with pytest.raises(BackendError, match=r"failed mid-answer: .*model overloaded"):
-        list(OpenAILLM(Settings(openai_base_url=srv.base_url)).stream(MESSAGES, 8))
+    _, message = stream_error(srv)
+    assert message == f"the LLM endpoint {srv.base_url} failed mid-answer: APIError: model overloaded"
 
 
 def test_nothing_listening_cannot_reach():
     url = f"http://127.0.0.1:{closed_port()}/v1"
-    with pytest.raises(BackendError, match=rf"cannot reach the LLM endpoint {url}"):
+    with pytest.raises(BackendError) as err:
         list(OpenAILLM(Settings(openai_base_url=url, openai_timeout=2)).stream(MESSAGES, 8))
+    assert str(err.value) == (
+        f"cannot reach the LLM endpoint {url}; check NEWSRAG_OPENAI_BASE_URL or use --llm local / extractive"
+    )
 
 
 def test_embedding_errors_name_the_endpoint(srv):
     srv.status = 500
-    with pytest.raises(BackendError, match=rf"the embedding endpoint {srv.base_url} failed .*500"):
+    with pytest.raises(BackendError) as err:
         OpenAIEmbedder(Settings(openai_base_url=srv.base_url)).embed(["x"])
+    assert (
+        str(err.value)
+        == f"the embedding endpoint {srv.base_url} answered HTTP 500: scripted failure HTTP 500"
+    )
     srv.reset()
-    srv.delay = 3.0
-    with pytest.raises(BackendError, match=r"embedding endpoint .* failed .*timed out"):
+    srv.delay = 30.0
+    t0 = time.perf_counter()
+    with pytest.raises(BackendError) as err:
         OpenAIEmbedder(Settings(openai_base_url=srv.base_url, openai_timeout=0.5)).embed(["x"])
+    assert time.perf_counter() - t0 < 0.5 + 3
+    assert str(err.value) == (
+        f"the embedding endpoint {srv.base_url} timed out; try again, raise NEWSRAG_OPENAI_TIMEOUT"
+    )
 
 
 def test_ask_surfaces_backend_errors(assistant, srv):
@@ -310,26 +510,51 @@ def test_ask_surfaces_backend_errors(assistant, srv):
         assistant.ask(QUESTION)
 
 
-def test_cli_closed_port_is_one_error_line(demo_data_dir, tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    shutil.copytree(demo_data_dir, data)  # built with the local embedder; --llm openai changes the LLM only
-    url = f"http://127.0.0.1:{closed_port()}/v1"
+def newsrag_ask(data: Path, url: str, **env_vars: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("NEWSRAG_", "OPENAI_"))}
-    env.update(NEWSRAG_OPENAI_BASE_URL=url, NEWSRAG_OPENAI_TIMEOUT="2", ANONYMIZED_TELEMETRY="False")
+    env.update(
+        NEWSRAG_OPENAI_BASE_URL=url, NEWSRAG_OPENAI_TIMEOUT="2", ANONYMIZED_TELEMETRY="False", **env_vars
+    )
     newsrag = Path(sys.executable).with_name("newsrag")
     cmd = [str(newsrag)] if newsrag.exists() else [sys.executable, "-c", "from rag.cli import main; main()"]
-    proc = subprocess.run(
+    return subprocess.run(
         cmd + ["--data-dir", str(data), "ask", QUESTION, "--llm", "openai"],
         capture_output=True,
         text=True,
         env=env,
         timeout=120,
     )
+
+
+def test_cli_closed_port_is_one_error_line(demo_data_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)  # built with the local embedder; --llm openai changes the LLM only
+    url = f"http://127.0.0.1:{closed_port()}/v1"
+    proc = newsrag_ask(data, url)
     assert proc.returncode == 1, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr
     assert lines[0].startswith(f"error: cannot reach the LLM endpoint {url}")
     assert "Traceback" not in proc.stderr
+
+
+@pytest.mark.parametrize("fault", ["html", "key echoed"])
+def test_cli_broken_endpoint_is_one_error_line(demo_data_dir, tmp_path, srv, fault):
+    data = tmp_path / "data"
+    shutil.copytree(demo_data_dir, data)
+    if fault == "html":
+        srv.canned = (200, "text/html", HTML)
+        expected = f"sent an invalid response: expected JSON/SSE, got text/html ({HTML_SEEN}); {URL_HINT}"
+    else:
+        srv.canned = (401, "text/plain", "bad credentials: {authorization}")
+        expected = (
+            "refused the API key (HTTP 401: bad credentials: Bearer [redacted]); "
+            "check NEWSRAG_OPENAI_API_KEY (or OPENAI_API_KEY)"
+        )
+    proc = newsrag_ask(data, srv.base_url, NEWSRAG_OPENAI_API_KEY=KEY)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr.splitlines() == [f"error: the LLM endpoint {srv.base_url} {expected}"]
+    assert srv.chat_requests and KEY not in proc.stderr
 
 
 # -- 5. embeddings mismatch -------------------------------------------------------------------------
@@ -353,8 +578,7 @@ def test_openai_index_opened_with_local_embeddings(openai_index, tmp_path):
         _ = Assistant(Settings(data_dir=data, llm="extractive")).collection
 
 
-# -- 4. yes/no verdicts from log-probabilities -----------------------------------------------------
-YES_NO = "Did Russia reject the deployment of European peacekeepers to Ukraine?"
+# -- 6. yes/no verdicts from log-probabilities -----------------------------------------------------
 
 
 def test_yes_no_verdict_comes_from_the_endpoints_logprobs(openai_index, srv):

@@ -8,7 +8,7 @@ from typing import Protocol
 
 import numpy as np
 
-from rag.errors import BackendError, ConfigError, ModelError
+from rag.errors import ConfigError, ModelError
 from rag.settings import Settings
 
 MINILM_SHA256 = "8199be6f699a395f99f89df973f9dc5285fbcfcdb2ae1a4e1201dab014f3d2a6"
@@ -114,33 +114,39 @@ class OpenAIEmbedder:
     """Any OpenAI-compatible /v1/embeddings endpoint."""
 
     def __init__(self, settings: Settings):
-        from openai import OpenAI
+        from rag.backends.llms import Endpoint
 
-        self.client = OpenAI(
-            base_url=settings.openai_base_url,
-            api_key=settings.api_key() or "not-needed",
-            timeout=settings.openai_timeout,
-            max_retries=1,
-        )
+        self.endpoint = Endpoint(settings, "embedding")
+        self.client = self.endpoint.client
+        self.embeddings = self.client.embeddings.with_raw_response  # imported on first use: not in a deadline
         self.model = settings.openai_embedding_model
         self.name = f"openai:{self.model}"
-        self.where = settings.openai_base_url or "api.openai.com"
+        self.where = self.endpoint.where
 
     def embed(self, texts: list[str]) -> np.ndarray:
-        import openai
-
         vectors = []
-        try:
-            for start in range(0, len(texts), 128):
-                resp = self.client.embeddings.create(model=self.model, input=texts[start : start + 128])
-                vectors.extend(d.embedding for d in sorted(resp.data, key=lambda d: d.index))
-        except openai.OpenAIError as exc:
-            raise BackendError(
-                f"the embedding endpoint {self.where} failed ({type(exc).__name__}: {exc}); "
-                "check NEWSRAG_OPENAI_BASE_URL, NEWSRAG_OPENAI_EMBEDDING_MODEL and the API key"
-            ) from None
+        for start in range(0, len(texts), 128):
+            vectors.extend(self._embed_batch(texts[start : start + 128]))
         arr = np.asarray(vectors, dtype=np.float32)
         return arr / np.clip(np.linalg.norm(arr, axis=1, keepdims=True), 1e-12, None)
+
+    def _embed_batch(self, batch: list[str]) -> list[list[float]]:
+        """One request, bounded by NEWSRAG_OPENAI_TIMEOUT; the vectors in input order."""
+        from rag.backends.llms import InvalidResponse, json_body
+
+        def read(raw):
+            data = json_body(raw.http_response).get("data")
+            if not isinstance(data, list) or not all(isinstance(d, dict) and "embedding" in d for d in data):
+                raise InvalidResponse('expected JSON with a list of embeddings under "data"')
+            if len(data) != len(batch):
+                raise InvalidResponse(f"expected {len(batch)} embeddings, got {len(data)}")
+            return raw.parse()
+
+        resp = self.endpoint.fetch(
+            lambda timeout: self.embeddings.create(model=self.model, input=batch, timeout=timeout),
+            read,
+        )
+        return [d.embedding for d in sorted(resp.data, key=lambda d: d.index)]
 
 
 EMBEDDERS = {"local": LocalEmbedder, "openai": OpenAIEmbedder}

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import queue
+import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 from rag.errors import BackendError, ConfigError, ModelError
 from rag.settings import Settings
 
 Messages = list[dict[str, str]]
+T = TypeVar("T")
 
 
 class LLM(Protocol):
@@ -297,56 +302,252 @@ class LocalLLM:
                 yield piece
 
 
+# -- OpenAI-compatible endpoints ---------------------------------------------------------------------------
+_SECRET = re.compile(r"(?i)\b(bearer|basic)\s+[^\s\"',;()<>\[\]{}]+|\bsk-[\w-]{6,}|(?<=//)[^/@\s]+(?=@)")
+_URL_HINT = "check that NEWSRAG_OPENAI_BASE_URL is an OpenAI-compatible API (usually ending in /v1)"
+_RETRY_PAUSE_S = 0.5
+_END = object()
+
+
+def redact(text: str, key: str | None = None) -> str:
+    """`text` on one line with secrets masked: the API key, bearer/basic credentials, sk-… tokens and
+    passwords in URLs. Some endpoints echo the request's Authorization header in their error bodies."""
+    if key and len(key) >= 4:
+        text = text.replace(key, "[redacted]")
+    text = _SECRET.sub(lambda m: f"{m[1]} [redacted]" if m[1] else "[redacted]", text)
+    return " ".join(text.split())
+
+
+def _snippet(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return f'"{text[:limit]}…"' if len(text) > limit else f'"{text}"'
+
+
+class InvalidResponse(Exception):
+    """A successful HTTP answer that is neither JSON nor an event stream: an HTML page, a proxy's notice."""
+
+
+class MalformedStream(Exception):
+    """An event stream whose events are not chat-completion chunks."""
+
+
+def json_body(response, expected: str = "JSON") -> dict:
+    """The JSON object an httpx response holds; InvalidResponse when it holds anything else."""
+    response.read()
+    try:
+        data = response.json()
+    except ValueError:  # JSONDecodeError, or bytes that are not text
+        data = None
+    if not isinstance(data, dict):
+        kind = response.headers.get("content-type", "no content type").split(";")[0].strip()
+        garbled = " that is not a JSON object" if kind.endswith("json") else ""
+        raise InvalidResponse(f"expected {expected}, got {kind}{garbled} ({_snippet(response.text)})")
+    return data
+
+
+def _within(seconds: float, items: Callable[[float, threading.Event], Iterator[T]]) -> Iterator[T]:
+    """What `items(deadline, stop)` yields, produced in a worker thread, until `seconds` have passed in all;
+    then TimeoutError. The openai client's timeout bounds each read, not a whole response: a server that
+    drips tokens would outlast it. `stop` is set once nobody waits for more; a worker blocked in a read
+    ends at its own timeout, which is the time left at the deadline."""
+    results: queue.SimpleQueue = queue.SimpleQueue()
+    stop = threading.Event()
+    deadline = time.monotonic() + seconds
+
+    def work() -> None:
+        source = items(deadline, stop)
+        try:
+            for item in source:
+                results.put((item, None))
+                if stop.is_set():
+                    break
+        except Exception as exc:  # raised again in the caller's thread
+            results.put((_END, exc))
+        else:
+            results.put((_END, None))
+        finally:
+            source.close()
+
+    threading.Thread(target=work, name="newsrag-openai", daemon=True).start()
+    try:
+        while True:
+            try:
+                item, error = results.get(timeout=max(deadline - time.monotonic(), 0))
+            except queue.Empty:
+                raise TimeoutError(f"no complete answer within {seconds:g} s") from None
+            if item is _END:
+                if error is not None:
+                    raise error
+                return
+            yield item
+    finally:
+        stop.set()
+
+
+class Endpoint:
+    """An OpenAI-compatible endpoint: one client, each call bounded by NEWSRAG_OPENAI_TIMEOUT in all (one
+    retry of a quick failure included), failures as one fix-it line with secrets redacted."""
+
+    def __init__(self, settings: Settings, kind: str):
+        from openai import OpenAI
+
+        self.kind = kind  # "LLM" or "embedding", as messages name it
+        self.where = settings.openai_base_url or "api.openai.com"
+        self.key = settings.api_key()
+        self.seconds = settings.openai_timeout
+        # Retries are made here, where the deadline is known (_send).
+        self.client = OpenAI(
+            base_url=settings.openai_base_url,
+            api_key=self.key or "not-needed",
+            timeout=self.seconds,
+            max_retries=0,
+        )
+
+    def stream(self, send: Callable[[float], Any], read: Callable[[Any], Iterator[T]]) -> Iterator[T]:
+        """What `read` yields from the raw response of `send(timeout)`, all within the deadline."""
+        import httpx
+        import openai
+
+        def items(deadline: float, stop: threading.Event) -> Iterator[T]:
+            yield from read(self._send(send, deadline, stop))
+
+        try:
+            yield from _within(self.seconds, items)
+        except (
+            openai.OpenAIError,
+            httpx.HTTPError,
+            TimeoutError,
+            InvalidResponse,
+            MalformedStream,
+        ) as exc:
+            raise self.error(exc) from None
+
+    def fetch(self, send: Callable[[float], Any], read: Callable[[Any], T]) -> T:
+        """`read` of the raw response of `send(timeout)`, within the deadline."""
+        (result,) = self.stream(send, lambda raw: iter([read(raw)]))
+        return result
+
+    @staticmethod
+    def _send(send: Callable[[float], Any], deadline: float, stop: threading.Event) -> Any:
+        """`send(seconds left)`, tried once more after a quick failure (no connection, HTTP 408, 409, 429 or
+        5xx) while the caller still waits and time is left for it; else the failure is the answer."""
+        import openai
+
+        try:
+            return send(max(deadline - time.monotonic(), 0.01))
+        except (openai.APIConnectionError, openai.APIStatusError) as exc:
+            status = getattr(exc, "status_code", None)
+            transient = not isinstance(exc, openai.APITimeoutError) and (
+                status is None or status in (408, 409, 429) or status >= 500
+            )
+            if not transient or deadline - time.monotonic() < 2 * _RETRY_PAUSE_S or stop.wait(_RETRY_PAUSE_S):
+                raise
+        return send(max(deadline - time.monotonic(), 0.01))
+
+    def error(self, exc: Exception) -> BackendError:
+        """The one line a user sees for a failed call."""
+        import httpx
+        import openai
+
+        kind, where = self.kind, self.where
+        llm = kind == "LLM"
+        if isinstance(exc, (TimeoutError, openai.APITimeoutError, httpx.TimeoutException)):
+            message = f"the {kind} endpoint {where} timed out; try again, raise NEWSRAG_OPENAI_TIMEOUT" + (
+                ", or use --llm extractive" if llm else ""
+            )
+        elif isinstance(exc, openai.APIConnectionError):
+            message = f"cannot reach the {kind} endpoint {where}; check NEWSRAG_OPENAI_BASE_URL" + (
+                " or use --llm local / extractive" if llm else ""
+            )
+        elif isinstance(exc, openai.APIStatusError):
+            body = exc.body
+            said = body.get("message") if isinstance(body, dict) else body
+            said = str(said or exc.message)[:200]
+            if exc.status_code in (401, 403):
+                message = (
+                    f"the {kind} endpoint {where} refused the API key (HTTP {exc.status_code}: {said}); "
+                    "check NEWSRAG_OPENAI_API_KEY (or OPENAI_API_KEY)"
+                )
+            else:
+                message = f"the {kind} endpoint {where} answered HTTP {exc.status_code}: {said}"
+        elif isinstance(exc, InvalidResponse):
+            message = f"the {kind} endpoint {where} sent an invalid response: {exc}; {_URL_HINT}"
+        elif isinstance(exc, MalformedStream):
+            message = f"the {kind} endpoint {where} sent a malformed stream: {exc}; {_URL_HINT}"
+        else:  # an error event, or the connection dropped, mid-stream
+            message = f"the {kind} endpoint {where} failed mid-answer: {type(exc).__name__}: {str(exc)[:200]}"
+        return BackendError(redact(message, self.key))
+
+
+def _chunk_text(chunk: Any) -> str | None:
+    """The text a streamed chat-completion chunk adds, if any."""
+    try:
+        content = chunk.choices[0].delta.content if chunk.choices else None
+    except (AttributeError, IndexError, TypeError):
+        fields = getattr(chunk, "model_fields_set", None)  # the client builds models without checking them
+        held = {name: getattr(chunk, name) for name in fields} if fields is not None else chunk
+        raise MalformedStream(
+            f"an event is not a chat completion chunk ({_snippet(json.dumps(held, default=str))})"
+        ) from None
+    return content if isinstance(content, str) else None
+
+
+def _completion_text(data: dict) -> str:
+    """The reply text of a (non-streamed) chat completion."""
+    try:
+        content = data["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise InvalidResponse(
+            f"expected a chat completion, got JSON without choices ({_snippet(json.dumps(data))})"
+        ) from None
+    return content if isinstance(content, str) else ""
+
+
 class OpenAILLM:
     """Any OpenAI-compatible chat-completions endpoint (OpenAI, vLLM, Ollama, llama.cpp server)."""
 
     def __init__(self, settings: Settings):
-        from openai import OpenAI
-
-        self.client = OpenAI(
-            base_url=settings.openai_base_url,
-            api_key=settings.api_key() or "not-needed",
-            timeout=settings.openai_timeout,
-            max_retries=1,
-        )
+        self.endpoint = Endpoint(settings, "LLM")
+        self.client = self.endpoint.client
+        # Resolved now: the client imports it on first use, which takes most of a second of the deadline.
+        self.completions = self.client.chat.completions.with_raw_response
         self.model = settings.openai_model
         self.name = f"openai:{self.model}"
         self.temperature = settings.temperature
-        self.where = settings.openai_base_url or "api.openai.com"
+        self.where = self.endpoint.where
 
     def stream(self, messages: Messages, max_tokens: int) -> Iterator[str]:
-        import httpx
-        import openai
-
-        try:
-            response = self.client.chat.completions.create(
+        def send(timeout: float):
+            return self.completions.create(
                 model=self.model,
                 messages=messages,
                 stream=True,
                 max_tokens=max_tokens,
                 temperature=self.temperature,
+                timeout=timeout,
             )
-            for chunk in response:
-                if chunk.choices and chunk.choices[0].delta.content:
-                    yield chunk.choices[0].delta.content
-        except (openai.APITimeoutError, httpx.TimeoutException):  # httpx's own: a stall mid-stream
-            raise BackendError(
-                f"the LLM endpoint {self.where} timed out; try again, raise "
-                "NEWSRAG_OPENAI_TIMEOUT, or use --llm extractive"
-            ) from None
-        except openai.APIConnectionError:
-            raise BackendError(
-                f"cannot reach the LLM endpoint {self.where}; check NEWSRAG_OPENAI_BASE_URL "
-                "or use --llm local / extractive"
-            ) from None
-        except openai.APIStatusError as exc:
-            raise BackendError(
-                f"the LLM endpoint {self.where} answered HTTP {exc.status_code}: {str(exc.message)[:200]}"
-            ) from None
-        except (openai.APIError, httpx.TransportError) as exc:  # error event / dropped connection mid-stream
-            raise BackendError(
-                f"the LLM endpoint {self.where} failed mid-answer: {type(exc).__name__}: {str(exc)[:200]}"
-            ) from None
+
+        return self.endpoint.stream(send, self._pieces)
+
+    @staticmethod
+    def _pieces(raw: Any) -> Iterator[str]:
+        response = raw.http_response
+        if not response.headers.get("content-type", "").startswith("text/event-stream"):
+            # Some servers ignore "stream": true and send the whole completion as JSON.
+            text = _completion_text(json_body(response, "JSON/SSE"))
+            if text:
+                yield text
+            return
+        chunks = raw.parse()
+        try:
+            for chunk in chunks:
+                piece = _chunk_text(chunk)
+                if piece:
+                    yield piece
+        except json.JSONDecodeError as exc:
+            raise MalformedStream(f"an event is not JSON ({_snippet(exc.doc)})") from None
+        finally:
+            chunks.close()
 
     def yes_no(self, messages: Messages) -> float | None:
         """From the endpoint's top log-probabilities of the first token; None if it gives none."""
@@ -354,21 +555,33 @@ class OpenAILLM:
 
         import openai
 
-        try:
-            response = self.client.chat.completions.create(
-                model=self.model,
-                messages=messages,
-                max_tokens=1,
-                temperature=0,
-                logprobs=True,
-                top_logprobs=20,
-            )
-        except openai.BadRequestError:
-            return None  # the endpoint does not offer log-probabilities: answer by generation instead
-        except openai.APIError:
-            return None  # a real outage shows up, with its message, when the answer is generated
-        choice = response.choices[0] if response.choices else None
-        content = choice.logprobs.content if choice and choice.logprobs else None
+        def send(timeout: float):
+            try:
+                return self.completions.create(
+                    model=self.model,
+                    messages=messages,
+                    max_tokens=1,
+                    temperature=0,
+                    logprobs=True,
+                    top_logprobs=20,
+                    timeout=timeout,
+                )
+            except (openai.BadRequestError, openai.UnprocessableEntityError):
+                return None  # the endpoint does not offer log-probabilities: the answer is generated instead
+
+        def read(raw: Any):
+            if raw is None:
+                return None
+            _completion_text(json_body(raw.http_response))  # a chat completion, not a page or garbage
+            return raw.parse()
+
+        # Anything else that fails (down, refused, garbled) is for the user to fix, not a reason to answer
+        # another way: it raises.
+        response = self.endpoint.fetch(send, read)
+        if response is None:
+            return None
+        choice = response.choices[0]
+        content = choice.logprobs.content if choice.logprobs else None
         if not content:
             return None
         mass = {YES: 0.0, NO: 0.0}
