@@ -5,14 +5,16 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterable, Iterator
+from datetime import date, datetime, timezone
 from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
+from ingest.dates import parse_date
 from rag import indexing
 from rag.answer import citations, compose, names
 from rag.answer.answerable import unanswerable_reason
-from rag.answer.result import NO_ANSWER, Answer
+from rag.answer.result import NO_ANSWER, Answer, Retrieved
 from rag.answer.sources import select_sources, sources_needed
 from rag.backends import embeddings, llms
 from rag.backends.embeddings import make_embedder
@@ -20,8 +22,9 @@ from rag.backends.keyword import KeywordIndex
 from rag.backends.llms import LLM, complete, make_llm
 from rag.backends.models import BUNDLED_YES_MARGIN, is_bundled
 from rag.backends.store import all_chunks, manifest, open_collection
-from rag.errors import EmptyIndexError
-from rag.query.question import choice_options, expects_name, expects_yes_no
+from rag.errors import ConfigError, EmptyIndexError
+from rag.query.read import Question
+from rag.query.read import read as read_question
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
 
@@ -129,14 +132,16 @@ class Assistant:
 
     # -- questions --------------------------------------------------------------------------
     def retrieve(
-        self, question: str, k: int | None = None, filters: Filters | dict | None = None
+        self, question: str | Question, k: int | None = None, filters: Filters | dict | None = None
     ) -> list[NodeWithScore]:
+        """The best chunks for a question (a string, or a `Question` already read)."""
         with self._lock:
             index, vectors = self.keyword_index(), self._vectors
         if len(index) == 0:
             raise EmptyIndexError()
+        read = question if isinstance(question, Question) else None
         return hybrid_search(
-            question,
+            read.text if read else question,
             index,
             vectors,
             self.embedder,
@@ -144,7 +149,28 @@ class Assistant:
             Filters.coerce(filters),
             self.settings.bm25_weight,
             self.settings.tuning,
+            qplan=read.plan if read else None,
+            names_first=read.kind == "name" if read else None,
         )
+
+    def read(self, query: str, as_of: date | str | None = None) -> Question:
+        """The question read once, against the index's outlets and the as-of date."""
+        index = self.keyword_index()
+        return read_question(query, index.outlets, self.as_of(as_of), index.latest_year)
+
+    def as_of(self, value: date | str | None = None) -> date:
+        """The date questions are asked on: `value`, else `Settings.as_of`, else today (UTC)."""
+        value = value or self.settings.as_of
+        if value is None:
+            return datetime.now(timezone.utc).date()
+        if isinstance(value, datetime):
+            return value.date()
+        if isinstance(value, date):
+            return value
+        parsed = parse_date(value)
+        if parsed is None:
+            raise ConfigError(f"as-of date {value!r}: cannot read it (use YYYY-MM-DD)")
+        return parsed.date()
 
     def standalone_query(self, question: str, history: History | None) -> str:
         if not history:
@@ -166,57 +192,93 @@ class Assistant:
         history: History | None = None,
         filters: Filters | dict | None = None,
         sources: int | None = None,
-    ) -> Iterator[str | Answer]:
-        """Yield text pieces as they are generated, then the final `Answer`; `sources` caps the sources shown."""
+        as_of: date | str | None = None,
+    ) -> Iterator[str | Retrieved | Answer]:
+        """Yield the sources found (`Retrieved`) as soon as they are chosen, then text pieces as they are
+        generated, then the final `Answer`; `sources` caps the sources shown."""
         t0 = time.perf_counter()
         flt = Filters.coerce(filters)
         query = self.standalone_query(question, history)
         t_rewrite = time.perf_counter()
-        limit = sources or self.settings.context_sources
-        hits = self.retrieve(query, k=max(self.settings.top_k, 2 * limit), filters=flt)
+        read = self.read(query, as_of)
         tuning = self.settings.tuning
-        sources = select_sources(query, hits, limit, tuning)
+        limit = sources or self.settings.context_sources
+        if read.kind in compose.BUILT:
+            limit = max(limit, tuning.built_sources)
+        hits, flt, note = self._search(read, flt, max(self.settings.top_k, 2 * limit))
+        chosen = select_sources(read, _arranged(read, hits), limit, tuning, self.embedder.embed)
+        if read.kind == "latest":
+            chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=True))
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(
             question=question,
             query=query,
             text=NO_ANSWER,
-            sources=sources,
+            sources=chosen,
             filters=flt.describe(),
             answered=False,
             timings=timings,
+            kind=read.kind,
+            as_of=read.as_of.isoformat() if read.as_of else "",
         )
-        reason = unanswerable_reason(
-            query, sources, self.outlets(), [h.node.get_content() for h in hits], tuning
-        )
+        reason = unanswerable_reason(read, chosen, [h.node.get_content() for h in hits], tuning)
+        if not reason:
+            chosen = answer.sources = chosen[: sources_needed(read, len(chosen), tuning)]
+        yield Retrieved(query=query, kind=read.kind, sources=list(chosen))
         if reason:
             answer.note = reason
             yield NO_ANSWER
         else:
-            sources = answer.sources = sources[: sources_needed(query, self.outlets(), len(sources), tuning)]
             raw = None
-            options = choice_options(query)
-            if self.llm is not None and self._verdicts() and (options or expects_yes_no(query)):
-                raw = self._verdict(query, sources, answer, t0, options)
-            if raw is not None:
+            if read.kind in compose.BUILT:
+                raw = compose.built(read, chosen)
                 yield raw
+            elif self.llm is not None and self._verdicts() and read.is_verdict:
+                raw = self._verdict(read, chosen, answer, t0)
+                if raw is not None:
+                    yield raw
             if raw is None:
-                raw = yield from self._write(query, sources, timings, t0)
+                raw = yield from self._write(read, chosen, timings, t0)
             if raw != NO_ANSWER:
-                answer.text, answer.citations = citations.check(raw, sources, query, tuning)
+                answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
                 answer.answered = True
+        if note:
+            answer.note = note
+            answer.text = f"{note}\n\n{answer.text}" if answer.answered else note
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
         yield answer
 
-    def _verdict(
-        self, query: str, sources: list, answer: Answer, t0: float, options: tuple[str, str] | None = None
-    ) -> str | None:
+    def _search(self, read: Question, flt: Filters, k: int) -> tuple[list[NodeWithScore], Filters, str]:
+        """Hits for the question within the dates a relative date names (unless the caller set dates); when
+        nothing falls there, the hits without that range and a note saying so, with the closest coverage."""
+        if read.range is None or flt.since or flt.until:
+            return self.retrieve(read, k=k, filters=flt), flt, ""
+        since = datetime.combine(read.range.since, datetime.min.time(), tzinfo=timezone.utc)
+        until = datetime.combine(read.range.until, datetime.min.time(), tzinfo=timezone.utc)
+        ranged = Filters(sources=flt.sources, since=since, until=until)
+        hits = self.retrieve(read, k=k, filters=ranged)
+        if hits:
+            return hits, ranged, ""
+        hits = self.retrieve(read, k=k, filters=flt)
+        note = f"Nothing in the sources is from {read.range.describe()}"
+        dated = [
+            h.node.metadata.get("published_at", "")[:10] for h in hits if h.node.metadata.get("published_at")
+        ]
+        if dated:
+            closest = min(dated, key=lambda d: abs(date.fromisoformat(d) - read.range.until))
+            note += f"; the closest coverage is from {closest}."
+        else:
+            note += "."
+        return hits, flt, note
+
+    def _verdict(self, read: Question, sources: list, answer: Answer, t0: float) -> str | None:
         """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the
-        `options` one it scores higher: no threshold, the model's own preference), then the sentences it rests
+        option it scores higher: no threshold, the model's own preference), then the sentences it rests
         on; None if the backend cannot score."""
-        messages = compose.messages(query, sources)
+        messages = compose.messages(read, sources)
+        options = read.options
         with self._generating:
             margin = (
                 llms.choice_margin(self.llm, messages, options)
@@ -228,27 +290,25 @@ class Assistant:
         answer.timings["first_token_s"] = time.perf_counter() - t0
         if options:
             answer.choice_margin = margin
-            return compose.choice_answer(
-                options[0] if margin > 0 else options[1], query, sources, self.outlets()
-            )
+            return compose.choice_answer(options[0] if margin > 0 else options[1], read, sources)
         answer.yes_margin = margin
-        return compose.verdict_answer(margin > self.yes_margin_threshold(), query, sources, self.outlets())
+        return compose.verdict_answer(margin > self.yes_margin_threshold(), read, sources)
 
-    def _write(self, query: str, sources: list, timings: dict, t0: float) -> Iterator[str]:
+    def _write(self, read: Question, sources: list, timings: dict, t0: float) -> Iterator[str]:
         """Stream the LLM's answer (or the extractive one); returns the whole text."""
         if self.llm is None:
-            raw = compose.extractive(query, sources)
+            raw = compose.extractive(read.text, sources)
             yield raw
             return raw
         pieces = []
-        name = expects_name(query)
+        name = read.kind == "name"
         limit = (
             min(self.settings.tuning.name_tokens, self.settings.max_tokens)
             if name
             else self.settings.max_tokens
         )
         with self._generating:
-            for piece in self.llm.stream(compose.messages(query, sources), limit):
+            for piece in self.llm.stream(compose.messages(read, sources), limit):
                 if not pieces:
                     timings["first_token_s"] = time.perf_counter() - t0
                 pieces.append(piece)
@@ -257,29 +317,25 @@ class Assistant:
         # Refusals are read in the model's own words only: quoted sources may say "no information".
         if compose.is_no_answer(raw):
             return NO_ANSWER
-        if (
-            name
-        ):  # the name it gave (or, when the evidence does not bear it out, one it does), then its sentences
-            raw = compose.named_answer(
-                self._corroborated(compose.lead(raw), query, sources), query, sources, self.outlets()
-            )
+        if name:  # the name it gave (or one the evidence bears out), then the sentences that back it
+            raw = compose.named_answer(self._corroborated(compose.lead(raw), read, sources), read, sources)
             yield "\n\n" + raw
         return raw
 
-    def _corroborated(self, name: str, query: str, sources: list) -> str:
+    def _corroborated(self, name: str, read: Question, sources: list) -> str:
         """The LLM's name answer, or, when the sources hold it but their evidence does not bear it out
-        (rag.answer.names), the best-corroborated name of the evidence (the LLM choosing among equals); a one-word
-        name in its full form ("Altman" -> "Sam Altman")."""
+        (rag.answer.names), the best-corroborated name of the evidence (the LLM choosing among equals); a
+        one-word name in its full form ("Altman" -> "Sam Altman")."""
         if compose.invented(name, sources):
             return name  # a name no source holds: no answer (named_answer), not a guess among others
         texts, tuning = self.keyword_index().texts, self.settings.tuning
         options = names.alternatives(
-            name, query, sources, self.outlets(), lambda n: names.full_name(n, texts, tuning), tuning
+            name, read.text, sources, self.outlets(), lambda n: names.full_name(n, texts, tuning), tuning
         )
         if options:
             with self._generating:
                 name = (
-                    llms.pick(self.llm, compose.messages(query, sources), options[: tuning.max_name_options])
+                    llms.pick(self.llm, compose.messages(read, sources), options[: tuning.max_name_options])
                     if len(options) > 1
                     else None
                 ) or options[0]
@@ -301,9 +357,34 @@ class Assistant:
         history: History | None = None,
         filters: Filters | dict | None = None,
         sources: int | None = None,
+        as_of: date | str | None = None,
     ) -> Answer:
         final = None
-        for item in self.stream(question, history=history, filters=filters, sources=sources):
+        for item in self.stream(question, history=history, filters=filters, sources=sources, as_of=as_of):
             final = item
         assert isinstance(final, Answer)
         return final
+
+
+def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
+    """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first;
+    a timeline takes one hit per publication day first, so it spans the coverage instead of one day's."""
+    if read.kind == "comparison":
+        first = [
+            next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
+        ]
+        lead = list({id(h): h for h in first if h is not None}.values())
+        return lead + [h for h in hits if all(h is not x for x in lead)]
+    if read.kind == "timeline":
+        days: dict[str, NodeWithScore] = {}
+        for h in hits:
+            days.setdefault(str(h.node.metadata.get("published_at", ""))[:10], h)
+        lead = list(days.values())
+        return lead + [h for h in hits if all(h is not x for x in lead)]
+    return hits
+
+
+def _renumbered(sources: list) -> list:
+    for n, source in enumerate(sources, 1):
+        source.n = n
+    return sources

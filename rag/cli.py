@@ -77,16 +77,15 @@ def _version(value: bool) -> None:
 
 
 def _logging(verbose: int) -> None:
+    from rich.console import Console
     from rich.logging import RichHandler
 
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
-    logging.basicConfig(
-        level=level,
-        format="%(message)s",
-        datefmt="[%X]",
-        force=True,
-        handlers=[RichHandler(rich_tracebacks=False, show_path=verbose > 1)],
+    # The handler's own level too: some libraries (bm25s) set their loggers to DEBUG themselves.
+    handler = RichHandler(
+        console=Console(stderr=True), rich_tracebacks=False, show_path=verbose > 1, level=level
     )
+    logging.basicConfig(level=level, format="%(message)s", datefmt="[%X]", force=True, handlers=[handler])
 
 
 @app.callback()
@@ -155,6 +154,40 @@ def _print_answer(answer) -> None:
         )
 
 
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The date the question is asked on (YYYY-MM-DD; default: today), for "
+        "'yesterday', 'last week', 'on Tuesday'.",
+    ),
+]
+
+
+def _history(path: Path | None) -> list[dict[str, str]]:
+    """Chat turns from a JSON file: a list of {"role": "user"|"assistant", "content": str}."""
+    if path is None:
+        return []
+    try:
+        turns = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"--history {path}: cannot read it ({exc.strerror or exc})") from None
+    except ValueError as exc:
+        raise ConfigError(f"--history {path}: not JSON ({exc})") from None
+    if not isinstance(turns, list):
+        raise ConfigError(f"--history {path}: expected a JSON list of {{role, content}} turns")
+    for i, turn in enumerate(turns):
+        if not (
+            isinstance(turn, dict)
+            and turn.get("role") in ("user", "assistant")
+            and isinstance(turn.get("content"), str)
+        ):
+            raise ConfigError(
+                f'--history {path}: turn {i + 1} must be {{"role": "user" or "assistant", "content": "..."}}'
+            )
+    return [{"role": t["role"], "content": t["content"]} for t in turns]
+
+
 @app.command()
 def ask(
     ctx: typer.Context,
@@ -169,17 +202,27 @@ def ask(
     llm: Annotated[
         str | None, typer.Option("--llm", help="LLM backend: local, openai or extractive.")
     ] = None,
+    as_of: AsOf = None,
+    history_file: Annotated[
+        Path | None,
+        typer.Option("--history", help="Earlier turns: a JSON list of {role, content} (for follow-ups)."),
+    ] = None,
 ) -> None:
     """Answer one question from the ingested news, with citations."""
+    from rag.answer.result import Answer
+
     assistant = _assistant(ctx, llm=llm, top_k=k)
     answer = None
     streamed = False
-    for item in assistant.stream(question, filters=_filters(source, since, until)):
+    history = _history(history_file)
+    for item in assistant.stream(
+        question, history=history, filters=_filters(source, since, until), as_of=as_of
+    ):
         if isinstance(item, str):
             if not as_json and sys.stdout.isatty():
                 typer.echo(item, nl=False)
                 streamed = True
-        else:
+        elif isinstance(item, Answer):
             answer = item
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
@@ -193,7 +236,9 @@ def ask(
 
 @app.command()
 def chat(
-    ctx: typer.Context, llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None
+    ctx: typer.Context,
+    llm: Annotated[str | None, typer.Option("--llm", help="LLM backend.")] = None,
+    as_of: AsOf = None,
 ) -> None:
     """Terminal chat with follow-up questions (empty line or Ctrl-D to quit)."""
     assistant = _assistant(ctx, llm=llm)
@@ -206,7 +251,7 @@ def chat(
         if not question:
             break
         try:
-            answer = assistant.ask(question, history=history)
+            answer = assistant.ask(question, history=history, as_of=as_of)
         except NewsragError as exc:
             error(str(exc))
             continue

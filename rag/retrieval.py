@@ -331,8 +331,11 @@ def hybrid_search(
     filters: Filters,
     bm25_weight: float,
     tuning: Tuning = DEFAULT,
+    qplan: QueryPlan | None = None,
+    names_first: bool | None = None,
 ) -> list[NodeWithScore]:
-    """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order."""
+    """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order.
+    `qplan` and `names_first` (a who/which question) come from the question already read, when it was."""
     if len(index) == 0:
         return []
     mask = filters.mask(index)
@@ -340,10 +343,10 @@ def hybrid_search(
         return []
     year = index.latest_year or datetime.now().year
     dense = MatrixDense(vectors, embedder)
-    qplan = plan(question, index.outlets, default_year=year)
+    qplan = qplan or plan(question, index.outlets, default_year=year)
     vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
     ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector, tuning)
-    if expects_name(question):
+    if expects_name(question) if names_first is None else names_first:
         ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year, vector, tuning)
     results = []
     for i, score in ranked:

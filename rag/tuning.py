@@ -51,6 +51,11 @@ class Tuning(BaseModel):
 
     # -- evidence and answerability (rag.answer) --
     sentences_per_source: int = Field(2, description="Sentences of each source shown to the LLM.")
+    relevance_floor: float = Field(
+        0.2,
+        description="Cosine similarity to the question that a source's best "
+        "sentence must reach to be sent at all (the best source always is).",
+    )
     coverage: float = Field(
         0.4,
         description="Share of the question's key terms the retrieved text must hold before the LLM is asked.",
@@ -61,6 +66,7 @@ class Tuning(BaseModel):
         2, description="Sources a yes/no question is answered from (plus named outlets)."
     )
     name_sources: int = Field(3, description="Sources a who/which/how-many question is answered from.")
+    built_sources: int = Field(6, description="Sources a timeline or an outlet comparison is built from.")
     name_tokens: int = Field(24, description="Most tokens of a name answer.")
     max_name_options: int = Field(8, description="Most alternative names the LLM chooses among.")
 

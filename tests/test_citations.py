@@ -8,6 +8,7 @@ from rag.answer.compose import verdict_answer
 from rag.answer.sources import sources_needed
 from rag.assistant import Assistant
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
+from rag.query.read import read
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -132,20 +133,18 @@ def test_names_and_terms_are_looked_for_in_everything_retrieved():
     assert named_entities(question) == ["Keir Starmer", "Ukraine", "Sergei Lavrov"]
     sources = [src(3, "Keir Starmer said Britain was ready to put troops on the ground in Ukraine.")]
     # Three names, so none may be missing: Lavrov is in no source...
-    assert unanswerable_reason(question, sources, []) == "The sources found never mention Sergei Lavrov."
+    assert unanswerable_reason(question, sources) == "The sources found never mention Sergei Lavrov."
     # ...but the results hold him, in a chunk that did not become a source: the index covers him.
     retrieved = ["T1\nOutlet 1 | 2025-02-18\n\nSergei Lavrov said NATO troops would be unacceptable."]
-    assert unanswerable_reason(question, sources, [], retrieved) is None
-    assert unanswerable_reason(question, sources, [], ["Nothing about him."]) == (
+    assert unanswerable_reason(question, sources, retrieved) is None
+    assert unanswerable_reason(question, sources, ["Nothing about him."]) == (
         "The sources found never mention Sergei Lavrov."
     )
     # The same for the question's terms: too few of them in the sources, enough in what was retrieved.
     question = "Did the rate cut lift mortgage demand and housing starts?"
     sources = [src(2, "The Reserve Bank cut its cash rate by 25 basis points to 4.10 per cent.")]
-    assert unanswerable_reason(question, sources, []) == "The sources found cover too little of the question."
-    assert (
-        unanswerable_reason(question, sources, [], ["Mortgage demand rose; housing starts climbed."]) is None
-    )
+    assert unanswerable_reason(question, sources) == "The sources found cover too little of the question."
+    assert unanswerable_reason(question, sources, ["Mortgage demand rose; housing starts climbed."]) is None
 
 
 class MarginLLM(ScriptedLLM):
@@ -225,8 +224,8 @@ def test_bare_answer_to_a_two_part_question_is_verified_by_the_sources_that_hold
     ],
 )
 def test_how_many_sources_a_question_is_answered_from(question, needed):
-    assert sources_needed(question, ["Outlet 1", "Outlet 2", "Outlet 3"], limit=4) == needed
-    assert sources_needed(question, [], limit=1) == 1
+    assert sources_needed(read(question, ["Outlet 1", "Outlet 2", "Outlet 3"]), limit=4) == needed
+    assert sources_needed(read(question, []), limit=1) == 1
 
 
 def test_bare_answer_keeps_only_its_own_supported_markers():
@@ -237,11 +236,11 @@ def test_bare_answer_keeps_only_its_own_supported_markers():
 def test_verdict_quotes_each_outlet_the_question_names_first():
     question = "Did Outlet 3 report that Lavrov said NATO troops in Ukraine were unacceptable?"
     outlets = ["Outlet 1", "Outlet 2", "Outlet 3"]
-    assert verdict_answer(False, question, SOURCES, outlets) == (
+    assert verdict_answer(False, read(question, outlets), SOURCES) == (
         "No [3][1]. Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3]. "
         "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]."
     )
-    assert verdict_answer(True, question, SOURCES, []) == (
+    assert verdict_answer(True, read(question, []), SOURCES) == (
         "Yes [1][3]. Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow [1]. "
         "Keir Starmer said Britain was ready to put troops on the ground in Ukraine [3]."
     )

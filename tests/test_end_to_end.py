@@ -44,7 +44,7 @@ def test_local_model_streams_and_cites_the_russian_statement(demo_data_dir, tmp_
     assistant = Assistant(Settings(data_dir=data, llm="local", model_path=model_file))
     pieces = list(assistant.stream(QUESTION))
     answer = pieces[-1]
-    assert len(pieces) > 3 and all(isinstance(p, str) for p in pieces[:-1])
+    assert len(pieces) > 4 and pieces[0].sources and all(isinstance(p, str) for p in pieces[1:-1])
     assert answer.answered, answer.text
     verified = {c.url for c in answer.citations if c.verified}
     assert verified & RUSSIA, (answer.text, [c.to_dict() for c in answer.citations])

@@ -251,6 +251,7 @@ def test_per_query_rows(tiny):
         "quote",
         "verified",
         "support",
+        "author",
     }
 
 

@@ -4,6 +4,7 @@ import pytest
 
 from rag.answer.names import alternatives, evidence_names, full_name
 from rag.assistant import Assistant
+from rag.tuning import Tuning
 from tests.conftest import ScriptedLLM
 from tests.test_citations import src
 
@@ -132,8 +133,10 @@ SUMMIT = "Who hosted the Paris summit on a reassurance force for Ukraine?"
 
 
 def test_a_name_the_evidence_does_not_hold_gives_way_to_the_one_it_corroborates(demo):
-    # Zelensky is in source 3's text, not in the sentences shown; Macron is in those of sources 1 and 3
-    answer = Assistant(demo.settings, llm=ScriptedLLM("Volodymyr Zelensky [3]")).ask(SUMMIT)
+    # Zelensky is in source 3's text, not in the sentences shown; Macron is in those of sources 1 and 3 (three
+    # sentences a source); "European" (troops, force) describes and names no one
+    settings = demo.settings.model_copy(update={"tuning": Tuning(sentences_per_source=3)})
+    answer = Assistant(settings, llm=ScriptedLLM("Volodymyr Zelensky [3]")).ask(SUMMIT)
     assert answer.text == (
         "Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday, 27 March, that a European "
         '"reassurance force" would be deployed to Ukraine by a group of willing countries once a peace deal was '
@@ -142,9 +145,9 @@ def test_a_name_the_evidence_does_not_hold_gives_way_to_the_one_it_corroborates(
     assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
 
     llm = PickingLLM("Volodymyr Zelensky [3]")
-    answer = Assistant(demo.settings, llm=llm).ask(SUMMIT)
-    assert llm.offered == [["Emmanuel Macron", "European"]]  # equally corroborated: the LLM chooses
-    assert answer.text.startswith("European")
+    answer = Assistant(settings, llm=llm).ask(SUMMIT)
+    assert llm.offered == []  # one best-corroborated name: nothing to choose
+    assert answer.text.startswith("Emmanuel Macron [1]")
 
 
 def test_a_name_no_source_holds_is_still_no_answer(demo):

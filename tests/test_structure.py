@@ -26,6 +26,9 @@ PROMPT_VARIABLES = {
     "instruction_open": set(),
     "instruction_name": set(),
     "instruction_choice": {"a", "b"},
+    "instruction_position": set(),
+    "instruction_summary": set(),
+    "instruction_latest": set(),
 }
 
 

@@ -140,7 +140,10 @@ def test_chat_turn_streams_then_shows_answer_with_source_cards(demo):
     assert frames[0][0] == ""  # the question box is cleared at once
     streamed = [f[1][-1]["content"] for f in frames[:-1]]
     assert streamed[0] == render.pending()
-    assert len(streamed) >= 4 and streamed[-1] == render.streaming(AERLUME_A)
+    assert streamed[1].startswith(
+        '<div class="nr-answer"><p class="nr-text">…</p><div class="nr-meta">Sources found'
+    )
+    assert len(streamed) >= 4 and streamed[-1].startswith(render.streaming(AERLUME_A).removesuffix("</div>"))
     html = display[-1]["content"]
     assert '<a class="nr-cite" href="#nr-0-1">&#91;1&#93;</a>' in html
     assert '<div class="nr-card" id="nr-0-1">' in html
@@ -477,8 +480,12 @@ def test_failed_logins_from_one_address_back_off(demo):
 
 def test_ingest_has_its_own_queue_so_answers_never_wait_for_it(demo):
     app = build_app(demo)
-    queues = {fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values() if fn.name != "fn"}
+    queues = {
+        fn.name: (fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values() if fn.name != "fn"
+    }
     events = [(fn.concurrency_id, fn.concurrency_limit) for fn in app.fns.values()]
     assert ("ingest", 1) in events  # one ingest at a time, in its own queue
     assert queues["chat"] == ("answer", "default")
-    assert sum(cid == "answer" for cid, _ in events) == 2  # the chat box and the /chat API: one model, one queue
+    assert (
+        sum(cid == "answer" for cid, _ in events) == 2
+    )  # the chat box and the /chat API: one model, one queue

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from rag.answer.result import Answer
+from rag.answer.result import Answer, Retrieved
 from rag.assistant import Assistant
 from rag.errors import ConfigError, NewsragError
 from rag.retrieval import Filters
@@ -133,7 +133,15 @@ def _reply(display: list, content: str) -> list:
 
 
 def chat_turn(
-    assistant: Assistant, question: str, display: list, history: list, outlets, since, until, n_sources
+    assistant: Assistant,
+    question: str,
+    display: list,
+    history: list,
+    outlets,
+    since,
+    until,
+    n_sources,
+    as_of=None,
 ) -> Iterator[tuple]:
     """One question: show it, stream the answer, then replace it with the checked answer and its sources.
 
@@ -152,15 +160,19 @@ def chat_turn(
     try:
         partial_text = ""
         answer = None
+        found: list = []
         flt = _filters(outlets, since, until)
         for item in assistant.stream(
-            question, history=history, filters=flt, sources=int(n_sources or 0) or None
+            question, history=history, filters=flt, sources=int(n_sources or 0) or None, as_of=as_of or None
         ):
             if isinstance(item, Answer):
                 answer = item
                 break
-            partial_text += item
-            display = _reply(display, render.streaming(partial_text))
+            if isinstance(item, Retrieved):
+                found = item.sources
+            else:
+                partial_text += item
+            display = _reply(display, render.streaming(partial_text, found))
             yield gr.skip(), display, display, gr.skip()
         display = _reply(display, render.answer_html(answer, turn, int(n_sources or 0)))
         history = history + [
@@ -183,8 +195,9 @@ def api_chat(assistant: Assistant, question: str) -> Iterator[str]:
             if isinstance(item, Answer):
                 yield render.answer_markdown(item)
                 return
-            text += item
-            yield text
+            if isinstance(item, str):
+                text += item
+                yield text
     except Exception as exc:  # noqa: BLE001 - the API boundary
         raise gr.Error(_message(exc), print_exception=False) from None
 
@@ -303,6 +316,13 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     until = gr.DateTime(
                         label="Published until", include_time=False, type="string", elem_id="nr-until"
                     )
+                    as_of = gr.DateTime(
+                        label="Asked on (for 'yesterday', 'last week'…)",
+                        include_time=False,
+                        type="string",
+                        elem_id="nr-as-of",
+                        info="Empty: today.",
+                    )
                     n_sources = gr.Slider(
                         1,
                         MAX_SOURCES,
@@ -325,7 +345,7 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     ingest = gr.Button("Ingest", elem_id="nr-ingest")
                     report = gr.Markdown(elem_id="nr-report")
 
-        chat_inputs = [question, display, history, outlets, since, until, n_sources]
+        chat_inputs = [question, display, history, outlets, since, until, n_sources, as_of]
         chat_outputs = [question, chatbot, display, history]
         gr.on(
             [question.submit, ask.click],

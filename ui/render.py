@@ -71,9 +71,15 @@ def anchor(turn: int, n: int) -> str:
     return f"nr-{turn}-{n}"
 
 
-def streaming(partial: str) -> str:
-    """The answer as it is being generated."""
-    return f'<div class="nr-answer"><p class="nr-text">{text(partial) or "…"}</p></div>'
+def streaming(partial: str, sources=()) -> str:
+    """The answer as it is being generated, under the sources it is being written from."""
+    found = "".join(
+        f"<li>{text(f'[{s.n}]')} {link(s.title or '(untitled)', s.url)} "
+        f'<span class="nr-meta">{text(s.source or "unknown outlet")} · {text(date(s.published_at))}</span></li>'
+        for s in sources
+    )
+    listed = f'<div class="nr-meta">Sources found</div><ul class="nr-found">{found}</ul>' if found else ""
+    return f'<div class="nr-answer"><p class="nr-text">{text(partial) or "…"}</p>{listed}</div>'
 
 
 def pending(message: str = "Searching the news…") -> str:
@@ -84,18 +90,36 @@ def error(message: str) -> str:
     return f'<div class="nr-answer nr-error"><p><strong>Could not answer:</strong> {text(message)}</p></div>'
 
 
-def _answer_text(answer: Answer, turn: int) -> str:
-    cited = {c.n for c in answer.citations}
+def _linked(value: str, cited: set[int], turn: int) -> str:
+    """Escaped text whose [n] markers link to their source cards."""
     out = []
     pos = 0
-    for m in _MARKER.finditer(answer.text):
-        out.append(text(answer.text[pos : m.start()]))
+    for m in _MARKER.finditer(value):
+        out.append(text(value[pos : m.start()]))
         n = int(m.group(1))
         mark = text(f"[{n}]")
         out.append(f'<a class="nr-cite" href="#{anchor(turn, n)}">{mark}</a>' if n in cited else mark)
         pos = m.end()
-    out.append(text(answer.text[pos:]))
+    out.append(text(value[pos:]))
     return "".join(out)
+
+
+def _answer_text(answer: Answer, turn: int) -> str:
+    """The answer's paragraphs, and its "- " lines (timelines, one line per outlet) as a list."""
+    cited = {c.n for c in answer.citations}
+    blocks, items = [], []
+    for line in answer.text.split("\n"):
+        if line.startswith("- "):
+            items.append(f"<li>{_linked(line[2:], cited, turn)}</li>")
+            continue
+        if items:
+            blocks.append(f'<ul class="nr-list">{"".join(items)}</ul>')
+            items = []
+        if line.strip():
+            blocks.append(f'<p class="nr-text">{_linked(line, cited, turn)}</p>')
+    if items:
+        blocks.append(f'<ul class="nr-list">{"".join(items)}</ul>')
+    return "".join(blocks)
 
 
 def meta(answer: Answer, n_sources: int | None = None) -> str:
@@ -121,11 +145,14 @@ def card(citation, turn: int) -> str:
         if http_url(citation.url) or not citation.url
         else f' <span class="nr-meta">(address not shown as a link: {text(citation.url)})</span>'
     )
+    author = getattr(citation, "author", "")
+    byline = f' · <span class="nr-author">{text(author)}</span>' if author else ""
     return (
         f'<div class="nr-card" id="{anchor(turn, citation.n)}">'
         f'<div class="nr-headline"><strong>{text(f"[{citation.n}]")}</strong> '
         f"{link(citation.title or '(untitled)', citation.url)}{url_note}</div>"
-        f'<div class="nr-byline"><span class="nr-outlet">{text(citation.source or "unknown outlet")}</span> · '
+        f'<div class="nr-byline"><span class="nr-outlet">{text(citation.source or "unknown outlet")}</span>'
+        f"{byline} · "
         f'<span class="nr-date">{text(date(citation.published_at))}</span> · {badge}</div>'
         f'<blockquote class="nr-quote">{text(citation.quote)}</blockquote></div>'
     )
@@ -145,10 +172,7 @@ def answer_html(answer: Answer, turn: int, n_sources: int | None = None) -> str:
         if cards
         else '<p class="nr-meta nr-warn">No sentence of this answer could be matched to a source.</p>'
     )
-    return (
-        f'<div class="nr-answer"><p class="nr-text">{_answer_text(answer, turn)}</p>'
-        f"{meta(answer, n_sources)}{sources}</div>"
-    )
+    return f'<div class="nr-answer">{_answer_text(answer, turn)}{meta(answer, n_sources)}{sources}</div>'
 
 
 # -- markdown for the API ----------------------------------------------------------------------

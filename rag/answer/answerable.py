@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.citations import Source
-from rag.query.question import unknown_publications
+from rag.query.read import Question, as_question
 from rag.text import CALENDAR, CAPITALISED_RUN, overlap, terms
 from rag.tuning import DEFAULT, Tuning
 
@@ -45,9 +45,8 @@ def named_entities(question: str) -> list[str]:
 
 
 def unanswerable_reason(
-    question: str,
+    question: Question | str,
     sources: list[Source],
-    outlets: list[str],
     retrieved: list[str] = (),
     tuning: Tuning = DEFAULT,
 ) -> str | None:
@@ -57,7 +56,8 @@ def unanswerable_reason(
     question do not."""
     if not sources:
         return "No article matches the question."
-    unknown = unknown_publications(question, outlets)
+    unknown = as_question(question).unknown_publications
+    question = as_question(question).text
     if unknown:
         return "The index holds no articles from " + ", ".join(unknown) + "."
     found = held_terms(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from rag.query.question import choice_options
+from rag.query.read import Question, as_question
 from rag.text import chunk_body, numbers, overlap, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
@@ -35,6 +35,7 @@ class Source:
     evidence: str  # the sentences shown to the model
     text: str  # the whole chunk, header included
     score: float
+    author: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -52,6 +53,7 @@ class Citation:
     quote: str
     verified: bool
     support: float
+    author: str = ""
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -77,11 +79,15 @@ def support(claim: str, question: str, source: Source) -> float:
 
 
 def _short_claim(
-    claim: str, question: str, sources: list[Source], valid: list[int], tuning: Tuning
+    claim: str,
+    question: str,
+    sources: list[Source],
+    valid: list[int],
+    tuning: Tuning,
+    options: tuple[str, str] | None,
 ) -> tuple[dict[int, float], list[tuple[int, bool]]]:
     """A bare answer is supported by the sources that contain it and match the question best."""
     own = set(terms(claim))
-    options = choice_options(question)
     if options:  # "Consistent.": a verdict between the question's own two answers, like "Yes.", not a fact
         own -= set(terms(" ".join(options)))
     asked = terms(question)
@@ -135,9 +141,11 @@ def _claims(answer: str) -> list[str]:
 
 
 def check(
-    answer: str, sources: list[Source], question: str, tuning: Tuning = DEFAULT
+    answer: str, sources: list[Source], question: Question | str, tuning: Tuning = DEFAULT
 ) -> tuple[str, list[Citation]]:
     """The answer with corrected markers, and one citation per source it cites."""
+    read = as_question(question)
+    question, options = read.text, read.options
     by_n = {s.n: s for s in sources}
     out_sentences: list[str] = []
     cited: dict[int, list[tuple[str, bool, float]]] = {}
@@ -150,7 +158,7 @@ def check(
             continue
         valid = list(dict.fromkeys(n for n in markers if n in by_n))
         if len(set(terms(claim))) < 3:
-            scores, chosen = _short_claim(claim, question, sources, valid, tuning)
+            scores, chosen = _short_claim(claim, question, sources, valid, tuning, options)
         else:
             scores = {n: support(claim, question, src) for n, src in by_n.items()}
             supported = [n for n in valid if scores[n] >= tuning.support]
@@ -182,6 +190,7 @@ def check(
                 quote=best_quote(top[0], question, src),
                 verified=all(ok for _, ok, _ in claims),
                 support=round(top[2], 3),
+                author=src.author,
             )
         )
     return " ".join(out_sentences), citations

@@ -1,5 +1,6 @@
-"""The answer's text: the prompt the LLM reads, and the answers built from the sources without it
-(extractive, yes/no verdicts, names followed by the sentences that back them)."""
+"""The answer's text, shaped by the kind of question: the prompt the LLM reads, and the parts the code builds
+from the sources (verdicts and names followed by the sentences that back them, dated timelines, one line per
+outlet). A model this small writes short parts well and structure badly, so the structure is built here."""
 
 from __future__ import annotations
 
@@ -9,22 +10,34 @@ from rag.answer.citations import Source, place_markers, strip_markers
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources
-from rag.query.question import choice_options, expects_name, expects_yes_no, outlets_named
+from rag.query.read import Question, as_question
 from rag.text import chunk_body, numbers, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
+# Kinds whose answer the code lays out from the sources, with no LLM call.
+BUILT = ("timeline", "comparison")
+# The prompt instruction of each kind the LLM writes for (prompts/instruction_<name>.txt).
+_INSTRUCTIONS = {
+    "yes_no": "yes_no",
+    "name": "name",
+    "position": "position",
+    "summary": "summary",
+    "latest": "latest",
+    "open": "open",
+}
 
-def instruction(question: str) -> str:
+
+def instruction(question: Question | str) -> str:
     """The last line of the answer prompt, by the kind of answer the question expects."""
-    options = choice_options(question)
-    if options:
-        return render("instruction_choice", a=options[0].capitalize(), b=options[1]).strip()
-    if expects_yes_no(question):
-        return render("instruction_yes_no").strip()
-    return render("instruction_name" if expects_name(question) else "instruction_open").strip()
+    question = as_question(question)
+    if question.options:
+        a, b = question.options
+        return render("instruction_choice", a=a.capitalize(), b=b).strip()
+    return render("instruction_" + _INSTRUCTIONS.get(question.kind, "open")).strip()
 
 
-def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
+def messages(question: Question | str, sources: list[Source]) -> list[dict[str, str]]:
+    question = as_question(question)
     return [
         {"role": "system", "content": render("system")},
         {
@@ -32,7 +45,7 @@ def messages(question: str, sources: list[Source]) -> list[dict[str, str]]:
             "content": render(
                 "answer",
                 sources=format_sources(sources),
-                question=question,
+                question=question.text,
                 instruction=instruction(question),
             ),
         },
@@ -68,16 +81,17 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2, out
     return " ".join(picked) if picked else NO_ANSWER
 
 
-def verdict_answer(yes: bool, question: str, sources: list[Source], outlets: list[str]) -> str:
+def verdict_answer(yes: bool, question: Question | str, sources: list[Source]) -> str:
     """A yes/no verdict followed by the source sentences it rests on, each cited: nothing left to invent.
-    Each outlet the question names (of the corpus's `outlets`) gets its own sentence."""
-    return choice_answer("yes" if yes else "no", question, sources, outlets)
+    Each outlet the question names gets its own sentence."""
+    return choice_answer("yes" if yes else "no", question, sources)
 
 
-def choice_answer(option: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+def choice_answer(option: str, question: Question | str, sources: list[Source]) -> str:
     """The answer chosen ("Yes", "Consistent"), then the source sentences it rests on, each cited; each outlet
     the question names gets its own sentence."""
-    evidence = extractive(question, sources, max_sentences=2, outlets=outlets_named(question, outlets)[:3])
+    question = as_question(question)
+    evidence = extractive(question.text, sources, max_sentences=2, outlets=question.named_outlets[:3])
     return _lead_and_quotes(option.capitalize(), evidence)
 
 
@@ -107,14 +121,16 @@ def invented(name: str, sources: list[Source]) -> bool:
     return bool(numbers(name) - numbers(everything)) or bool(name_terms) and 2 * len(held) <= len(name_terms)
 
 
-def named_answer(reply: str, question: str, sources: list[Source], outlets: list[str]) -> str:
+def named_answer(reply: str, question: Question | str, sources: list[Source]) -> str:
     """The name the LLM gave, then the source sentences that mention it and match the question best, each
     cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
+    read = as_question(question)
+    question = read.text
     name = lead(reply)
     if not terms(name) or invented(name, sources):
         return NO_ANSWER  # a lone letter or word like "it" names nothing; an invented name: the sources do not say
     name_terms, q_terms = set(terms(name)), set(terms(question))
-    named = outlets_named(question, outlets)[:3]
+    named = read.named_outlets[:3]
     need = max(
         1, len(name_terms) - (len(name_terms) >= 3)
     )  # "Sam Bankman-Fried" may appear as "Bankman-Fried"
@@ -173,3 +189,45 @@ def heuristic_rewrite(question: str, history: list[dict[str, str]]) -> str:
     """Without an LLM: carry the previous question's terms into a follow-up."""
     previous = next((t["content"] for t in reversed(history) if t.get("role") == "user"), "")
     return f"{previous} {question}".strip() if previous else question
+
+
+def _day(source: Source) -> str:
+    return source.published_at[:10] or "undated"
+
+
+def _best_sentence(question: str, source: Source) -> str:
+    """The source's evidence sentence holding most of the question's terms (the first among equals)."""
+    q_terms = set(terms(question))
+    sentences = split_sentences(source.evidence) or [source.title]
+    return max(sentences, key=lambda s: len(q_terms & set(terms(s))))
+
+
+def timeline(question: Question, sources: list[Source]) -> str:
+    """Dated bullets, oldest first, one per source: each its best sentence, cited."""
+    ordered = sorted(sources, key=lambda s: (s.published_at or "9999", s.n))
+    lines = [
+        f"- {_day(s)} ({s.source}): {place_markers(_best_sentence(question.text, s).strip(), f'[{s.n}]')}"
+        for s in ordered
+    ]
+    return "\n".join(lines) if lines else NO_ANSWER
+
+
+def comparison(question: Question, sources: list[Source]) -> str:
+    """One line per outlet the question names (then any other outlet among the sources): its best sentence,
+    dated and cited; an outlet with no source says so."""
+    lines = []
+    outlets = question.named_outlets + [s.source for s in sources if s.source not in question.named_outlets]
+    for outlet in dict.fromkeys(outlets):
+        own = [s for s in sources if s.source == outlet]
+        if not own:
+            lines.append(f"- {outlet}: nothing in the sources found.")
+            continue
+        s = own[0]
+        sentence = place_markers(_best_sentence(question.text, s).strip(), f"[{s.n}]")
+        lines.append(f"- {outlet} ({_day(s)}): {sentence}")
+    return "\n".join(lines) if lines else NO_ANSWER
+
+
+def built(question: Question, sources: list[Source]) -> str:
+    """The answer of a kind the code lays out itself (see BUILT)."""
+    return timeline(question, sources) if question.kind == "timeline" else comparison(question, sources)

@@ -62,13 +62,28 @@ def _untitled(name: str) -> str:
     return " ".join(kept)
 
 
+# "European troops", "British and French plans": a nationality before a noun describes, it names no one.
+_DEMONYM = re.compile(r"[A-Z][a-z]+(?:ean|ian|ese|ish|ch|an|i)")
+_NOUN_AFTER = re.compile(r"\s*[\"“]?(?:and\s+[A-Z][a-z]+\s+)?[a-z]")
+_VERBS = frozenset("said says told added asked wrote warned spoke argued noted replied".split())
+
+
+def _adjectival(name: str, after: str) -> bool:
+    """A one-word nationality used as an adjective ("European troops"), not a name."""
+    if " " in name or not _DEMONYM.fullmatch(name) or not _NOUN_AFTER.match(after):
+        return False
+    following = after.split()
+    return bool(following) and following[0].strip('"“') not in _VERBS
+
+
 def spans(text: str) -> list[tuple[str, bool]]:
-    """Each capitalised span of the text (leading function words dropped), and whether it opens its sentence."""
+    """Each capitalised span of the text (leading function words dropped, nationalities used as adjectives left
+    out), and whether it opens its sentence."""
     out = []
     for sentence in split_sentences(text):
         for match in NAME_SPAN.finditer(sentence):
             name = _untitled(_clean(match.group(1)))
-            if name:
+            if name and not _adjectival(name, sentence[match.end() :]):
                 out.append((name, not sentence[: match.start()].strip(" \"'“‘(")))
     return out
 

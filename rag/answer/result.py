@@ -22,6 +22,8 @@ class Answer:
     choice_margin: float | None = None  # log P(first option) - log P(second), when the question offered two
     filters: str = "none"
     timings: dict[str, float] = field(default_factory=dict)
+    kind: str = "open"  # the kind of question it was read as (rag.query.read.KINDS)
+    as_of: str = ""  # the date it was asked on, YYYY-MM-DD
 
     def to_dict(self) -> dict:
         return {
@@ -35,5 +37,16 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "sources": [s.to_dict() for s in self.sources],
             "filters": self.filters,
+            "kind": self.kind,
+            "as_of": self.as_of,
             "timings": {k: round(v, 4) for k, v in self.timings.items()},
         }
+
+
+@dataclass
+class Retrieved:
+    """What `Assistant.stream` yields as soon as the sources are chosen, before any answer text."""
+
+    query: str
+    kind: str
+    sources: list[Source] = field(default_factory=list)

@@ -1,31 +1,84 @@
-"""Evidence: which retrieved chunks an answer rests on, each reduced to the sentences that bear on the question."""
+"""Evidence: which retrieved chunks an answer rests on, each reduced to the sentences that bear on the question.
+
+Sentences are chosen by the question's terms and, among sentences that share as many, by meaning (the embedder
+already loaded): "troops" answers "peacekeepers" though it shares no word with it. A source whose best sentence is unrelated to the
+question is not sent at all, however few sources that leaves. Sentences that address an AI assistant
+("ignore previous instructions…") are dropped: retrieved text is data, never instructions.
+"""
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
+
+import numpy as np
 from llama_index.core.schema import NodeWithScore
 
 from rag.answer.citations import Source
-from rag.query.question import choice_options, expects_name, expects_yes_no, outlet_mentions
+from rag.query.read import Question, as_question
 from rag.text import chunk_body, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
+Embed = Callable[[list[str]], np.ndarray]
+
+# Text aimed at the model rather than the reader: the usual prompt-injection openings.
+_INSTRUCTION = re.compile(
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|"
+    r"preceding|other|system)?\s*(?:instructions?|prompts?|rules|directions)\b"
+    r"|\b(?:print|reveal|show|repeat|output|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+)?(?:prompt|instructions)\b"
+    r"|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot|llm)\b"
+    r"|\b(?:ai|assistant|language\s+model|chatbot|llm)s?\b[^.]{0,40}\b(?:must|should|shall)\s+(?:answer|reply|respond|say)"
+    r"|\b(?:answer|reply|respond)\s+(?:only\s+|exactly\s+|just\s+)?(?:with\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]"
+    r"|\bnew\s+instructions?\s*:|\bsystem\s*prompt\s*:",
+    re.I,
+)
+
+
+def is_instruction(sentence: str) -> bool:
+    """Whether a sentence speaks to an AI assistant instead of reporting news."""
+    return bool(_INSTRUCTION.search(sentence))
+
+
+def _without_instructions(text: str) -> str:
+    head, sep, body = text.partition("\n\n")
+    if not sep:
+        head, body = "", text
+    kept = [s for s in split_sentences(body) if not is_instruction(s)]
+    return f"{head}\n\n{' '.join(kept)}" if sep else " ".join(kept)
+
 
 def select_sources(
-    query: str, hits: list[NodeWithScore], limit: int, tuning: Tuning = DEFAULT
+    question: Question | str,
+    hits: list[NodeWithScore],
+    limit: int,
+    tuning: Tuning = DEFAULT,
+    embed: Embed | None = None,
 ) -> list[Source]:
-    """At most `limit` chunks, one per article, each reduced to its sentences that best match the query."""
-    q_terms = set(terms(query))
+    """At most `limit` chunks, one per article, each reduced to the sentences that best answer the question;
+    with `embed`, sentences are also scored by meaning and sources below the relevance floor are left out."""
+    question = as_question(question)
+    q_terms = set(terms(question.text))
+    picked: list[tuple[NodeWithScore, list[str]]] = []
     seen: set[str] = set()
-    sources: list[Source] = []
     for hit in hits:
-        meta = hit.node.metadata
-        if meta.get("doc_id") in seen:
+        doc = hit.node.metadata.get("doc_id")
+        if doc in seen:
             continue
-        seen.add(meta.get("doc_id"))
-        sentences = split_sentences(chunk_body(hit.node.get_content()))
-        ranked = sorted(range(len(sentences)), key=lambda i: -len(q_terms & set(terms(sentences[i]))))
-        keep = sorted(ranked[: tuning.sentences_per_source])
-        evidence = " ".join(sentences[i] for i in keep)
+        seen.add(doc)
+        sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
+        picked.append((hit, sentences))
+        if len(picked) >= limit:
+            break
+    meaning = _similarities(question.text, [s for _, sentences in picked for s in sentences], embed)
+    sources: list[Source] = []
+    offset = 0
+    for hit, sentences in picked:
+        sims = meaning[offset : offset + len(sentences)] if meaning is not None else None
+        offset += len(sentences)
+        if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
+            continue  # unrelated to the question: never padding (the best source always stays)
+        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source)
+        meta = hit.node.metadata
         sources.append(
             Source(
                 n=len(sources) + 1,
@@ -35,26 +88,43 @@ def select_sources(
                 source=meta.get("source", ""),
                 published_at=meta.get("published_at", ""),
                 url=meta.get("url", ""),
-                evidence=evidence,
-                text=hit.node.get_content(),
+                evidence=" ".join(sentences[i] for i in keep),
+                text=_without_instructions(hit.node.get_content()),
                 score=float(hit.score or 0.0),
+                author=meta.get("author", "") or "",
             )
         )
-        if len(sources) >= limit:
-            break
     return sources
 
 
-def sources_needed(question: str, outlets: list[str], limit: int, tuning: Tuning = DEFAULT) -> int:
+def _similarities(question: str, sentences: list[str], embed: Embed | None) -> np.ndarray | None:
+    """Cosine similarity of each sentence to the question (the embedder's vectors are normalised)."""
+    if embed is None or not sentences:
+        return None if embed is None else np.zeros(0, dtype=np.float32)
+    vectors = embed([question, *sentences])
+    return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
+
+
+def _best(sentences: list[str], q_terms: set[str], sims: np.ndarray | None, n: int) -> list[int]:
+    """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
+    among equals (and where no word is shared) the one closest in meaning."""
+    hits = [len(q_terms & set(terms(s))) for s in sentences]
+    score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
+    ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
+    return sorted(ranked[:n])
+
+
+def sources_needed(question: Question | str, limit: int, tuning: Tuning = DEFAULT) -> int:
     """How many of the best sources to answer from: a yes/no or name question rests on its few best (the rest is
     noise to a small model and to its citations), at least one per outlet it names; anything else gets `limit`."""
-    if expects_yes_no(question) or choice_options(question):
+    question = as_question(question)
+    if question.is_verdict:
         base = tuning.yes_no_sources
-    elif expects_name(question):
+    elif question.kind == "name":
         base = tuning.name_sources
     else:
         return limit
-    return min(limit, max(base, len(outlet_mentions(question, outlets, every=True))))
+    return min(limit, max(base, len(question.outlets)))
 
 
 def format_sources(sources: list[Source]) -> str:

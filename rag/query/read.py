@@ -1,0 +1,153 @@
+"""A question read once: its kind, the outlets and dates it names, its claims and names.
+
+`read` builds the `Question` that retrieval, source selection, prompting and the citation check all take,
+so the patterns that decide a question's kind run in one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date, datetime, timezone
+
+from rag.query.dates import DateRange, resolve
+from rag.query.question import (
+    QueryPlan,
+    choice_options,
+    expects_name,
+    expects_yes_no,
+    outlet_mentions,
+    plan,
+    unknown_publications,
+)
+
+# The kinds of answer a question expects; each gets its own shape (rag.answer.compose).
+KINDS = ("yes_no", "choice", "name", "comparison", "timeline", "latest", "position", "summary", "open")
+
+# "Can you walk me through…", "Could you tell me…": a request, not a yes/no question.
+_REQUEST = re.compile(
+    r"^\s*(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|please\s+)"
+    r"(?=(?:tell|walk|give|summari[sz]e|explain|list|describe|show|outline|recap|remind|update|fill|brief)\b)",
+    re.I,
+)
+_ASKS_SUMMARY = re.compile(
+    r"^\s*(?:what\s+came\s+(?:out\s+)?of|summari[sz]e|tell\s+me\s+about|give\s+me\s+(?:an?\s+)?(?:overview|summary|"
+    r"rundown|recap)|what(?:'s|\s+is)\s+going\s+on|what\s+went\s+on)\b",
+    re.I,
+)
+_AUXILIARY = re.compile(
+    r"^\s*(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)\b", re.I
+)
+_TIMELINE = re.compile(
+    r"\b(?:timeline|chronolog\w*|sequence\s+of\s+events|walk\s+me\s+through|step\s+by\s+step|"
+    r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|play(?:ed)?\s+out|"
+    r"turn(?:ed)?\s+out)\w*)",
+    re.I,
+)
+_LATEST = re.compile(
+    r"\b(?:latest|most\s+recent|newest|any\s+(?:new\s+)?(?:updates?|news|developments?)|what'?s\s+new|"
+    r"where\s+(?:do|does|did)\b[^?]*\bstand|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far)",
+    re.I,
+)
+_COVERAGE = re.compile(
+    r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote)\b",
+    re.I,
+)
+_POSITION = re.compile(
+    r"\b(?:position|stance|view|views|opinion|think|thinks|believe|believes|feel|feels|reaction|react\w*|"
+    r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*)\b",
+    re.I,
+)
+_SUMMARY = re.compile(
+    r"\b(?:what\s+happened|what\s+came\s+out|summar\w+|tell\s+me\s+about|overview|what\s+do\s+we\s+know|"
+    r"what'?s\s+going\s+on|what\s+is\s+going\s+on|explain|recap|brief\s+me|what\s+was\s+(?:agreed|decided)|"
+    r"what\s+were\s+the\s+(?:main|key)|key\s+points|outcome)\b",
+    re.I,
+)
+
+
+@dataclass(frozen=True)
+class Question:
+    """One question as newsrag understands it (`text` is the standalone question a follow-up was rewritten to)."""
+
+    text: str
+    kind: str
+    outlets: tuple[str, ...] = ()  # corpus outlets named, in order, each time it is named
+    options: tuple[str, str] | None = None  # the two answers a choice question offers
+    range: DateRange | None = None  # publication dates a relative date names
+    as_of: date | None = None
+    plan: QueryPlan = field(default_factory=lambda: QueryPlan(question=""))
+    unknown_publications: tuple[str, ...] = ()  # publications it cites that the corpus lacks
+
+    @property
+    def named_outlets(self) -> list[str]:
+        """Each outlet named, once, in order of first mention."""
+        return list(dict.fromkeys(self.outlets))
+
+    @property
+    def is_verdict(self) -> bool:
+        """Answered by one of two words (yes/no, or the question's own two options)."""
+        return self.kind in ("yes_no", "choice")
+
+
+def kind_of(text: str, outlets_named: int = 0) -> str:
+    """The kind of answer the question expects (see KINDS)."""
+    request = bool(_REQUEST.match(text))
+    body = _REQUEST.sub("", text) if request else text
+    if not request:
+        if choice_options(body):
+            return "choice"
+        if expects_yes_no(body):
+            return "yes_no"
+    if _ASKS_SUMMARY.match(body):
+        return "summary"  # "What came out of…" reads like a "what X…" name question
+    if expects_name(body):
+        return "name"
+    if not request and _AUXILIARY.match(body):
+        return "open"  # "Does A…, or does it…?": a judgement between the question's own alternatives
+    if outlets_named >= 2 and _COVERAGE.search(body):
+        return "comparison"
+    if _TIMELINE.search(body):
+        return "timeline"
+    if _LATEST.search(body):
+        return "latest"
+    if _POSITION.search(body):
+        return "position"
+    if _SUMMARY.search(body):
+        return "summary"
+    return "open"
+
+
+def _blank(text: str, spans: list[tuple[int, int]]) -> str:
+    """The text with the given spans replaced by spaces (outlet names: "USA Today" is not today)."""
+    chars = list(text)
+    for start, end in spans:
+        chars[start:end] = " " * (end - start)
+    return "".join(chars)
+
+
+def read(
+    text: str, outlets: list[str], as_of: date | None = None, default_year: int | None = None
+) -> Question:
+    """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`."""
+    default_year = default_year or (as_of.year if as_of else datetime.now(timezone.utc).year)
+    mentions = outlet_mentions(text, outlets, every=True)
+    named = list(dict.fromkeys(o for _, o in mentions))
+    kind = kind_of(text, len(named))
+    spans = [(m.start(), m.end()) for _, o in mentions for m in re.finditer(re.escape(o), text, re.I)]
+    date_range = resolve(_blank(text, spans), as_of) if as_of else None
+    return Question(
+        text=text,
+        kind=kind,
+        outlets=tuple(o for _, o in mentions),
+        options=choice_options(text) if kind == "choice" else None,
+        range=date_range,
+        as_of=as_of,
+        plan=plan(text, outlets, default_year=default_year),
+        unknown_publications=tuple(unknown_publications(text, outlets)),
+    )
+
+
+def as_question(question: Question | str, outlets: list[str] = ()) -> Question:
+    """`question` itself, or a string read without an as-of date (for callers outside the answer path)."""
+    return question if isinstance(question, Question) else read(question, list(outlets))
