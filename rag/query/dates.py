@@ -88,7 +88,7 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (
         re.compile(
             rf"\b(?:in|during|throughout|through|over)\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})"
-            r"\b(?!\s+\d)(?:\s+(?P<year>\d{4})\b)?"
+            r"\b(?!\s+\d{1,2}\b)(?:\s+(?P<year>\d{4})\b)?"
         ),
         "month",
     ),
