@@ -10,6 +10,7 @@ from pathlib import Path
 
 from llama_index.core.schema import NodeWithScore
 
+from ingest.article import url_doc_id
 from ingest.dates import parse_date
 from rag import indexing
 from rag.answer import citations, compose, names
@@ -19,9 +20,10 @@ from rag.answer.sources import select_sources, sources_needed
 from rag.backends import embeddings, llms
 from rag.backends.embeddings import make_embedder
 from rag.backends.keyword import KeywordIndex
+from rag.backends.live import LiveIndex
 from rag.backends.llms import LLM, complete, make_llm
 from rag.backends.models import BUNDLED_YES_MARGIN, is_bundled
-from rag.backends.store import all_chunks, manifest, open_collection
+from rag.backends.store import log_change, manifest, open_collection
 from rag.errors import ConfigError, EmptyIndexError
 from rag.query.read import Question
 from rag.query.read import read as read_question
@@ -42,8 +44,7 @@ class Assistant:
         self._llm_ready = llm is not None
         self._embedder = None
         self._collection = None
-        self._keyword: KeywordIndex | None = None
-        self._vectors = None  # the chunks' embeddings, rows in keyword-index order
+        self._live: LiveIndex | None = None  # keyword index and vectors, kept current with the store
         # The UI serves requests from several threads: parts are built once, under a lock.
         self._lock = threading.RLock()
         # A local model answers one request at a time.
@@ -72,18 +73,18 @@ class Assistant:
                 self._llm_ready = True
             return self._llm
 
-    def keyword_index(self) -> KeywordIndex:
+    def live_index(self, force: bool = False) -> LiveIndex:
+        """The keyword index and vectors, with what other processes changed in the store applied (checked
+        at most every `Settings.refresh_s`, unless `force`)."""
         with self._lock:
-            if self._keyword is None:
-                ids, texts, metas, self._vectors = all_chunks(self.collection)
-                cache = Path(self.settings.data_dir) / "bm25" / self.settings.collection
-                tuning = self.settings.tuning
-                self._keyword = (
-                    KeywordIndex.load_or_build(cache, ids, texts, metas, tuning)
-                    if not self.settings.chroma_url
-                    else KeywordIndex(ids, texts, metas, tuning=tuning)
-                )
-            return self._keyword
+            if self._live is None:
+                self._live = LiveIndex.open(self.collection, self.settings)
+            else:
+                self._live.refresh(force)
+            return self._live
+
+    def keyword_index(self) -> KeywordIndex:
+        return self.live_index().keyword
 
     def warm(self) -> None:
         """Load the store, the keyword index, the embedder and the LLM now rather than on first use."""
@@ -99,14 +100,23 @@ class Assistant:
             paths_or_urls = [paths_or_urls]
         report = indexing.ingest(paths_or_urls, self.collection, self.embedder, self.settings, progress)
         if report.new or report.updated:
-            self._keyword = None
+            self._changed({"doc_id": {"$in": report.doc_ids}})
         return report
 
     def delete(self, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:
         removed = indexing.delete(self.collection, doc_id=doc_id, url=url, source=source)
         if removed:
-            self._keyword = None
+            self._changed(
+                {"doc_id": doc_id} if doc_id else {"doc_id": url_doc_id(url)} if url else {"source": source}
+            )
         return removed
+
+    def _changed(self, where: dict) -> None:
+        """Tell every process on this store (this one included) which chunks to re-read."""
+        log_change(self.settings, where)
+        with self._lock:
+            if self._live is not None:
+                self._live.refresh(force=True)
 
     def stats(self) -> dict:
         entries = manifest(self.collection)
@@ -136,12 +146,13 @@ class Assistant:
     ) -> list[NodeWithScore]:
         """The best chunks for a question (a string, or a `Question` already read)."""
         with self._lock:
-            index, vectors = self.keyword_index(), self._vectors
+            live = self.live_index()
+            index, vectors = live.keyword, live.vectors
         if len(index) == 0:
             raise EmptyIndexError()
         read = question if isinstance(question, Question) else None
         return hybrid_search(
-            read.text if read else question,
+            read.topic if read else question,
             index,
             vectors,
             self.embedder,
@@ -205,10 +216,7 @@ class Assistant:
         limit = sources or self.settings.context_sources
         if read.kind in compose.BUILT:
             limit = max(limit, tuning.built_sources)
-        hits, flt, note = self._search(read, flt, max(self.settings.top_k, 2 * limit))
-        chosen = select_sources(read, _arranged(read, hits), limit, tuning, self.embedder.embed)
-        if read.kind == "latest":
-            chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=True))
+        hits, chosen, reason, flt, note = self._search(read, flt, max(self.settings.top_k, 2 * limit), limit)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(
@@ -222,7 +230,6 @@ class Assistant:
             kind=read.kind,
             as_of=read.as_of.isoformat() if read.as_of else "",
         )
-        reason = unanswerable_reason(read, chosen, [h.node.get_content() for h in hits], tuning)
         if not reason:
             chosen = answer.sources = chosen[: sources_needed(read, len(chosen), tuning)]
         yield Retrieved(query=query, kind=read.kind, sources=list(chosen))
@@ -243,35 +250,44 @@ class Assistant:
             if raw != NO_ANSWER:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
                 answer.answered = True
-        if note:
+        if note and answer.answered:  # first, unless a verdict or a name must lead
             answer.note = note
-            answer.text = f"{note}\n\n{answer.text}" if answer.answered else note
+            trails = read.is_verdict or read.kind == "name"
+            answer.text = f"{answer.text}\n{note}" if trails else f"{note}\n{answer.text}"
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
         yield answer
 
-    def _search(self, read: Question, flt: Filters, k: int) -> tuple[list[NodeWithScore], Filters, str]:
-        """Hits for the question within the dates a relative date names (unless the caller set dates); when
-        nothing falls there, the hits without that range and a note saying so, with the closest coverage."""
+    def _gather(self, read: Question, flt: Filters, k: int, limit: int) -> tuple[list, list, str | None]:
+        """Hits, the sources chosen from them, and why they cannot answer (None when they can)."""
+        tuning = self.settings.tuning
+        hits = self.retrieve(read, k=k, filters=flt)
+        chosen = select_sources(read, _arranged(read, hits), limit, tuning, self.embedder.embed)
+        if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
+            chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
+        return hits, chosen, unanswerable_reason(read, chosen, [h.node.get_content() for h in hits], tuning)
+
+    def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
+        """(hits, sources, reason they cannot answer, filters used, note). Within the dates a relative date
+        names, unless the caller set dates; when nothing there answers, beyond them, with a note that says so
+        and gives the closest coverage's date."""
         if read.range is None or flt.since or flt.until:
-            return self.retrieve(read, k=k, filters=flt), flt, ""
+            return *self._gather(read, flt, k, limit), flt, ""
         since = datetime.combine(read.range.since, datetime.min.time(), tzinfo=timezone.utc)
         until = datetime.combine(read.range.until, datetime.min.time(), tzinfo=timezone.utc)
         ranged = Filters(sources=flt.sources, since=since, until=until)
-        hits = self.retrieve(read, k=k, filters=ranged)
-        if hits:
-            return hits, ranged, ""
-        hits = self.retrieve(read, k=k, filters=flt)
-        note = f"Nothing in the sources is from {read.range.describe()}"
-        dated = [
-            h.node.metadata.get("published_at", "")[:10] for h in hits if h.node.metadata.get("published_at")
-        ]
+        found = self._gather(read, ranged, k, limit)
+        if found[2] is None:
+            return *found, ranged, ""
+        wider = self._gather(read, flt, k, limit)
+        if wider[2] is not None:
+            return *found, ranged, ""
+        note = f"Nothing in the sources from {read.range.describe()} answers this"
+        dated = [s.published_at[:10] for s in wider[1] if s.published_at]
         if dated:
             closest = min(dated, key=lambda d: abs(date.fromisoformat(d) - read.range.until))
-            note += f"; the closest coverage is from {closest}."
-        else:
-            note += "."
-        return hits, flt, note
+            note += f"; the closest coverage is from {closest}"
+        return *wider, flt, note + "."
 
     def _verdict(self, read: Question, sources: list, answer: Answer, t0: float) -> str | None:
         """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the

@@ -18,6 +18,8 @@ from rag.tuning import DEFAULT, Tuning
 
 _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _MARKER_END = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z])")
+# A built line's label: "- 2025-03-02 (Harbour Post): " or "- Harbour Post (2025-03-05): ".
+_LABEL = re.compile(r"^- (?:[^:\[\]\n]{1,120}?: )?")
 _TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 
 
@@ -147,11 +149,51 @@ def check(
     read = as_question(question)
     question, options = read.text, read.options
     by_n = {s.n: s for s in sources}
-    out_sentences: list[str] = []
     cited: dict[int, list[tuple[str, bool, float]]] = {}
+    lines = []
+    for line in answer.split("\n"):  # a timeline or a comparison keeps its lines and their labels
+        label = _LABEL.match(line)
+        prefix = label.group(0) if label else ""
+        checked = _check_line(line[len(prefix) :], question, options, by_n, sources, tuning, cited)
+        if checked:
+            lines.append(prefix + checked)
+    citations = []
+    for n in sorted(cited):
+        src = by_n[n]
+        claims = cited[n]
+        top = max(claims, key=lambda c: c[2])
+        citations.append(
+            Citation(
+                n=n,
+                doc_id=src.doc_id,
+                chunk_id=src.chunk_id,
+                title=src.title,
+                source=src.source,
+                published_at=src.published_at,
+                url=src.url,
+                quote=best_quote(top[0], question, src),
+                verified=all(ok for _, ok, _ in claims),
+                support=round(top[2], 3),
+                author=src.author,
+            )
+        )
+    return "\n".join(lines), citations
+
+
+def _check_line(
+    text: str,
+    question: str,
+    options: tuple[str, str] | None,
+    by_n: dict[int, Source],
+    sources: list[Source],
+    tuning: Tuning,
+    cited: dict[int, list[tuple[str, bool, float]]],
+) -> str:
+    """One line of the answer with its markers corrected; what each marker rests on goes into `cited`."""
+    out_sentences: list[str] = []
     # "It rose. [1] Then…": markers after the full stop belong to the sentence before it.
-    answer = _TRAILING.sub(lambda m: m.group(2) + m.group(1), answer)
-    for sentence in _claims(answer):
+    text = _TRAILING.sub(lambda m: m.group(2) + m.group(1), text)
+    for sentence in _claims(text):
         markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
         claim = strip_markers(sentence)
         if not claim:
@@ -173,27 +215,7 @@ def check(
             cited.setdefault(n, []).append((claim, ok, scores[n]))
         marks = "".join(f"[{n}]" for n, _ in chosen)
         out_sentences.append(place_markers(claim, marks))
-    citations = []
-    for n in sorted(cited):
-        src = by_n[n]
-        claims = cited[n]
-        top = max(claims, key=lambda c: c[2])
-        citations.append(
-            Citation(
-                n=n,
-                doc_id=src.doc_id,
-                chunk_id=src.chunk_id,
-                title=src.title,
-                source=src.source,
-                published_at=src.published_at,
-                url=src.url,
-                quote=best_quote(top[0], question, src),
-                verified=all(ok for _, ok, _ in claims),
-                support=round(top[2], 3),
-                author=src.author,
-            )
-        )
-    return " ".join(out_sentences), citations
+    return " ".join(out_sentences)
 
 
 def place_markers(claim: str, marks: str) -> str:

@@ -57,7 +57,7 @@ def select_sources(
     """At most `limit` chunks, one per article, each reduced to the sentences that best answer the question;
     with `embed`, sentences are also scored by meaning and sources below the relevance floor are left out."""
     question = as_question(question)
-    q_terms = set(terms(question.text))
+    q_terms = set(terms(question.topic))
     picked: list[tuple[NodeWithScore, list[str]]] = []
     seen: set[str] = set()
     for hit in hits:
@@ -69,7 +69,7 @@ def select_sources(
         picked.append((hit, sentences))
         if len(picked) >= limit:
             break
-    meaning = _similarities(question.text, [s for _, sentences in picked for s in sentences], embed)
+    meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
     sources: list[Source] = []
     offset = 0
     for hit, sentences in picked:

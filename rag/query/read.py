@@ -80,6 +80,13 @@ class Question:
     unknown_publications: tuple[str, ...] = ()  # publications it cites that the corpus lacks
 
     @property
+    def topic(self) -> str:
+        """The question without its relative date phrase: what the sources must be about."""
+        if self.range is None:
+            return self.text
+        return re.sub(r"\s{2,}", " ", self.text.replace(self.range.phrase, " ")).strip()
+
+    @property
     def named_outlets(self) -> list[str]:
         """Each outlet named, once, in order of first mention."""
         return list(dict.fromkeys(self.outlets))
@@ -136,6 +143,7 @@ def read(
     kind = kind_of(text, len(named))
     spans = [(m.start(), m.end()) for _, o in mentions for m in re.finditer(re.escape(o), text, re.I)]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
+    topic = re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip() if date_range else text
     return Question(
         text=text,
         kind=kind,
@@ -143,7 +151,7 @@ def read(
         options=choice_options(text) if kind == "choice" else None,
         range=date_range,
         as_of=as_of,
-        plan=plan(text, outlets, default_year=default_year),
+        plan=plan(topic, outlets, default_year=default_year),
         unknown_publications=tuple(unknown_publications(text, outlets)),
     )
 
