@@ -9,7 +9,6 @@ from rag.query.read import Question, as_question
 from rag.text import CALENDAR, CAPITALISED_RUN, overlap, terms
 from rag.tuning import DEFAULT, Tuning
 
-
 ONE_STORY = ("position", "summary", "timeline", "latest")
 
 
