@@ -132,13 +132,15 @@ def measure_answers(assistant, cases: list[dict], progress=None) -> tuple[dict, 
         )
         if hasattr(llm, "count_prompt_tokens") and answer.answered:
             rows[-1]["prompt_tokens"] = llm.count_prompt_tokens(messages(answer.query, answer.sources))
-    ttft = [r["timings"]["first_token_s"] for r in rows]
-    total = [r["timings"]["total_s"] for r in rows]
+    answered = [r for r in rows if r["answered"]]  # a refusal before the LLM would time nothing
+    ttft = [r["timings"]["first_token_s"] for r in answered]
+    total = [r["timings"]["total_s"] for r in answered]
     prompts = [r["prompt_tokens"] for r in rows if "prompt_tokens" in r]
     numbers = {
         "llm": llm.name if llm else "extractive",
         "model_load_s": load_s,
         "questions": len(rows),
+        "answered": len(answered),
         "ttft_p50_s": m.percentile(ttft, 50),
         "ttft_max_s": max(ttft, default=None),
         "total_p50_s": m.percentile(total, 50),
@@ -232,6 +234,10 @@ def run(
     }, rows
 
 
+def answered_any(answers: dict) -> bool:
+    return bool(answers.get("answered"))
+
+
 def write_report(run_dir: Path, metrics: dict) -> None:
     cfg, ing, lat, ans = metrics["config"], metrics["ingest"], metrics["retrieval"], metrics["answers"]
     sizes = list(lat)
@@ -284,13 +290,23 @@ def write_report(run_dir: Path, metrics: dict) -> None:
                 ["measure", "value"],
                 [
                     ["LLM", ans["llm"]],
-                    ["questions", ans["questions"]],
+                    [
+                        "questions / answered (timings are of these)",
+                        f"{ans['questions']} / {ans['answered']}",
+                    ],
                     ["model load (s)", ans["model_load_s"]],
                     [
                         "time to first token p50 / max (s)",
-                        f"{ans['ttft_p50_s']:.3f} / {ans['ttft_max_s']:.3f}",
+                        f"{ans['ttft_p50_s']:.3f} / {ans['ttft_max_s']:.3f}"
+                        if answered_any(ans)
+                        else "none answered",
                     ],
-                    ["total p50 / max (s)", f"{ans['total_p50_s']:.3f} / {ans['total_max_s']:.3f}"],
+                    [
+                        "total p50 / max (s)",
+                        f"{ans['total_p50_s']:.3f} / {ans['total_max_s']:.3f}"
+                        if answered_any(ans)
+                        else "none answered",
+                    ],
                 ]
                 + (
                     [["answer prompt, p50 (tokens)", ans["prompt_tokens_p50"]]]

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 
+from chromadb.errors import ChromaError
 from llama_index.core.schema import NodeWithScore
 
 from ingest.article import url_doc_id
@@ -31,6 +33,7 @@ from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
 
 History = list[dict[str, str]]
+log = logging.getLogger(__name__)
 
 
 class Assistant:
@@ -79,8 +82,22 @@ class Assistant:
         with self._lock:
             if self._live is None:
                 self._live = LiveIndex.open(self.collection, self.settings)
-            else:
+                return self._live
+            try:
                 self._live.refresh(force)
+            except ChromaError as exc:
+                # The embedded store cannot always read what another process just wrote into it: read it
+                # all again, or, when that fails too, keep answering from what is held.
+                log.warning("could not apply the store's latest changes (%s); re-reading it", exc)
+                try:
+                    self._live = LiveIndex.build(self.collection, self.settings)
+                except ChromaError as again:
+                    self._live.skip_pending()
+                    log.warning(
+                        "still cannot read the store (%s): answering from the index as it was; to share one "
+                        "index between processes, run `chroma run` and set NEWSRAG_CHROMA_URL",
+                        again,
+                    )
             return self._live
 
     def keyword_index(self) -> KeywordIndex:
@@ -94,11 +111,15 @@ class Assistant:
 
     # -- corpus -----------------------------------------------------------------------------
     def ingest(
-        self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None
+        self, paths_or_urls: Iterable[str | Path] | str | Path, progress=None, allow_private: bool = False
     ) -> indexing.IngestReport:
+        """Ingest files, folders and URLs. URLs on loopback, private or link-local addresses are refused unless
+        `allow_private` (the CLI's --allow-private-urls; the UI never allows them)."""
         if isinstance(paths_or_urls, (str, Path)):
             paths_or_urls = [paths_or_urls]
-        report = indexing.ingest(paths_or_urls, self.collection, self.embedder, self.settings, progress)
+        report = indexing.ingest(
+            paths_or_urls, self.collection, self.embedder, self.settings, progress, allow_private
+        )
         if report.new or report.updated:
             self._changed({"doc_id": {"$in": report.doc_ids}})
         return report
@@ -116,7 +137,7 @@ class Assistant:
         log_change(self.settings, where)
         with self._lock:
             if self._live is not None:
-                self._live.refresh(force=True)
+                self.live_index(force=True)
 
     def stats(self) -> dict:
         entries = manifest(self.collection)
@@ -265,7 +286,8 @@ class Assistant:
         chosen = select_sources(read, _arranged(read, hits), limit, tuning, self.embedder.embed)
         if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
-        return hits, chosen, unanswerable_reason(read, chosen, [h.node.get_content() for h in hits], tuning)
+        retrieved = [h.node.get_content() for h in hits]
+        return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, self.keyword_index().texts)
 
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
         """(hits, sources, reason they cannot answer, filters used, note). Within the dates a relative date

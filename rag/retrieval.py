@@ -4,8 +4,8 @@ On news, plain reciprocal-rank fusion loses to BM25 alone (names and numbers mat
 normalised over the candidate pool and mixed with `bm25_weight`. Outlets and dates the question names
 boost their chunks, and each claim it is made of is ranked on its own, so a multi-part question gets
 evidence for each part. The first chunks are then reordered for term coverage, and a who/which question
-is searched again with the name its first results lead with. Dense search is exact, over the chunk
-vectors held in memory beside the BM25 index. The weights are `rag.tuning.Tuning`'s.
+is searched again with the name its first results lead with. Dense search is exact over
+the chunk vectors up to a size, then Chroma's HNSW index (`rag.backends.vectors`). The weights are `rag.tuning.Tuning`'s.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from ingest.dates import parse_date
 from rag.answer.names import leading_name
 from rag.backends.keyword import KeywordIndex
+from rag.backends.vectors import MatrixDense, VectorIndex
 from rag.errors import ConfigError
 from rag.query.question import QueryPlan, expects_name, plan
 from rag.text import bm25_tokens
@@ -84,30 +85,15 @@ class Filters:
 
 
 class Dense(Protocol):
-    """The dense side: query embeddings and their cosine similarity to every chunk of a KeywordIndex."""
+    """The dense side: query embeddings, the chunks nearest to one within a mask, and the cosine
+    similarity of given chunks (rows of a KeywordIndex). `rag.backends.vectors` has the exact one
+    (`MatrixDense`) and one that asks Chroma's HNSW index."""
 
     def embed(self, texts: list[str]) -> np.ndarray: ...
 
-    def similarities(self, vector: np.ndarray) -> np.ndarray: ...
+    def top(self, vector: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray: ...
 
-
-class MatrixDense:
-    """Exact cosine similarity against the stored chunk vectors, held in memory beside the keyword index
-    (rows in KeywordIndex order): one matrix product, no round trip to the store, whatever the filters."""
-
-    def __init__(self, vectors: np.ndarray, embedder):
-        self.vectors, self.embedder = vectors, embedder
-        self._last: tuple[bytes, np.ndarray] | None = None  # one search's cache: built per call
-
-    def embed(self, texts: list[str]) -> np.ndarray:
-        return self.embedder.embed(texts)
-
-    def similarities(self, vector: np.ndarray) -> np.ndarray:
-        key = vector.tobytes()
-        if self._last is None or self._last[0] != key:
-            # einsum, not BLAS: a threaded BLAS spins after each call and slows the next embedding down
-            self._last = (key, np.einsum("ij,j->i", self.vectors, vector.astype(np.float32)))
-        return self._last[1]
+    def at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
 
 
 def _minmax(values: np.ndarray) -> np.ndarray:
@@ -151,12 +137,11 @@ def fused_scores(
         if pool.size:
             out[pool] = bm25[pool] / top
         return out
-    sims = dense.similarities(vector)
-    cand = np.union1d(pool, _top(np.where(mask, sims, -np.inf), min(pool_size, int(mask.sum()))))
+    cand = np.union1d(pool, dense.top(vector, mask, min(pool_size, int(mask.sum()))))
     if cand.size == 0:
         return out
     b = bm25[cand] / top if top > 0 else np.zeros(cand.size, dtype=np.float32)
-    d = _minmax(sims[cand].astype(np.float32))
+    d = _minmax(dense.at(vector, cand).astype(np.float32))
     out[cand] = bm25_weight * b + (1.0 - bm25_weight) * d + 1e-6  # in the pool: above every non-candidate
     return out
 
@@ -322,10 +307,23 @@ def _with_feedback(
     return (kept + [(i, min(score, floor)) for i, score in again if i not in seen])[:k]
 
 
+def _where(filters: Filters, index: KeywordIndex) -> dict | None:
+    """`filters` as a Chroma `where`, for a dense search the store runs."""
+    clauses: list[dict] = []
+    if filters.sources:
+        wanted = {s.lower() for s in filters.sources}
+        clauses.append({"source": {"$in": [o for o in index.outlets if o.lower() in wanted] or [""]}})
+    if filters.since:
+        clauses.append({"published_ts": {"$gte": int(filters.since.timestamp())}})
+    if filters.until:
+        clauses += [{"published_ts": {"$lte": filters.until_ts()}}, {"published_ts": {"$gte": 0}}]
+    return None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
 def hybrid_search(
     question: str,
     index: KeywordIndex,
-    vectors: np.ndarray,
+    vectors: np.ndarray | VectorIndex,
     embedder,
     k: int,
     filters: Filters,
@@ -334,15 +332,20 @@ def hybrid_search(
     qplan: QueryPlan | None = None,
     names_first: bool | None = None,
 ) -> list[NodeWithScore]:
-    """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order.
-    `qplan` and `names_first` (a who/which question) come from the question already read, when it was."""
+    """The `k` best chunks for the question; `vectors` are the chunks' embeddings, rows in `index` order (a
+    matrix, or a `VectorIndex` that may search Chroma). `qplan` and `names_first` (a who/which question)
+    come from the question already read, when it was."""
     if len(index) == 0:
         return []
-    mask = filters.mask(index)
+    mask = filters.mask(index) & index.live  # removed chunks keep their rows until the index is compacted
     if not mask.any():
         return []
     year = index.latest_year or datetime.now().year
-    dense = MatrixDense(vectors, embedder)
+    dense = (
+        vectors.searcher(embedder, _where(filters, index))
+        if isinstance(vectors, VectorIndex)
+        else MatrixDense(vectors, embedder)
+    )
     qplan = qplan or plan(question, index.outlets, default_year=year)
     vector = dense.embed([qplan.question])[0] if bm25_weight < 1 else np.zeros(1, dtype=np.float32)
     ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector, tuning)

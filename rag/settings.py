@@ -81,6 +81,20 @@ class Settings(BaseSettings):
         0.7, description="Weight of keyword (BM25) scores in hybrid fusion; dense gets 1 - this."
     )
 
+    exact_dense_max: int = Field(
+        250_000,
+        description="Largest index (chunks) searched by exact dense similarity; above it Chroma's HNSW "
+        "index answers, with filters pushed down.",
+    )
+    compact_fraction: float = Field(
+        0.1,
+        description="Share of the index that may be added or removed since it was last built before it "
+        "is rebuilt in one segment and saved (each update alone costs what the change costs).",
+    )
+    refresh_s: float = Field(
+        1.0, description="Seconds between checks for changes other processes made to the store."
+    )
+
     yes_no: Literal["auto", "verdict", "generate"] = Field(
         "auto",
         description="How yes/no questions are decided: 'verdict' compares the LLM's "

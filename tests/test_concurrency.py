@@ -1,4 +1,4 @@
-"""Several processes on one data dir: the first questions of N fresh processes build the keyword cache once."""
+"""Several processes on one data dir: the first questions of N fresh processes build the saved index once."""
 
 from __future__ import annotations
 
@@ -20,10 +20,10 @@ print(json.dumps([h.node.node_id for h in hits]))
 """
 
 
-def test_eight_first_questions_at_once_build_one_keyword_cache(demo_data_dir, tmp_path):
+def test_eight_first_questions_at_once_build_one_saved_index(demo_data_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
-    shutil.rmtree(data / "bm25", ignore_errors=True)  # as on a fresh data dir: no keyword cache yet
+    shutil.rmtree(data / "index", ignore_errors=True)  # as on a fresh data dir: no saved index yet
     procs = [
         subprocess.Popen(
             [sys.executable, "-c", CHILD, str(data)],
@@ -40,12 +40,7 @@ def test_eight_first_questions_at_once_build_one_keyword_cache(demo_data_dir, tm
     assert all("Traceback" not in err for _, err in results)
     answers = {out.strip() for out, _ in results}
     assert len(answers) == 1 and len(json.loads(answers.pop())) == 3
-    cache = data / "bm25" / "news"
-    versions = sorted(p.name for p in cache.iterdir() if p.is_dir())
-    assert len(versions) == 1 and not versions[0].endswith(".tmp")
-    assert sorted(p.name for p in (cache / versions[0]).iterdir()) == [
-        "chunks",
-        "ids.json",
-        "sentence_owner.npy",
-        "sentences",
-    ]
+    (folder,) = (data / "index").iterdir()  # one saved index for the collection…
+    versions = sorted(p.name for p in folder.iterdir() if p.is_dir())
+    assert len(versions) == 1 and versions[0].startswith("v")  # …built once, in one version
+    assert (folder / "CURRENT").read_text().strip() == versions[0]

@@ -578,6 +578,7 @@ def test_perf_report_table_and_plot(tmp_path):
         "answers": {
             "llm": "local:m.gguf",
             "questions": 3,
+            "answered": 2,
             "model_load_s": 1.5,
             "ttft_p50_s": 9.7,
             "ttft_max_s": 12.0,
@@ -593,6 +594,7 @@ def test_perf_report_table_and_plot(tmp_path):
     write_report(tmp_path, metrics)
     text = (tmp_path / "report.md").read_text()
     assert "| time to first token p50 / max (s) | 9.700 / 12.000 |" in text
+    assert "| questions / answered (timings are of these) | 3 / 2 |" in text
     assert "| answer prompt, p50 (tokens) | 500 |" in text
     assert "| prompt evaluation (tokens/s, 256 tokens) | 40.0000 |" in text
     assert "| decoding (tokens/s, 32 tokens) | 8.8000 |" in text

@@ -6,6 +6,8 @@ metadata, content hash and chunk count), so index and manifest cannot disagree.
 
 from __future__ import annotations
 
+import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -28,7 +30,8 @@ ARTICLE_FIELDS = (
 )
 
 
-def open_collection(settings: Settings, embedder_name: str):
+def open_client(settings: Settings):
+    """The Chroma client: of the server at `chroma_url`, else of the store under data_dir."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
 
@@ -54,6 +57,11 @@ def open_collection(settings: Settings, embedder_name: str):
         path = Path(settings.data_dir) / "chroma"
         path.mkdir(parents=True, exist_ok=True)
         client = chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    return client
+
+
+def open_collection(settings: Settings, embedder_name: str):
+    client = open_client(settings)
     name = settings.collection
     if not 3 <= len(name) <= 512:
         raise ConfigError(f"collection name {name!r} must be 3-512 characters (NEWSRAG_COLLECTION)")
@@ -99,17 +107,54 @@ def manifest(collection) -> dict[str, ManifestEntry]:
     return entries
 
 
-def all_chunks(collection) -> tuple[list[str], list[str], list[dict], np.ndarray]:
-    """Every stored chunk: ids, texts, metadata and embeddings (float32 rows), in one order."""
-    ids, docs, metas, vectors = [], [], [], []
-    total = collection.count()
-    for offset in range(0, total, 5000):
-        got = collection.get(include=["documents", "metadatas", "embeddings"], limit=5000, offset=offset)
+def all_chunks(
+    collection, where: dict | None = None, vectors: bool = True
+) -> tuple[list[str], list[str], list[dict], np.ndarray]:
+    """Every stored chunk (or those matching `where`): ids, texts, metadata and, unless `vectors` is
+    False, embeddings (float32 rows), in one order."""
+    ids, docs, metas, vectors_found = [], [], [], []
+    include = ["documents", "metadatas"] + (["embeddings"] if vectors else [])
+    total = collection.count() if where is None else None
+    offset = 0
+    while total is None or offset < total:
+        got = collection.get(where=where, include=include, limit=5000, offset=offset)
+        offset += 5000
         ids += got["ids"]
         docs += got["documents"]
         metas += [
             {k: m.get(k) for k in ARTICLE_FIELDS + ("chunk_index", "n_chunks")} for m in got["metadatas"]
         ]
-        if len(got["ids"]):
-            vectors.append(np.asarray(got["embeddings"], dtype=np.float32))
-    return ids, docs, metas, np.concatenate(vectors) if vectors else np.zeros((0, 0), dtype=np.float32)
+        if vectors and len(got["ids"]):
+            vectors_found.append(np.asarray(got["embeddings"], dtype=np.float32))
+        if total is None and len(got["ids"]) < 5000:
+            break
+    found = np.concatenate(vectors_found) if vectors_found else np.zeros((0, 0), dtype=np.float32)
+    return ids, docs, metas, found
+
+
+# -- the change log -----------------------------------------------------------------------------
+# Every ingest and delete through `Assistant` appends one record naming what it touched (a Chroma
+# `where`) to a small collection beside the chunks, so that each process holding an index in memory
+# can bring it up to date by re-reading just that part of the store; the store itself has no change feed.
+
+
+def change_log(settings: Settings):
+    """The change log of the configured collection (created on first use), in the same store."""
+    return open_client(settings).get_or_create_collection(f"{settings.collection}.changes")
+
+
+def log_change(settings: Settings, where: dict) -> None:
+    import uuid
+
+    change_log(settings).add(
+        ids=[uuid.uuid4().hex],
+        embeddings=[[0.0]],
+        metadatas=[{"ts": time.time(), "where": json.dumps(where, sort_keys=True)}],
+    )
+
+
+def changes_since(log, since: float) -> list[tuple[str, float, dict]]:
+    """(id, time, where) of the records written at or after `since`, oldest first."""
+    got = log.get(where={"ts": {"$gte": since}}, include=["metadatas"])
+    records = [(i, m["ts"], json.loads(m["where"])) for i, m in zip(got["ids"], got["metadatas"])]
+    return sorted(records, key=lambda r: r[1])

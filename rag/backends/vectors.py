@@ -1,0 +1,155 @@
+"""The dense side of retrieval: chunk vectors, rows in keyword-index order, searched exactly or by Chroma.
+
+Exact search is one pass over a matrix (memory-mapped from the saved index, plus the rows added since)
+and returns every chunk's similarity; past `Settings.exact_dense_max` chunks it costs more than a
+question may, and the nearest chunks come from Chroma's own HNSW index (`collection.query`, filters
+pushed down as `where`), the similarities of the keyword candidates computed from their vectors alone.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+
+class MatrixDense:
+    """Exact cosine similarity against the chunk vectors (rows in KeywordIndex order): one matrix product,
+    no round trip to the store, whatever the filters."""
+
+    def __init__(self, vectors, embedder):
+        self.vectors = vectors if isinstance(vectors, RowVectors) else RowVectors(vectors)
+        self.embedder = embedder
+        self._last: tuple[bytes, np.ndarray] | None = None  # one search's cache: built per call
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def similarities(self, vector: np.ndarray) -> np.ndarray:
+        key = vector.tobytes()
+        if self._last is None or self._last[0] != key:
+            self._last = (key, self.vectors.dot(vector))
+        return self._last[1]
+
+    def top(self, vector: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+        return _top(np.where(mask, self.similarities(vector), -np.inf), n)
+
+    def at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.similarities(vector)[rows]
+
+
+class ChromaDense:
+    """Approximate nearest chunks from the store's HNSW index; exact similarities for any given rows."""
+
+    def __init__(self, vectors: VectorIndex, embedder, where: dict | None, exact_below: int):
+        self.vectors, self.embedder, self.where, self.exact_below = vectors, embedder, where, exact_below
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        return self.embedder.embed(texts)
+
+    def top(self, vector: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
+        rows = np.flatnonzero(mask)
+        if rows.size <= self.exact_below:  # a narrow filter: exact over its rows is cheaper than a graph walk
+            return rows[_top(self.at(vector, rows), n)]
+        collection, row_of = self.vectors.collection, self.vectors.row_of()
+        want = 2 * n
+        while True:
+            got = collection.query(
+                query_embeddings=[vector.astype(np.float32)],
+                n_results=want,
+                where=self.where,
+                include=[],
+            )
+            found = [row_of.get(i, -1) for i in got["ids"][0]]
+            kept = [r for r in found if r >= 0 and mask[r]]
+            if len(kept) >= n or len(found) < want or want >= 16 * n:
+                return np.asarray(kept[:n], dtype=np.int64)
+            want *= 4  # the mask is narrower than `where` (an outlet the question names): look deeper
+
+    def at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        return self.vectors.rows(rows) @ vector.astype(np.float32)
+
+
+def _top(values: np.ndarray, n: int) -> np.ndarray:
+    """Positions of the `n` largest values, best first (ties: lower position first)."""
+    if n <= 0 or values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    if n < values.size:
+        part = np.argpartition(-values, n - 1)[:n]
+        return part[np.lexsort((part, -values[part]))]
+    return np.argsort(-values, kind="stable")
+
+
+class RowVectors:
+    """A saved matrix (memory-mapped) and the rows appended since."""
+
+    def __init__(self, main: np.ndarray | None, extra: list[np.ndarray] | None = None):
+        self.main = main if main is not None else np.zeros((0, 0), dtype=np.float32)
+        self.extra = extra or []
+
+    def __len__(self) -> int:
+        return len(self.main) + sum(len(e) for e in self.extra)
+
+    def appended(self, vectors: np.ndarray) -> RowVectors:
+        return RowVectors(self.main, self.extra + [np.asarray(vectors, dtype=np.float32)])
+
+    def dot(self, vector: np.ndarray) -> np.ndarray:
+        # einsum, not BLAS: a threaded BLAS spins after each call and slows the next embedding down
+        v = vector.astype(np.float32)
+        parts = [np.einsum("ij,j->i", m, v) for m in [self.main, *self.extra] if len(m)]
+        return np.concatenate(parts) if len(parts) > 1 else (parts[0] if parts else np.zeros(0, np.float32))
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        n_main = len(self.main)
+        rows = np.asarray(rows, dtype=np.int64)
+        if not self.extra:
+            return np.asarray(self.main[rows])
+        stacked = np.concatenate(self.extra)
+        return np.stack([self.main[r] if r < n_main else stacked[r - n_main] for r in rows.tolist()])
+
+
+class VectorIndex:
+    """The chunk vectors of one KeywordIndex version (or, for a large index in a Chroma server, none: then
+    they are fetched from the store by id when needed) and the collection that holds them."""
+
+    def __init__(self, collection, ids: list[str], vectors: RowVectors | None, exact_max: int, live: int):
+        self.collection, self.ids, self.matrix = collection, ids, vectors
+        self.exact_max, self.live = exact_max, live
+        self._row_of: dict[str, int] | None = None
+        self._fetched: dict[int, np.ndarray] = {}
+
+    @property
+    def exact(self) -> bool:
+        return self.matrix is not None and self.live <= self.exact_max
+
+    def row_of(self) -> dict[str, int]:
+        if self._row_of is None:
+            self._row_of = {cid: row for row, cid in enumerate(self.ids)}
+        return self._row_of
+
+    def rows(self, rows: np.ndarray) -> np.ndarray:
+        if self.matrix is not None:
+            return self.matrix.rows(rows)
+        missing = [r for r in rows.tolist() if r not in self._fetched]
+        if missing:
+            got = self.collection.get(ids=[self.ids[r] for r in missing], include=["embeddings"])
+            row_of = self.row_of()
+            for cid, vec in zip(got["ids"], got["embeddings"]):
+                self._fetched[row_of[cid]] = np.asarray(vec, dtype=np.float32)
+        return (
+            np.stack([self._fetched[r] for r in rows.tolist()]) if len(rows) else np.zeros((0, 1), np.float32)
+        )
+
+    def searcher(self, embedder, where: dict | None):
+        if self.exact:
+            return MatrixDense(self.matrix, embedder)
+        return ChromaDense(self, embedder, where, exact_below=min(self.exact_max, 50_000))
+
+    def save(self, path: Path) -> None:
+        if self.matrix is not None:
+            np.save(path / "vectors.npy", np.asarray(self.matrix.main, dtype=np.float32))
+
+    @staticmethod
+    def load_matrix(path: Path) -> RowVectors | None:
+        file = path / "vectors.npy"
+        return RowVectors(np.load(file, mmap_mode="r")) if file.exists() else None

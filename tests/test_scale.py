@@ -1,0 +1,185 @@
+"""Scaling out: updates in place, a saved index on restart, processes sharing a store, HNSW dense search."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from rag.assistant import Assistant
+from rag.backends import live as live_module
+from rag.backends.keyword import KeywordIndex
+from rag.settings import Settings
+from tests.test_chroma_server import chroma_url, free_port  # noqa: F401 - the fixture
+
+ARTICLE = """---
+title: "Harbour city opens floating solar farm on its reservoir"
+source: Coastal Ledger
+author: Mira Quell
+published_at: 2025-03-02T08:00:00+00:00
+url: https://coastal-ledger.example/2025/03/02/floating-solar-farm-reservoir
+category: Energy
+---
+
+# Harbour city opens floating solar farm on its reservoir
+
+The city of Port Aldane switched on a floating solar farm of 12,400 panels on the Kestrel reservoir on Sunday.
+The farm will supply about 4 percent of the city's electricity, the utility's director Ines Varga said.
+"""
+QUESTION = "floating solar farm Kestrel reservoir Port Aldane"
+
+
+def write_article(folder: Path) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "solar.md"
+    path.write_text(ARTICLE)
+    return path
+
+
+def titles(hits) -> list[str]:
+    return [h.node.metadata["title"] for h in hits]
+
+
+@pytest.fixture
+def data(demo_data_dir, tmp_path):
+    path = tmp_path / "data"
+    shutil.copytree(demo_data_dir, path)
+    return path
+
+
+def test_delta_scores_equal_a_rebuild_on_the_same_statistics():
+    texts = [
+        "Central bank cuts the cash rate to 4.10 percent.",
+        "Troops on the ground in Ukraine, the minister says.",
+        "The cash rate decision surprised economists.",
+    ]
+    index = KeywordIndex(["a", "b", "c"], texts, [{"source": "S", "doc_id": d} for d in "abc"])
+    for query in ["cash rate", "troops Ukraine minister", "economists decision"]:
+        main = index.scores(query)
+        grown = index.updated([0], ["a2"], [texts[0]], [{"source": "S", "doc_id": "a2"}])
+        again = grown.scores(query)
+        assert again[0] == 0  # removed
+        np.testing.assert_allclose(again[3], main[0], rtol=1e-5)  # same text, same statistics: same score
+        np.testing.assert_allclose(again[1:3], main[1:3], rtol=1e-5)
+    assert len(index) == 3 and index.live.all()  # the original is untouched
+
+
+def test_ingest_and_delete_update_the_index_in_place(data):
+    assistant = Assistant(Settings(data_dir=data, llm="extractive"))
+    before = assistant.live_index().keyword
+    assistant.ingest([write_article(data.parent / "new")])
+    after = assistant.live_index().keyword
+    assert after._n_main == before._n_main and after.changed > 0  # a delta, not a rebuild
+    assert titles(assistant.retrieve(QUESTION, k=1)) == [
+        "Harbour city opens floating solar farm on its reservoir"
+    ]
+    assert (
+        assistant.delete(url="https://coastal-ledger.example/2025/03/02/floating-solar-farm-reservoir") == 1
+    )
+    hits = assistant.retrieve(QUESTION, k=10)
+    assert "Harbour city opens floating solar farm on its reservoir" not in titles(hits)
+    assert "Coastal Ledger" not in assistant.outlets()
+
+
+def test_restart_loads_the_saved_index_without_reading_the_store(data, monkeypatch):
+    Assistant(Settings(data_dir=data, llm="extractive")).retrieve("Reserve Bank cash rate cut", k=3)
+
+    def no_full_read(collection, where=None, vectors=True):
+        assert where is not None, "the whole collection was read again"
+        return read(collection, where, vectors)
+
+    read = live_module.all_chunks
+    monkeypatch.setattr(live_module, "all_chunks", no_full_read)
+    hits = Assistant(Settings(data_dir=data, llm="extractive")).retrieve("Reserve Bank cash rate cut", k=3)
+    assert hits[0].node.metadata["title"] == "Reserve Bank of Australia cuts cash rate to 4.10%"
+
+
+def test_a_second_assistant_sees_changes_without_restart(data):
+    settings = Settings(data_dir=data, llm="extractive", refresh_s=0.0)
+    reader = Assistant(settings)
+    assert "Coastal Ledger" not in reader.outlets()
+    # Another process would be `newsrag ingest` beside `serve`; Chroma's embedded store is not safe across
+    # processes (its caches go stale), so that case runs against a Chroma server, below.
+    Assistant(settings).ingest([write_article(data.parent / "new")])
+    assert titles(reader.retrieve(QUESTION, k=1)) == [
+        "Harbour city opens floating solar farm on its reservoir"
+    ]
+    Assistant(settings).delete(source="Coastal Ledger")
+    assert "Coastal Ledger" not in reader.outlets()
+
+
+def test_hnsw_dense_search_with_filters_pushed_down(data):
+    exact = Assistant(Settings(data_dir=data, llm="extractive"))
+    hnsw = Assistant(Settings(data_dir=data, llm="extractive", exact_dense_max=0))
+    assert not hnsw.live_index().vectors.exact
+    for question in ["Reserve Bank cash rate cut", "European peacekeepers in Ukraine"]:
+        assert titles(hnsw.retrieve(question, k=3)) == titles(exact.retrieve(question, k=3))
+    only = hnsw.retrieve("troops in Ukraine", k=5, filters={"sources": ["northern wire"]})
+    assert only and {h.node.metadata["source"] for h in only} == {"Northern Wire"}
+
+
+def test_two_workers_on_one_chroma_server_see_each_others_changes(tmp_path, chroma_url):  # noqa: F811
+    from tests.conftest import DEMO
+
+    first = Assistant(
+        Settings(data_dir=tmp_path / "w1", llm="extractive", chroma_url=chroma_url, refresh_s=0)
+    )
+    second = Assistant(
+        Settings(data_dir=tmp_path / "w2", llm="extractive", chroma_url=chroma_url, refresh_s=0)
+    )
+    assert first.ingest([DEMO]).new == 20
+    assert second.retrieve("Reserve Bank cash rate cut", k=1)[0].node.metadata["title"] == (
+        "Reserve Bank of Australia cuts cash rate to 4.10%"
+    )
+    first.ingest([write_article(tmp_path / "new")])
+    assert titles(second.retrieve(QUESTION, k=1)) == [
+        "Harbour city opens floating solar farm on its reservoir"
+    ]
+    assert second.delete(source="Coastal Ledger") == 1
+    assert "Coastal Ledger" not in first.outlets()
+
+
+@pytest.mark.slow
+def test_llama_cpp_server_as_the_openai_backend(data, tmp_path):
+    """llama-cpp-python's own OpenAI-compatible server, on the bundled model, answers end to end."""
+    pytest.importorskip("sse_starlette", reason="llama_cpp.server needs sse-starlette and starlette-context")
+    from rag.backends.models import model_path
+
+    model = model_path(Settings(data_dir=data))
+    if not model.exists():
+        pytest.skip("the bundled model is not joined into the data dir (`newsrag setup`)")
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "llama_cpp.server", "--model", str(model), "--host", "127.0.0.1"]
+        + ["--port", str(port), "--n_ctx", "4096", "--model_alias", "local"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.time() + 180
+        while time.time() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), 0.5).close()
+                break
+            except OSError:
+                time.sleep(0.5)
+        else:
+            pytest.fail("llama_cpp.server did not start")
+        settings = Settings(
+            data_dir=data,
+            llm="openai",
+            openai_base_url=f"http://127.0.0.1:{port}/v1",
+            openai_model="local",
+            openai_api_key="none",
+        )
+        answer = Assistant(settings).ask("By how much did the Reserve Bank of Australia cut the cash rate?")
+        assert answer.answered and "4.10" in answer.text and answer.citations
+    finally:
+        server.terminate()
+        server.wait(30)
