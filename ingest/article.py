@@ -16,8 +16,11 @@ def canonical_url(url: str) -> str:
     if not url:
         return ""
     parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True)
-             if not k.lower().startswith(_TRACKING)]
+    query = [
+        (k, v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+        if not k.lower().startswith(_TRACKING)
+    ]
     path = parts.path.rstrip("/") or ""
     return urlunsplit((parts.scheme.lower(), parts.netloc.lower(), path, urlencode(query), ""))
 
@@ -65,8 +68,9 @@ class Article:
 
     @property
     def content_hash(self) -> str:
-        return _digest(self.title, self.text, self.source, self.author, self.published_iso,
-                       self.url, self.category)[:32]
+        return _digest(
+            self.title, self.text, self.source, self.author, self.published_iso, self.url, self.category
+        )[:32]
 
     def metadata(self) -> dict[str, str | int]:
         """Flat metadata (no None values: Chroma refuses them)."""

@@ -41,14 +41,23 @@ def chunk_article(article: Article, chunk_tokens: int = 256, overlap: int = 16) 
     if budget < 32:  # absurdly long title: keep it, but shortened
         head = article.title[:200] + "\n\n"
         budget = max(32, chunk_tokens - count_tokens(head))
-    splitter = SentenceSplitter(chunk_size=budget, chunk_overlap=min(overlap, budget // 4),
-                                tokenizer=lambda t: encoding().encode(t, disallowed_special=()),
-                                paragraph_separator="\n\n")
+    splitter = SentenceSplitter(
+        chunk_size=budget,
+        chunk_overlap=min(overlap, budget // 4),
+        tokenizer=lambda t: encoding().encode(t, disallowed_special=()),
+        paragraph_separator="\n\n",
+    )
     pieces = [p for p in splitter.split_text(article.text) if p.strip()] or [article.title]
     base = article.metadata()
     nodes = []
     for i, piece in enumerate(pieces):
         metadata = dict(base, chunk_index=i, n_chunks=len(pieces))
-        nodes.append(TextNode(id_=f"{article.doc_id}:{i:04d}", text=head + piece, metadata=metadata,
-                              relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=article.doc_id)}))
+        nodes.append(
+            TextNode(
+                id_=f"{article.doc_id}:{i:04d}",
+                text=head + piece,
+                metadata=metadata,
+                relationships={NodeRelationship.SOURCE: RelatedNodeInfo(node_id=article.doc_id)},
+            )
+        )
     return nodes

@@ -108,6 +108,16 @@ def ingest(
     ctx: typer.Context,
     inputs: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs of articles/feeds.")],
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object: counts and failures.")
+    ] = False,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Fetch URLs on loopback, private and link-local addresses too (refused by default).",
+        ),
+    ] = False,
 ) -> None:
     """Ingest news articles into the index (re-running is safe: unchanged articles are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -119,16 +129,21 @@ def ingest(
         MofNCompleteColumn(),
         TimeRemainingColumn(),
         transient=True,
-        disable=quiet,
+        disable=quiet or as_json,
         console=None,
     ) as bar:
         task = bar.add_task("embedding articles", total=None)
         report = assistant.ingest(
-            inputs, progress=lambda done, total: bar.update(task, completed=done, total=total)
+            inputs,
+            progress=lambda done, total: bar.update(task, completed=done, total=total),
+            allow_private=allow_private,
         )
-    for line in report.errors:
-        typer.echo(f"skipped {line}", err=True)
-    typer.echo(report.summary())
+    if as_json:
+        typer.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        for line in report.errors:
+            typer.echo(f"skipped {line}", err=True)
+        typer.echo(report.summary())
     if not report.ok:
         raise typer.Exit(1)
 
@@ -279,13 +294,14 @@ def delete(
     doc: Annotated[str | None, typer.Option("--doc", help="Article id.")] = None,
     url: Annotated[str | None, typer.Option("--url", help="Article URL.")] = None,
     source: Annotated[str | None, typer.Option("--source", help="Every article of this outlet.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help='Print one JSON object: {"removed": N}.')] = False,
 ) -> None:
     """Remove articles (all their chunks) by id, URL or outlet."""
     if sum(x is not None for x in (doc, url, source)) != 1:
         error("give exactly one of --doc, --url or --source")
         raise typer.Exit(2)
     removed = _assistant(ctx).delete(doc_id=doc, url=url, source=source)
-    typer.echo(f"removed {removed} article(s)")
+    typer.echo(json.dumps({"removed": removed}) if as_json else f"removed {removed} article(s)")
     if not removed:
         raise typer.Exit(1)
 

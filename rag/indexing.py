@@ -40,19 +40,42 @@ class IngestReport:
             f"articles; {self.chunks_embedded} chunks embedded in {self.seconds:.1f} s"
         )
 
+    def to_dict(self) -> dict:
+        """The counts, and each failure as the input it names and the reason."""
+        failures = []
+        for line in self.errors:
+            origin, sep, reason = line.partition(": ")
+            failures.append({"input": origin, "reason": reason} if sep else {"input": "", "reason": line})
+        return {
+            "new": self.new,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "failed": self.failed,
+            "chunks_embedded": self.chunks_embedded,
+            "seconds": round(self.seconds, 3),
+            "errors": failures,
+        }
+
 
 Progress = Callable[[int, int], None]  # (done, total) articles written
 
 
 def ingest(
-    inputs: Iterable[str | Path], collection, embedder, settings: Settings, progress: Progress | None = None
+    inputs: Iterable[str | Path],
+    collection,
+    embedder,
+    settings: Settings,
+    progress: Progress | None = None,
+    allow_private: bool = False,
 ) -> IngestReport:
+    """Load, chunk, embed and store; `allow_private` lets URLs on loopback and private addresses be fetched."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     started = time.perf_counter()
     report = IngestReport()
     articles: dict[str, Article] = {}
-    for result in load_inputs(inputs, max_bytes=int(settings.max_file_mb * 1024 * 1024)):
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    for result in load_inputs(inputs, max_bytes=max_bytes, allow_private=allow_private):
         report.errors += [str(e) for e in result.errors]
         report.failed += len(result.errors)
         for article in result.articles:
