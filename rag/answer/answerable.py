@@ -46,11 +46,36 @@ def named_entities(question: str) -> list[str]:
     return list(found.values())
 
 
+def _capitalised_in(word: str, texts: list[str]) -> bool:
+    """Whether the texts write the word as a name: capitalised mid-sentence, almost never in lower case."""
+    pattern = re.compile(rf"(?<=[a-z,;] )({re.escape(word.capitalize())}|{re.escape(word)})\b")
+    forms = [m.group(1) for text in texts for m in pattern.finditer(text)]
+    capital = sum(f[0].isupper() for f in forms)
+    return capital >= 2 and capital >= 4 * (len(forms) - capital)
+
+
+def lowercase_names(question: str, texts: list[str], corpus: list[str] = ()) -> list[str]:
+    """Words a question typed in lower case ("what did putin say…") that the texts write as names; a word the
+    texts never use is looked up in the `corpus`."""
+    if question != question.lower():
+        return []
+    words = re.findall(r"(?<![\w'’-])[a-z][a-z'’-]{2,}", question)
+    found = []
+    for w in dict.fromkeys(words):
+        if not terms(w) or w in CALENDAR:
+            continue
+        used = any(re.search(rf"\b{re.escape(w)}\b", t, re.I) for t in texts)
+        if _capitalised_in(w, texts if used else list(corpus)):
+            found.append(w)
+    return found
+
+
 def unanswerable_reason(
     question: Question | str,
     sources: list[Source],
     retrieved: list[str] = (),
     tuning: Tuning = DEFAULT,
+    corpus: list[str] = (),
 ) -> str | None:
     """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
     The question's names and terms are looked for in the sources and the rest of what was `retrieved` (chunk
@@ -68,7 +93,8 @@ def unanswerable_reason(
     # A question about one story (what X said, what happened, the latest) rests on its sources: the names it
     # asks about must be there, not merely somewhere in the results.
     in_sources = held_terms([s.text for s in sources]) if read.kind in ONE_STORY else found
-    names = named_entities(question)
+    texts = list(dict.fromkeys([s.text for s in sources] + list(retrieved)))
+    names = named_entities(question) or lowercase_names(question, texts, corpus)
     missing = [name for name in names if not set(terms(name)) <= in_sources]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
