@@ -207,6 +207,36 @@ def robustness(
 
 
 @app.command()
+def news(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Questions to ask, round-robin over kinds (0 = all).")] = 0,
+    split: Annotated[
+        str | None, typer.Option(help="Only the `tune` or the `test` half of each kind (default: both).")
+    ] = None,
+    llm: Llm = None,
+    data_dir: IndexDir = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
+    """Natural questions over MultiHop-RAG and examples/news: correct, refusals, citations per kind."""
+    from evals import news as suite
+    from evals.runs import parse_thresholds
+
+    started = time.perf_counter()
+    with _boundary():
+        thresholds = parse_thresholds(fail_under or [])
+        with _progress(quiet) as bar:
+            metrics, rows = suite.run(
+                _settings(ctx, tune, llm=llm), data_dir=data_dir, progress=bar, limit=limit, split=split
+            )
+        _finish(
+            "news", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started
+        )
+
+
+@app.command()
 def perf(
     ctx: typer.Context,
     sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
