@@ -44,13 +44,20 @@ class Article:
     published_at: datetime | None = None
     url: str = ""
     category: str = ""
-    origin: str = ""  # the file or URL it was read from (not part of the identity)
+    origin: str = ""  # the file or URL it was read from, as shown in messages
+    # Where it lives, as identity: the file's path relative to its input folder (or the feed's URL), plus,
+    # in a file of many articles, the item's own id or its title and outlet. Set by ingest.sources.
+    key: str = ""
+    story_id: str = ""  # the doc_id of the first article of its near-duplicate group (set at ingest)
 
     @property
     def doc_id(self) -> str:
-        """Stable id: from the canonical URL, else outlet+title+date, else the content."""
+        """Stable id: from the canonical URL, else where it lives (`key`), else outlet+title+date, else the
+        content. An article edited in place keeps its id, so re-ingesting replaces it."""
         if from_url := url_doc_id(self.url):
             return from_url
+        if self.key:
+            return "p-" + _digest(self.key)[:20]
         if self.title and (self.source or self.published_at):
             return "t-" + _digest(self.source.lower(), self.title.lower(), self.published_iso)[:20]
         return "c-" + _digest(self.title, self.text)[:20]
@@ -84,4 +91,5 @@ class Article:
             "url": self.url,
             "category": self.category,
             "content_hash": self.content_hash,
+            "story_id": self.story_id or self.doc_id,
         }

@@ -99,6 +99,9 @@ class Fetched:
     content: bytes  # at most max_bytes, decompressed
     content_type: str
     redirects: int = 0
+    etag: str = ""  # the validators of the response, for the next conditional GET
+    last_modified: str = ""
+    not_modified: bool = False  # HTTP 304 to a conditional GET: nothing changed, no content
 
 
 class _Deadline(Exception):
@@ -114,15 +117,23 @@ def fetch(
     address_policy: AddressPolicy | None = None,
     max_redirects: int = MAX_REDIRECTS,
     ssl_context: ssl.SSLContext | None = None,
+    etag: str = "",
+    last_modified: str = "",
 ) -> Fetched:
-    """GET `url` under the rules above; every failure is an InputError naming `url`, on one line."""
+    """GET `url` under the rules above; every failure is an InputError naming `url`, on one line.
+
+    With `etag` or `last_modified` (from an earlier response) the GET is conditional (If-None-Match,
+    If-Modified-Since), and a 304 answer comes back as `Fetched(not_modified=True)` with no content."""
     policy = address_policy or (allow_any if allow_private else public_only)
+    conditional = [(b"If-None-Match", etag.encode("latin-1", "replace"))] if etag else []
+    if last_modified:
+        conditional.append((b"If-Modified-Since", last_modified.encode("latin-1", "replace")))
     deadline = time.monotonic() + timeout
     current = _parse(url, url)
     try:
         for hop in range(max_redirects + 1):
             addresses = _checked_addresses(current, url, policy, deadline, redirect=hop > 0)
-            got = _get(current, addresses, url, max_bytes, deadline, ssl_context)
+            got = _get(current, addresses, url, max_bytes, deadline, ssl_context, conditional)
             if isinstance(got, Fetched):
                 got.redirects = hop
                 return got
@@ -215,6 +226,7 @@ def _get(
     max_bytes: int,
     deadline: float,
     ssl_context: ssl.SSLContext | None,
+    conditional: list[tuple[bytes, bytes]] = (),  # type: ignore[assignment]
 ) -> Fetched | httpx.URL:
     """One request: the response (Fetched) or where it redirects to (httpx.URL)."""
     host = target.raw_host.decode("ascii")
@@ -233,6 +245,7 @@ def _get(
         (b"User-Agent", USER_AGENT),
         (b"Accept", ACCEPT),
         (b"Accept-Encoding", b"gzip, deflate"),
+        *conditional,
     ]
     try:
         with pool.stream(
@@ -257,6 +270,13 @@ def _get(
                         f"cannot fetch: redirect to an invalid URL {printable(location)[:200]!r} ({exc})",
                     ) from None
                 return _parse(joined, origin, redirect=True)
+            final = target.copy_with(userinfo=b"") if target.userinfo else target  # no credentials in ids
+            validators = {
+                "etag": fields.get("etag", "").strip(),
+                "last_modified": fields.get("last-modified", "").strip(),
+            }
+            if status == 304 and conditional:
+                return Fetched(url=str(final), content=b"", content_type="", not_modified=True, **validators)
             if not 200 <= status < 300:
                 raise InputError(origin, f"cannot fetch: HTTP {status}")
             length = fields.get("content-length", "").strip()
@@ -269,8 +289,9 @@ def _get(
             body = _read_capped(
                 response.iter_stream(), fields.get("content-encoding", ""), origin, max_bytes, deadline
             )
-            final = target.copy_with(userinfo=b"") if target.userinfo else target  # no credentials in ids
-            return Fetched(url=str(final), content=body, content_type=fields.get("content-type", ""))
+            return Fetched(
+                url=str(final), content=body, content_type=fields.get("content-type", ""), **validators
+            )
     except httpcore.TimeoutException:
         raise
     except httpcore.ConnectError as exc:

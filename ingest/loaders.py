@@ -144,14 +144,22 @@ def article_from_record(record: object, origin: str) -> Article:
     )
 
 
+ITEM_IDS = ("id", "guid", "uuid", "_id", "article_id", "doc_id")
+
+
 def _record(record: object, origin: str) -> Article | InputError:
-    """One record of a batch (JSON array item, JSONL line, feed item), isolated from the others."""
+    """One record of a batch (JSON array item, JSONL line, feed item), isolated from the others; its `key`
+    is its own id, else its title and outlet (never its position: rows move when others are added)."""
     try:
-        return article_from_record(record, origin)
+        article = article_from_record(record, origin)
     except InputError as exc:
         return exc
     except Exception as exc:  # noqa: BLE001 - one bad record never stops the others
         return unexpected(origin, exc)
+    lower = {str(k).lower(): v for k, v in record.items()}  # type: ignore[union-attr]
+    own = next((clean_line(_as_text(lower[n])) for n in ITEM_IDS if lower.get(n) not in (None, "")), "")
+    article.key = f"id:{own}" if own else f"title:{article.title.lower()}|{article.source.lower()}"
+    return article
 
 
 def _first_line(text: str) -> str:
@@ -466,13 +474,15 @@ def load_feed(text: str, origin: str) -> Iterator[Article | InputError]:
             content = entry.get("content")
             body = content[0].get("value", "") if content else entry.get("summary", "")
             tags = entry.get("tags") or []
+            guid = str(entry.get("id", "") or "")
             record = {
                 "title": entry.get("title", ""),
                 "body": html_to_text(body or ""),
                 "source": outlet,
                 "author": entry.get("author", ""),
                 "published_at": entry.get("published") or entry.get("updated") or "",
-                "url": entry.get("link", "") or entry.get("id", ""),
+                "url": entry.get("link", "") or (guid if guid.startswith(("http://", "https://")) else ""),
+                "guid": guid,
                 "category": tags[0].get("term", "") if tags else "",
             }
         except Exception as exc:  # noqa: BLE001 - one odd item never stops the others

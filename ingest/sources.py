@@ -30,6 +30,8 @@ class LoadResult:
     origin: str
     articles: list[Article] = field(default_factory=list)
     errors: list[InputError] = field(default_factory=list)
+    not_modified: bool = False  # a URL fetched conditionally answered 304: nothing to load
+    validators: dict[str, str] = field(default_factory=dict)  # the URL's etag and last_modified, if any
 
 
 def expand(inputs: Iterable[str | Path]) -> Iterator[str | Path | InputError]:
@@ -192,7 +194,23 @@ def read_file(path: Path, origin: str, max_bytes: int) -> bytes:
     return b"".join(chunks)
 
 
-def load_path(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
+def location_key(path: Path, root: Path | None = None) -> str:
+    """The file's identity: its path relative to the parent of the folder given as input (`root`), so the same
+    folder read from another working directory gives the same ids; a file given alone is "<its folder>/<name>".
+    The folder's own name is kept so that two input folders holding `a.txt` do not collide."""
+    target = os.path.abspath(path)
+    base = os.path.dirname(os.path.abspath(root) if root is not None else target)
+    return Path(os.path.relpath(target, os.path.dirname(base) if root is None else base)).as_posix()
+
+
+def _locate(articles: list[Article], where: str) -> None:
+    """Prefix each article's item key (set by multi-article loaders) with where it was read from."""
+    for article in articles:
+        article.key = f"{where}#{article.key}" if article.key else where
+
+
+def load_path(path: Path, max_bytes: int = DEFAULT_MAX_BYTES, key: str | None = None) -> LoadResult:
+    """Load one file; `key` is its identity (default: `location_key(path)`)."""
     path = Path(path)
     origin = str(path)
     result = LoadResult(origin)
@@ -209,6 +227,7 @@ def load_path(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> LoadResult:
             )
         data = read_file(path, origin, max_bytes)
         _collect(result, loader(decode(data, origin, max_bytes), origin))
+        _locate(result.articles, key or location_key(path))
     except InputError as exc:
         result.errors.append(exc)
     except Exception as exc:  # noqa: BLE001 - one input never stops the batch
@@ -222,12 +241,14 @@ def load_url(
     timeout: float = DEFAULT_TIMEOUT,
     allow_private: bool = False,
     address_policy: AddressPolicy | None = None,
+    validators: dict[str, str] | None = None,
 ) -> LoadResult:
     """Fetch a page or feed (see ingest.fetch: public addresses only unless allow_private, redirects
     re-checked, `timeout` seconds for the whole fetch, at most max_bytes read) and load it.
 
     The final URL after redirects is the article's identity: a URL and its redirect target give the
-    same article. Feed items keep their own links."""
+    same article. Feed items keep their own links. With `validators` (the `etag` and `last_modified` of an
+    earlier result) the fetch is conditional, and a 304 gives a result with `not_modified` and no articles."""
     result = LoadResult(url)
     try:
         got = fetch(
@@ -236,7 +257,12 @@ def load_url(
             timeout=timeout,
             allow_private=allow_private,
             address_policy=address_policy,
+            **(validators or {}),
         )
+        result.validators = {"etag": got.etag, "last_modified": got.last_modified}
+        if got.not_modified:
+            result.not_modified = True
+            return result
         text = decode(got.content, url, max_bytes, what="response")
         ctype = got.content_type.lower()
         head = text.lstrip()[:300].lower()
@@ -248,6 +274,7 @@ def load_url(
         )
         articles = load_feed(text, url) if is_feed else load_html(text, url, url=got.url)
         _collect(result, articles)
+        _locate(result.articles, got.url)
     except InputError as exc:
         result.errors.append(exc)
     except Exception as exc:  # noqa: BLE001 - one input never stops the batch
@@ -272,10 +299,13 @@ def load_inputs(
 
     allow_private=False (the default) refuses URLs whose host is loopback, private, link-local...;
     the CLI's --allow-private-urls sets it."""
-    for item in expand(inputs):
-        if isinstance(item, InputError):
-            yield LoadResult(item.origin, errors=[item])
-        elif isinstance(item, str):
-            yield load_url(item, max_bytes, allow_private=allow_private)
-        else:
-            yield load_path(item, max_bytes)
+    for given in inputs:
+        root = None if isinstance(given, str) and given.startswith(("http://", "https://")) else Path(given)
+        for item in expand([given]):
+            if isinstance(item, InputError):
+                yield LoadResult(item.origin, errors=[item])
+            elif isinstance(item, str):
+                yield load_url(item, max_bytes, allow_private=allow_private)
+            else:
+                walked = root is not None and root != item and root.is_dir()
+                yield load_path(item, max_bytes, key=location_key(item, root if walked else None))

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -123,6 +123,36 @@ class Assistant:
         if report.new or report.updated:
             self._changed({"doc_id": {"$in": report.doc_ids}})
         return report
+
+    def watch(
+        self,
+        urls: Iterable[str],
+        every_s: float,
+        polls: int | None = None,
+        on_poll: Callable[[indexing.PollReport], None] | None = None,
+        allow_private: bool = False,
+    ) -> int:
+        """Poll feeds every `every_s` seconds (`polls` times, or until interrupted): conditional GETs, new items
+        ingested, changed ones replaced, a failing feed retried with backoff. `on_poll` gets each poll's report.
+        Returns how many polls ran."""
+        watcher = indexing.Watch(urls, int(self.settings.max_file_mb * 1024 * 1024), allow_private)
+
+        def store(results: list) -> indexing.IngestReport:
+            report = indexing.write(results, self.collection, self.embedder, self.settings)
+            if report.new or report.updated:
+                self._changed({"doc_id": {"$in": report.doc_ids}})
+            return report
+
+        next_at = time.monotonic()
+        while polls is None or watcher.polls < polls:
+            report = watcher.poll(store)
+            if on_poll:
+                on_poll(report)
+            if polls is not None and watcher.polls >= polls:
+                break
+            next_at += every_s
+            time.sleep(max(0.0, next_at - time.monotonic()))
+        return watcher.polls
 
     def delete(self, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:
         removed = indexing.delete(self.collection, doc_id=doc_id, url=url, source=source)

@@ -167,6 +167,11 @@ def _print_answer(answer) -> None:
             f"    {escape(c.url)}\n    “{escape(c.quote)}”",
             highlight=False,
         )
+        copies = list(
+            dict.fromkeys(o["source"] for o in c.also if o.get("source") and o["source"] != c.source)
+        )
+        if copies:
+            console.print(f"    also reported by {escape(', '.join(copies))}", highlight=False)
 
 
 AsOf = Annotated[
@@ -304,6 +309,50 @@ def delete(
     typer.echo(json.dumps({"removed": removed}) if as_json else f"removed {removed} article(s)")
     if not removed:
         raise typer.Exit(1)
+
+
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600}
+
+
+def seconds(value: str) -> float:
+    """ "90", "30s", "15m", "1h" as seconds."""
+    import re
+
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([smh]?)\s*", value.lower())
+    if not match:
+        raise ConfigError(
+            f"--every {value!r}: use a number of seconds or minutes or hours, e.g. 30s, 15m, 1h"
+        )
+    return float(match.group(1)) * _UNITS[match.group(2)]
+
+
+@app.command()
+def watch(
+    ctx: typer.Context,
+    urls: Annotated[list[str], typer.Argument(help="Feed or article URLs to poll.")],
+    every: Annotated[str, typer.Option("--every", help="Time between polls: 30s, 15m, 1h.")] = "15m",
+    polls: Annotated[int | None, typer.Option("--polls", help="Stop after this many polls.")] = None,
+    allow_private: Annotated[
+        bool,
+        typer.Option(
+            "--allow-private-urls",
+            help="Fetch URLs on loopback, private and link-local addresses too (refused by default).",
+        ),
+    ] = False,
+) -> None:
+    """Poll feeds and ingest what is new or changed, one line per poll (Ctrl-C stops)."""
+    every_s = seconds(every)
+    done = 0
+
+    def show(report) -> None:
+        nonlocal done
+        done = report.poll
+        typer.echo(report.line())  # the failures are logged (stderr) as they happen
+
+    try:
+        _assistant(ctx).watch(urls, every_s, polls=polls, on_poll=show, allow_private=allow_private)
+    except KeyboardInterrupt:
+        typer.echo(f"stopped after {done} poll(s)", err=True)
 
 
 @app.command()

@@ -7,16 +7,22 @@ complete (unchanged) or incomplete/missing (re-written): never duplicated.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ingest import Article, chunk_article, load_inputs
+from ingest import Article, LoadResult, chunk_article, load_inputs
+from ingest.stories import Stories, signature
+from ingest.stories import decode as decode_signature
+from ingest.stories import encode as encode_signature
 from rag.backends.store import manifest
 from rag.settings import Settings
+from rag.text import chunk_body
 
 EMBED_BATCH = 64
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -69,13 +75,21 @@ def ingest(
     allow_private: bool = False,
 ) -> IngestReport:
     """Load, chunk, embed and store; `allow_private` lets URLs on loopback and private addresses be fetched."""
+    max_bytes = int(settings.max_file_mb * 1024 * 1024)
+    loaded = load_inputs(inputs, max_bytes=max_bytes, allow_private=allow_private)
+    return write(loaded, collection, embedder, settings, progress)
+
+
+def write(
+    results: Iterable[LoadResult], collection, embedder, settings: Settings, progress: Progress | None = None
+) -> IngestReport:
+    """Store what was loaded: new and changed articles (re)written, unchanged ones skipped, errors counted."""
     from llama_index.vector_stores.chroma import ChromaVectorStore
 
     started = time.perf_counter()
     report = IngestReport()
     articles: dict[str, Article] = {}
-    max_bytes = int(settings.max_file_mb * 1024 * 1024)
-    for result in load_inputs(inputs, max_bytes=max_bytes, allow_private=allow_private):
+    for result in results:
         report.errors += [str(e) for e in result.errors]
         report.failed += len(result.errors)
         for article in result.articles:
@@ -91,6 +105,12 @@ def ingest(
         else:
             todo.append((article, entry is not None))
 
+    stories = known_stories(collection) if todo else None
+    signatures: dict[str, str] = {}
+    for article, _ in todo:  # in load order: the first copy of a story names it
+        article.story_id, sig = stories.assign(article.doc_id, article.text)
+        signatures[article.doc_id] = encode_signature(sig)
+
     store = ChromaVectorStore(chroma_collection=collection)
     done = 0
     if progress:
@@ -100,6 +120,7 @@ def ingest(
     pending = 0
     for i, (article, existed) in enumerate(todo):
         nodes = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap)
+        nodes[0].metadata[SIGNATURE] = signatures[article.doc_id]  # once per article, for later ingests
         batch.append((article, existed, nodes))
         pending += len(nodes)
         if pending >= EMBED_BATCH or i == len(todo) - 1:
@@ -123,6 +144,38 @@ def ingest(
     return report
 
 
+SIGNATURE = "minhash"  # the metadata field of an article's first chunk that holds its story signature
+
+
+def known_stories(collection) -> Stories:
+    """The stored articles' signatures and stories (an article stored without a signature: from its chunks)."""
+    stories = Stories()
+    legacy: list[tuple[str, str]] = []
+    total = collection.count()
+    for offset in range(0, total, 5000):
+        got = collection.get(where={"chunk_index": 0}, include=["metadatas"], limit=5000, offset=offset)
+        for meta in got["metadatas"]:
+            doc_id = meta.get("doc_id") or ""
+            sig = decode_signature(str(meta.get(SIGNATURE) or ""))
+            if sig is None:
+                legacy.append((doc_id, meta.get("story_id") or doc_id))
+            else:
+                stories.add(doc_id, sig, meta.get("story_id") or doc_id)
+        if len(got["ids"]) < 5000:
+            break
+    if legacy:  # stored before signatures were: read their chunks once, in pages
+        wanted = dict(legacy)
+        pieces: dict[str, list[tuple[int, str]]] = {d: [] for d in wanted}
+        for offset in range(0, total, 5000):
+            got = collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
+            for meta, text in zip(got["metadatas"], got["documents"]):
+                if meta.get("doc_id") in pieces:
+                    pieces[meta["doc_id"]].append((meta.get("chunk_index", 0), chunk_body(text)))
+        for doc_id, story_id in wanted.items():
+            stories.add(doc_id, signature(" ".join(t for _, t in sorted(pieces[doc_id]))), story_id)
+    return stories
+
+
 def delete(collection, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:
     """Remove every chunk of the matching articles; returns how many articles were removed."""
     from ingest.article import url_doc_id
@@ -140,3 +193,99 @@ def delete(collection, doc_id: str | None = None, url: str | None = None, source
     if removed:
         collection.delete(where=where)
     return len(removed)
+
+
+# ------------------------------------------------------------------ watching feeds
+
+MAX_BACKOFF_POLLS = 8  # a failing feed is retried after 1, 2, 4… polls, at most this many
+
+
+@dataclass
+class PollReport:
+    """One poll of a watch: what its feeds gave."""
+
+    poll: int
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    not_modified: int = 0  # feeds that answered 304 to a conditional GET
+    backing_off: int = 0  # feeds not fetched this poll because they failed recently
+    errors: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        text = (
+            f"poll {self.poll}: {self.new} new, {self.updated} updated, {self.unchanged} unchanged, "
+            f"{self.failed} failed, {self.not_modified} not modified"
+        )
+        return text + (f", {self.backing_off} backing off" if self.backing_off else "")
+
+
+@dataclass
+class _Feed:
+    url: str
+    validators: dict[str, str] = field(default_factory=dict)  # etag, last_modified of the last stored fetch
+    failures: int = 0  # in a row
+    due: int = 0  # the first poll that fetches it again
+
+
+class Watch:
+    """Feeds polled again and again with conditional GETs; new items ingested, changed ones replaced.
+
+    A feed's validators are kept only once what it gave is stored, so a failed write is fetched in full next
+    time. A feed that fails is retried after 1, 2, 4… polls (at most MAX_BACKOFF_POLLS); the others go on."""
+
+    def __init__(self, urls: Iterable[str], max_bytes: int, allow_private: bool = False):
+        self.feeds = [_Feed(url) for url in dict.fromkeys(urls)]
+        self.max_bytes = max_bytes
+        self.allow_private = allow_private
+        self.polls = 0
+
+    def poll(self, store: Callable[[list[LoadResult]], IngestReport]) -> PollReport:
+        """Fetch every feed that is due and store what changed with `store` (e.g. `write` on a collection)."""
+        from ingest.sources import load_url
+
+        self.polls += 1
+        report = PollReport(self.polls)
+        fetched: list[tuple[_Feed, LoadResult]] = []
+        for feed in self.feeds:
+            if feed.due > self.polls:
+                report.backing_off += 1
+                continue
+            result = load_url(
+                feed.url, self.max_bytes, allow_private=self.allow_private, validators=feed.validators
+            )
+            if result.not_modified:
+                report.not_modified += 1
+                feed.failures = 0
+            elif result.errors and not result.articles:
+                self._failed(feed, str(result.errors[0]))
+                report.failed += len(result.errors)
+                report.errors += [str(e) for e in result.errors]
+            else:
+                fetched.append((feed, result))
+        if not fetched:
+            return report
+        try:
+            stored = store([result for _, result in fetched])
+        except Exception as exc:  # noqa: BLE001 - one poll's failure never stops the watch
+            for feed, _ in fetched:
+                self._failed(feed, f"{feed.url}: cannot store ({type(exc).__name__}: {exc})")
+            report.failed += len(fetched)
+            report.errors.append(f"cannot store what was fetched ({type(exc).__name__}: {exc})")
+            return report
+        for feed, result in fetched:
+            feed.validators = {k: v for k, v in result.validators.items() if v}
+            feed.failures, feed.due = 0, 0
+        report.new, report.updated, report.unchanged = stored.new, stored.updated, stored.unchanged
+        report.failed += stored.failed
+        report.errors += stored.errors
+        for line in stored.errors:
+            log.warning("%s", line)
+        return report
+
+    def _failed(self, feed: _Feed, reason: str) -> None:
+        feed.failures += 1
+        wait = min(2 ** (feed.failures - 1), MAX_BACKOFF_POLLS)
+        feed.due = self.polls + wait
+        log.warning("%s (failure %d in a row; next try in %d poll(s))", reason, feed.failures, wait)

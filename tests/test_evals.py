@@ -252,6 +252,7 @@ def test_per_query_rows(tiny):
         "verified",
         "support",
         "author",
+        "also",
     }
 
 

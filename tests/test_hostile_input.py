@@ -1454,7 +1454,7 @@ def check_outcome(items: list, origin: str) -> None:
             assert isinstance(item, Article), item
             assert item.text.strip() and isinstance(item.title, str)
             assert item.origin.startswith(origin)
-            assert re.fullmatch(r"[utc]-[0-9a-f]{20}", item.doc_id)
+            assert re.fullmatch(r"[utcp]-[0-9a-f]{20}", item.doc_id)
             assert all(v is not None for v in item.metadata().values())
             assert item.published_at is None or item.published_at.tzinfo == timezone.utc
 

@@ -61,7 +61,8 @@ def test_txt_first_line_is_title(tmp_path):
     assert (a.source, a.author, a.url, a.category) == ("", "", "", "")
     assert a.published_at is None and a.published_iso == "" and a.published_ts == -1
     assert a.origin == str(path)
-    assert a.doc_id.startswith("c-")  # nothing but content to go on
+    assert a.key == f"{tmp_path.name}/note.txt"
+    assert a.doc_id.startswith("p-")  # no URL: where the file lives, never its content
 
 
 def test_markdown_with_front_matter(tmp_path):
@@ -112,7 +113,7 @@ def test_markdown_date_only_front_matter(tmp_path):
     path = write(tmp_path / "d.md", "---\ntitle: T\nsource: S\npublished_at: 2025-03-01\n---\nBody text.\n")
     (a,) = load_ok(path)
     assert a.published_iso == "2025-03-01T00:00:00Z"
-    assert a.doc_id.startswith("t-")
+    assert a.doc_id.startswith("p-")  # no URL: the file, not outlet+title+date
 
 
 def test_markdown_bad_front_matter(tmp_path):

@@ -17,7 +17,16 @@ from rag.answer.citations import Citation
 from rag.answer.result import NO_ANSWER, Answer
 from rag.errors import ConfigError
 from ui import render
-from ui.app import build_app, chat_turn, check_bind, ingest_uploads, launch, new_conversation, page_options
+from ui.app import (
+    build_app,
+    chat_turn,
+    check_bind,
+    delete_articles,
+    ingest_uploads,
+    launch,
+    new_conversation,
+    page_options,
+)
 from ui.uploads import safe_name
 
 AERLUME_Q = "What did the Aerlume pilots' strike do to flights?"
@@ -241,6 +250,47 @@ def test_empty_index_then_upload_then_answer(settings, tmp_path):
     assert outlets["choices"] == ["Continental Ledger", "Harbour Post"] and files is None and url == ""
     _, display, _ = ask(assistant, AERLUME_Q, display)
     assert "nr-card" in display[-1]["content"]
+
+
+def test_delete_needs_confirmation_then_removes_by_url_id_or_outlet(demo):
+    from conftest import demo_url
+
+    url = demo_url("kestrel-microsystems-q4-earnings")
+    articles = demo.stats()["articles"]
+    report, *_, sure = delete_articles(demo, url, None, False)
+    assert render.text("I'm sure") in report and sure is False and demo.stats()["articles"] == articles
+    report, *_ = delete_articles(demo, url, "Harbour Post", True)
+    assert report.startswith("Give an article") and demo.stats()["articles"] == articles
+    report, stats, outlets, target, outlet, sure = delete_articles(demo, url, None, True)
+    assert report == render.text("Deleted 1 article(s) matching that URL or id.")
+    assert (target, outlet, sure) == ("", None, False) and demo.stats()["articles"] == articles - 1
+    assert delete_articles(demo, url, None, True)[0] == render.text("No article matching that URL or id.")
+    doc_id = demo.collection.get(where={"source": "Northern Wire"}, include=["metadatas"])["metadatas"][0][
+        "doc_id"
+    ]
+    assert delete_articles(demo, doc_id, None, True)[0] == render.text(
+        "Deleted 1 article(s) matching that URL or id."
+    )
+    report, stats, outlets, *_ = delete_articles(demo, "", "Harbour Post", True)
+    assert report == render.text("Deleted 4 article(s) of Harbour Post.")
+    assert "Harbour Post" not in outlets["choices"] and demo.stats()["articles"] == articles - 6
+
+
+def test_cards_say_which_other_outlets_ran_the_story():
+    answer = evil_answer()
+    answer.citations[0].also = [
+        {"source": "Morning Anchor", "title": "T", "url": "https://anchor.example/t"},
+        {"source": "Inland <Courier>", "title": "T", "url": "javascript:alert(3)"},
+        {"source": "Morning Anchor", "title": "T again", "url": "https://anchor.example/t2"},
+    ]
+    html = render.answer_html(answer, turn=0)
+    assert (
+        'Also reported by <a href="https://anchor.example/t" target="_blank" rel="noopener noreferrer">'
+        "Morning Anchor</a>, Inland &lt;Courier&gt;</div>" in html
+    )
+    assert "  Also reported by [Morning Anchor](https://anchor.example/t), Inland \\<Courier\\>" in (
+        render.answer_markdown(answer)
+    )
 
 
 # -- uploads ------------------------------------------------------------------------------------

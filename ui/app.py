@@ -254,6 +254,31 @@ def ingest_uploads(
     return (render.ingest_markdown(summary, failures),) + corpus_view(assistant) + (None, "")
 
 
+def delete_articles(assistant: Assistant, target: str, outlet: str | None, sure: bool) -> tuple:
+    """Delete one article (by URL or id) or every article of an outlet, once `sure` is ticked.
+    Returns (report, stats, outlets, target, outlet, sure) updates."""
+    target, outlet = (target or "").strip(), outlet or ""
+    if bool(target) == bool(outlet):
+        message = "Give an article's URL or id, or choose an outlet (one of them)."
+    elif not sure:
+        message = "Tick “I'm sure” to confirm: deleted articles are gone until ingested again."
+    else:
+        try:
+            if outlet:
+                removed = assistant.delete(source=outlet)
+            elif render.http_url(target):
+                removed = assistant.delete(url=target)
+            else:
+                removed = assistant.delete(doc_id=target)
+        except Exception as exc:  # noqa: BLE001 - the UI boundary
+            message = f"Delete failed: {_message(exc)}"
+        else:
+            what = f"of {outlet}" if outlet else "matching that URL or id"
+            message = f"Deleted {removed} article(s) {what}." if removed else f"No article {what}."
+            return (render.text(message),) + corpus_view(assistant) + ("", None, False)
+    return (render.text(message),) + corpus_view(assistant) + (gr.skip(), gr.skip(), False)
+
+
 def _failure(line: str, names: dict[Path, str]) -> tuple[str, str]:
     """ "<origin>: <reason>" with the temp copy's path replaced by the uploaded file's name."""
     for path, name in names.items():
@@ -261,6 +286,11 @@ def _failure(line: str, names: dict[Path, str]) -> tuple[str, str]:
             return name, line[len(str(path)) + 2 :]
     origin, _, reason = line.partition(": ")
     return origin, reason or line
+
+
+def _outlet_choices(assistant: Assistant):
+    """The outlets a delete can choose from."""
+    return corpus_view(assistant)[1]
 
 
 def new_conversation() -> tuple:
@@ -344,6 +374,14 @@ def build_app(assistant: Assistant) -> gr.Blocks:
                     )
                     ingest = gr.Button("Ingest", elem_id="nr-ingest")
                     report = gr.Markdown(elem_id="nr-report")
+                with gr.Accordion("Delete", open=False):
+                    doomed = gr.Textbox(label="Article URL or id", elem_id="nr-delete-target")
+                    doomed_outlet = gr.Dropdown(
+                        label="…or every article of an outlet", choices=[], elem_id="nr-delete-outlet"
+                    )
+                    sure = gr.Checkbox(label="I'm sure", value=False, elem_id="nr-delete-sure")
+                    remove = gr.Button("Delete", variant="stop", elem_id="nr-delete")
+                    deleted = gr.Markdown(elem_id="nr-deleted")
 
         chat_inputs = [question, display, history, outlets, since, until, n_sources, as_of]
         chat_outputs = [question, chatbot, display, history]
@@ -365,7 +403,16 @@ def build_app(assistant: Assistant) -> gr.Blocks:
             api_visibility="private",
             concurrency_id=INGEST_QUEUE,
             concurrency_limit=1,
-        )
+        ).then(partial(_outlet_choices, assistant), None, doomed_outlet, api_visibility="private")
+        remove.click(
+            partial(delete_articles, assistant),
+            [doomed, doomed_outlet, sure],
+            [deleted, stats, outlets, doomed, doomed_outlet, sure],
+            api_visibility="private",
+            concurrency_id=INGEST_QUEUE,
+            concurrency_limit=1,
+        ).then(partial(_outlet_choices, assistant), None, doomed_outlet, api_visibility="private")
+        app.load(partial(_outlet_choices, assistant), None, doomed_outlet, api_visibility="private")
         app.load(partial(corpus_view, assistant), None, [stats, outlets], api_visibility="private")
 
         def chat(question: str) -> Iterator[str]:

@@ -154,8 +154,28 @@ def card(citation, turn: int) -> str:
         f'<div class="nr-byline"><span class="nr-outlet">{text(citation.source or "unknown outlet")}</span>'
         f"{byline} · "
         f'<span class="nr-date">{text(date(citation.published_at))}</span> · {badge}</div>'
-        f'<blockquote class="nr-quote">{text(citation.quote)}</blockquote></div>'
+        f'<blockquote class="nr-quote">{text(citation.quote)}</blockquote>{also_html(citation)}</div>'
     )
+
+
+def _copies(citation) -> list[dict]:
+    """Other outlets' copies of the citation's story, each outlet once (its own outlet aside)."""
+    seen = {citation.source}
+    out = []
+    for copy in getattr(citation, "also", None) or []:
+        if copy.get("source") and copy["source"] not in seen:
+            seen.add(copy["source"])
+            out.append(copy)
+    return out
+
+
+def also_html(citation) -> str:
+    """ "Also reported by A, B", each outlet linked to its copy; empty when no other outlet ran the story."""
+    copies = _copies(citation)
+    if not copies:
+        return ""
+    links = ", ".join(link(c["source"], c.get("url")) for c in copies)
+    return f'<div class="nr-also nr-meta">Also reported by {links}</div>'
 
 
 def answer_html(answer: Answer, turn: int, n_sources: int | None = None) -> str:
@@ -203,6 +223,14 @@ def answer_markdown(answer: Answer) -> str:
             lines.append(f"- [{c.n}] {headline} — {_md(c.source)}, {date(c.published_at)} ({mark})")
             if c.quote:
                 lines.append(f"  > {_md(c.quote)}")
+            copies = [
+                f"[{_md(o['source'])}]({o['url']})"
+                if http_url(o.get("url")) and ")" not in o["url"]
+                else _md(o["source"])
+                for o in _copies(c)
+            ]
+            if copies:
+                lines.append(f"  Also reported by {', '.join(copies)}")
     return "\n".join(lines)
 
 

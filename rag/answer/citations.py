@@ -10,7 +10,7 @@ supports it.
 from __future__ import annotations
 
 import re
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 from rag.query.read import Question, as_question
 from rag.text import chunk_body, numbers, overlap, split_sentences, terms
@@ -38,6 +38,8 @@ class Source:
     text: str  # the whole chunk, header included
     score: float
     author: str = ""
+    story_id: str = ""  # the near-duplicate group it belongs to (ingest.stories)
+    also: list[dict] = field(default_factory=list)  # other copies of its story: {"source", "title", "url"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -56,6 +58,9 @@ class Citation:
     verified: bool
     support: float
     author: str = ""
+    also: list[dict] = field(
+        default_factory=list
+    )  # other outlets' copies of the story: {"source", "title", "url"}
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -175,6 +180,7 @@ def check(
                 verified=all(ok for _, ok, _ in claims),
                 support=round(top[2], 3),
                 author=src.author,
+                also=list(src.also),
             )
         )
     return "\n".join(lines), citations

@@ -110,7 +110,7 @@ def evidence_names(
     question: str, sources: list[Source], outlets: list[str], expand: Callable[[str], str] | None = None
 ) -> list[tuple[str, int]]:
     """The names in the sources' evidence sentences that the question does not itself name (nor an outlet),
-    each in its fullest form in the sources and with the number of sources whose evidence holds it; the most
+    each in its fullest form in the sources and with the number of stories whose evidence holds it; the most
     corroborated first, then by the first source holding it. An acronym counts as the name whose initials it
     is ("SBF" for "Bankman-Fried", whose full form, by `expand`, is "Sam Bankman-Fried")."""
     asked = _asked(question, outlets)
@@ -121,7 +121,7 @@ def evidence_names(
     for name in inside:
         if len(name.split()) <= 4:
             fuller[_head(name)].append(name)
-    held: dict[str, set[int]] = defaultdict(set)
+    held: dict[str, set[str | int]] = defaultdict(set)
     first: dict[str, tuple[int, int]] = {}
     form: dict[str, str] = {}
     for s in sources:
@@ -132,7 +132,9 @@ def evidence_names(
             key = _head(name)
             if not own or own <= asked or key in CALENDAR or not key or key.isdigit():
                 continue
-            held[key].add(s.n)
+            held[key].add(
+                s.story_id or s.n
+            )  # copies of one wire story corroborate nothing: one story, one count
             first.setdefault(key, (s.n, place))
             best = max(fuller[key] + [name], key=lambda n: (len(n.split()), n == name))
             if key not in form or len(best.split()) > len(form[key].split()):

@@ -54,25 +54,38 @@ def select_sources(
     tuning: Tuning = DEFAULT,
     embed: Embed | None = None,
 ) -> list[Source]:
-    """At most `limit` chunks, one per article, each reduced to the sentences that best answer the question;
-    with `embed`, sentences are also scored by meaning and sources below the relevance floor are left out."""
+    """At most `limit` chunks, one per story (copies of one wire story share a slot: the best-ranked copy is kept
+    and the others are listed in its `also`), each reduced to the sentences that best answer the question;
+    with `embed`, sentences are also scored by meaning and sources below the relevance floor are left out.
+    A copy from an outlet the question names keeps a slot of its own, so outlets can be compared."""
     question = as_question(question)
     q_terms = set(terms(question.topic))
     picked: list[tuple[NodeWithScore, list[str]]] = []
+    also: dict[int, list[dict]] = {}  # position in `picked` -> the other copies of its story
+    # (story, outlet named in the question or "") -> position in `picked`
+    slots: dict[tuple[str, str], int] = {}
     seen: set[str] = set()
+    named = set(question.outlets)
     for hit in hits:
-        doc = hit.node.metadata.get("doc_id")
+        meta = hit.node.metadata
+        doc = meta.get("doc_id")
         if doc in seen:
             continue
         seen.add(doc)
+        outlet = meta.get("source", "") or ""
+        slot = (meta.get("story_id") or doc or "", outlet if outlet in named else "")
+        if slot in slots:
+            also.setdefault(slots[slot], []).append(copy_of(meta))
+            continue
+        if len(picked) >= limit:
+            continue  # full: only copies of the stories already picked are still looked for
+        slots[slot] = len(picked)
         sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
         picked.append((hit, sentences))
-        if len(picked) >= limit:
-            break
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
     sources: list[Source] = []
     offset = 0
-    for hit, sentences in picked:
+    for at, (hit, sentences) in enumerate(picked):
         sims = meaning[offset : offset + len(sentences)] if meaning is not None else None
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
@@ -92,9 +105,27 @@ def select_sources(
                 text=_without_instructions(hit.node.get_content()),
                 score=float(hit.score or 0.0),
                 author=meta.get("author", "") or "",
+                story_id=meta.get("story_id", "") or meta.get("doc_id", ""),
+                also=also.get(at, []),
             )
         )
     return sources
+
+
+def copy_of(meta: dict) -> dict:
+    """Another outlet's copy of a source's story, as an answer lists it: outlet, title, link."""
+    return {
+        "source": meta.get("source", "") or "",
+        "title": meta.get("title", "") or "",
+        "url": meta.get("url", "") or "",
+    }
+
+
+def also_reported_by(source: Source) -> str:
+    """ "Also reported by A, B" for a source with copies elsewhere (each outlet once, its own aside), or ""."""
+    outlets = [c["source"] for c in source.also if c.get("source") and c["source"] != source.source]
+    outlets = list(dict.fromkeys(outlets))
+    return f"Also reported by {', '.join(outlets)}" if outlets else ""
 
 
 def _similarities(question: str, sentences: list[str], embed: Embed | None) -> np.ndarray | None:

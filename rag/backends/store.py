@@ -27,6 +27,7 @@ ARTICLE_FIELDS = (
     "url",
     "category",
     "content_hash",
+    "story_id",
 )
 
 
