@@ -37,6 +37,23 @@ DataDir = Annotated[
 ]
 
 
+AllowPrivate = Annotated[
+    bool,
+    typer.Option(
+        "--allow-private-urls",
+        help="Fetch URLs on loopback, private and link-local addresses too (refused by default).",
+    ),
+]
+AsOf = Annotated[
+    str | None,
+    typer.Option(
+        "--as-of",
+        help="The date the question is asked on (YYYY-MM-DD; default: today), for "
+        "'yesterday', 'last week', 'on Tuesday'.",
+    ),
+]
+
+
 @dataclass
 class CliState:
     """What the global options set, for every command."""
@@ -111,13 +128,7 @@ def ingest(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print one JSON object: counts and failures.")
     ] = False,
-    allow_private: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            help="Fetch URLs on loopback, private and link-local addresses too (refused by default).",
-        ),
-    ] = False,
+    allow_private: AllowPrivate = False,
 ) -> None:
     """Ingest news articles into the index (re-running is safe: unchanged articles are skipped)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
@@ -172,16 +183,6 @@ def _print_answer(answer) -> None:
         )
         if copies:
             console.print(f"    also reported by {escape(', '.join(copies))}", highlight=False)
-
-
-AsOf = Annotated[
-    str | None,
-    typer.Option(
-        "--as-of",
-        help="The date the question is asked on (YYYY-MM-DD; default: today), for "
-        "'yesterday', 'last week', 'on Tuesday'.",
-    ),
-]
 
 
 def _history(path: Path | None) -> list[dict[str, str]]:
@@ -332,13 +333,7 @@ def watch(
     urls: Annotated[list[str], typer.Argument(help="Feed or article URLs to poll.")],
     every: Annotated[str, typer.Option("--every", help="Time between polls: 30s, 15m, 1h.")] = "15m",
     polls: Annotated[int | None, typer.Option("--polls", help="Stop after this many polls.")] = None,
-    allow_private: Annotated[
-        bool,
-        typer.Option(
-            "--allow-private-urls",
-            help="Fetch URLs on loopback, private and link-local addresses too (refused by default).",
-        ),
-    ] = False,
+    allow_private: AllowPrivate = False,
 ) -> None:
     """Poll feeds and ingest what is new or changed, one line per poll (Ctrl-C stops)."""
     every_s = seconds(every)
