@@ -23,13 +23,18 @@ Embed = Callable[[list[str]], np.ndarray]
 
 # Text aimed at the model rather than the reader: the usual prompt-injection openings.
 _INSTRUCTION = re.compile(
-    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+)?(?:previous|prior|above|earlier|"
+    r"\b(?:ignore|disregard|forget|override)\s+(?:all\s+|any\s+|the\s+|your\s+|its\s+|their\s+)?(?:previous|prior|above|earlier|"
     r"preceding|other|system)?\s*(?:instructions?|prompts?|rules|directions)\b"
-    r"|\b(?:print|reveal|show|repeat|output|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+)?(?:prompt|instructions)\b"
+    r"|\b(?:print|reveal|show|repeat|output|leak)\s+(?:me\s+)?(?:your|the)\s+(?:system\s+|hidden\s+)?"
+    r"(?:prompt|instructions)\b"
     r"|\byou\s+are\s+(?:now\s+)?(?:an?\s+)?(?:ai|assistant|language\s+model|chatbot|llm)\b"
-    r"|\b(?:ai|assistant|language\s+model|chatbot|llm)s?\b[^.]{0,40}\b(?:must|should|shall)\s+(?:answer|reply|respond|say)"
+    r"|\b(?:ai|assistant|language\s+model|chatbot|llm)s?\b[^.]{0,40}\b(?:must|should|shall)\s+(?:answer|reply|respond|say|tell|ignore|state|write)"
     r"|\b(?:answer|reply|respond)\s+(?:only\s+|exactly\s+|just\s+)?(?:with\s+)?['\"“‘][^'\"”’]{1,40}['\"”’]"
-    r"|\bnew\s+instructions?\s*:|\bsystem\s*prompt\s*:",
+    r"|\b(?:answer|reply|respond)\s+(?:only|exactly|just)\s+with\b"
+    r"|^\W*(?:dear\s+)?(?:ai|assistant|chatbot|llm|language\s+model)\s*[,:]"  # addressed to the model
+    r"|^\W*(?:please\s+)?(?:tell|inform|advise|direct|instruct)\s+(?:the\s+|all\s+)?(?:users?|readers?)\b"
+    r"|\]\(\s*https?://|<\s*a\s+href|<\s*img\b|!\[[^\]]*\]\("  # links and images for the reader to follow
+    r"|\bnew\s+instructions?\s*:|\bsystem\s*prompt\s*:|^\W*system\s*(?:note|message)?\s*:",
     re.I,
 )
 
