@@ -6,12 +6,14 @@ from datetime import date
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from rag.answer.compose import comparison, timeline
 from rag.answer.sources import is_instruction, select_sources
 from rag.query.dates import resolve
-from rag.query.read import kind_of, read
+from rag.query.read import KINDS, kind_of, read
 
 AS_OF = date(2025, 6, 11)  # a Wednesday
 
@@ -204,3 +206,37 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
         "- Northern Wire: nothing in the sources found.\n"
         "- Eastbridge Observer (2025-03-02): Starmer announced a coalition of the willing in London [2]."
     )
+
+
+PIECES = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.;:?!'\"-–|()[]\n") + [
+    "last ",
+    "week",
+    "since ",
+    "Monday",
+    "March",
+    "May",
+    " in ",
+    "the ",
+    "Harbour Post",
+    "Did ",
+    "Who ",
+    "What's the latest",
+    " or ",
+    "ago",
+    "two ",
+    "days",
+    "yesterday",
+    "consistent or inconsistent",
+    "according to ",
+    "Today",
+    "over the past ",
+    "year",
+]
+
+
+@settings(max_examples=3000, deadline=None, database=None, derandomize=True)
+@given(st.lists(st.sampled_from(PIECES), max_size=80).map("".join), st.dates())
+def test_reading_any_text_never_fails(text, as_of):
+    q = read(text, ["Harbour Post", "USA Today", "The Verge"], as_of)
+    assert q.kind in KINDS
+    assert q.range is None or q.range.since <= q.range.until
