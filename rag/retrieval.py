@@ -285,7 +285,11 @@ def _with_feedback(
     reuses the question's embedding (`vector`): the name is a keyword."""
     name = leading_name(
         question,
-        [(index.doc_ids[i], index.texts[i]) for i, _ in ranked[: tuning.feedback_depth]],
+        # copies of one wire story count once
+        [
+            (index.metas[i].get("story_id") or index.doc_ids[i], index.texts[i])
+            for i, _ in ranked[: tuning.feedback_depth]
+        ],
         index.outlets,
         tuning,
     )

@@ -263,3 +263,26 @@ def test_the_second_search_of_a_who_question_reuses_the_question_embedding(monke
     assert searched == [question, question + " Lumen Capital"]
     assert embedder.calls == [[question]]  # one embedding for both searches
     assert len(hits) == 6
+
+
+def test_copies_of_one_story_count_once_for_the_leading_name(monkeypatch):
+    import rag.retrieval as retrieval
+    from rag.backends.keyword import KeywordIndex
+    from rag.tuning import Tuning
+
+    bodies = [
+        "Lumen Capital was fined.",
+        "Lumen Capital was fined, AP said.",
+        "Lumen Capital was fined today.",
+    ]
+    texts = [f"Title {i}\nOutlet {i} | 2023-05-01\n\n{b}" for i, b in enumerate(bodies)]
+    metas = [{"source": f"Outlet {i}", "doc_id": f"d{i}", "story_id": "d0"} for i in range(3)]
+    index = KeywordIndex([f"c{i}" for i in range(3)], texts, metas)
+    monkeypatch.setattr(retrieval, "rank", lambda *a: pytest.fail("no name leads: no second search"))
+    first = [(0, 0.9), (1, 0.8), (2, 0.7)]
+    assert (
+        retrieval._with_feedback(
+            "Which company was fined?", first, index, None, None, 3, 1.0, 2023, None, Tuning()
+        )
+        == first
+    )
