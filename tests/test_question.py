@@ -91,6 +91,17 @@ def test_the_kind_of_a_question(text, kind):
     assert kind_of(text, sum(o in text for o in outlets)) == kind
 
 
+def test_outlets_typed_in_lower_case():
+    outlets = ["Daily Meridian", "Eastbridge Observer", "Fortune", "TechCrunch"]
+    q = read("how did the daily meridian and the eastbridge observer report russia's stance?", outlets, AS_OF)
+    assert (q.kind, q.named_outlets) == ("comparison", ["Daily Meridian", "Eastbridge Observer"])
+    assert read("did techcrunch say so?", outlets, AS_OF).named_outlets == ["TechCrunch"]
+    assert (
+        read("who made a fortune from it?", outlets, AS_OF).named_outlets == []
+    )  # a short word stays a word
+    assert read("Who made a fortune from it?", outlets, AS_OF).named_outlets == []
+
+
 def test_a_question_is_read_once_with_its_outlets_every_time_named():
     q = read(
         "Did the Harbour Post and another Harbour Post piece agree with the Eastbridge Observer?",

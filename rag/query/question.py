@@ -83,9 +83,13 @@ def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> l
     """(position, outlet) for each corpus outlet the question names, in order of appearance; with `every`,
     each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
     found = []
+    typed_lower = question == question.lower()
     for outlet, pattern in _patterns(tuple(outlets)):
         for match in pattern.finditer(question):
-            if re.sub(r"^the\s+", "", match.group(0), flags=re.I)[:1].isupper():  # "Fortune", not "a fortune"
+            name = re.sub(r"^the\s+", "", match.group(0), flags=re.I)
+            # "Fortune", not "a fortune"; in a question typed all in lower case, a name of two words or a long
+            # one ("the daily meridian", "techcrunch") is still the outlet's
+            if name[:1].isupper() or typed_lower and (" " in name.strip() or len(name) >= 8):
                 found.append((match.start(), match.end(), outlet))
                 if not every:
                     break
