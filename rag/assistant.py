@@ -317,7 +317,10 @@ class Assistant:
         if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]
-        return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, self.keyword_index().texts)
+        index = self.keyword_index()
+        # a lower-case question's words are looked up in the whole corpus only while that is cheap
+        corpus = index.texts if len(index) <= tuning.name_lookup_max_chunks else ()
+        return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, corpus)
 
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
         """(hits, sources, reason they cannot answer, filters used, note). Within the dates a relative date

@@ -62,6 +62,12 @@ class Tuning(BaseModel):
     )
     slack_from: int = Field(4, description="A question naming fewer names than this may miss none of them.")
     missing_names: float = Field(0.34, description="Otherwise this share of its names may be absent.")
+    name_lookup_max_chunks: int = Field(
+        50_000,
+        description="Largest index whose whole text is searched for how "
+        "it capitalises a lower-case question's words (names) absent from the "
+        "results; above it only the results are.",
+    )
     yes_no_sources: int = Field(
         2, description="Sources a yes/no question is answered from (plus named outlets)."
     )
