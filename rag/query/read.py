@@ -82,9 +82,7 @@ class Question:
     @property
     def topic(self) -> str:
         """The question without its relative date phrase: what the sources must be about."""
-        if self.range is None:
-            return self.text
-        return re.sub(r"\s{2,}", " ", self.text.replace(self.range.phrase, " ")).strip()
+        return _topic(self.text, self.range)
 
     @property
     def named_outlets(self) -> list[str]:
@@ -125,6 +123,12 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     return "open"
 
 
+def _topic(text: str, date_range: DateRange | None) -> str:
+    if date_range is None:
+        return text
+    return re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip()
+
+
 def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     """The text with the given spans replaced by spaces (outlet names: "USA Today" is not today)."""
     chars = list(text)
@@ -143,7 +147,7 @@ def read(
     kind = kind_of(text, len(named))
     spans = [(m.start(), m.end()) for _, o in mentions for m in re.finditer(re.escape(o), text, re.I)]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
-    topic = re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip() if date_range else text
+    topic = _topic(text, date_range)
     return Question(
         text=text,
         kind=kind,
