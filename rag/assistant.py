@@ -121,7 +121,7 @@ class Assistant:
             paths_or_urls, self.collection, self.embedder, self.settings, progress, allow_private
         )
         if report.new or report.updated:
-            self._changed({"doc_id": {"$in": report.doc_ids}})
+            self._changed({"doc_id": {"$in": report.doc_ids + report.replaced}})
         return report
 
     def watch(
@@ -135,12 +135,13 @@ class Assistant:
         """Poll feeds every `every_s` seconds (`polls` times, or until interrupted): conditional GETs, new items
         ingested, changed ones replaced, a failing feed retried with backoff. `on_poll` gets each poll's report.
         Returns how many polls ran."""
-        watcher = indexing.Watch(urls, int(self.settings.max_file_mb * 1024 * 1024), allow_private)
+        state = Path(self.settings.data_dir) / "watch" / f"{self.settings.collection}.json"
+        watcher = indexing.Watch(urls, int(self.settings.max_file_mb * 1024 * 1024), allow_private, state)
 
         def store(results: list) -> indexing.IngestReport:
             report = indexing.write(results, self.collection, self.embedder, self.settings)
             if report.new or report.updated:
-                self._changed({"doc_id": {"$in": report.doc_ids}})
+                self._changed({"doc_id": {"$in": report.doc_ids + report.replaced}})
             return report
 
         next_at = time.monotonic()

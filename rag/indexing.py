@@ -7,7 +7,9 @@ complete (unchanged) or incomplete/missing (re-written): never duplicated.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -35,6 +37,7 @@ class IngestReport:
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)  # one line each: "<file>: <reason>"
     doc_ids: list[str] = field(default_factory=list)  # every article seen in this run
+    replaced: list[str] = field(default_factory=list)  # stored articles superseded by one under a new id
 
     @property
     def ok(self) -> bool:
@@ -58,6 +61,7 @@ class IngestReport:
             "unchanged": self.unchanged,
             "failed": self.failed,
             "chunks_embedded": self.chunks_embedded,
+            "replaced": list(self.replaced),
             "seconds": round(self.seconds, 3),
             "errors": failures,
         }
@@ -107,9 +111,15 @@ def write(
 
     stories = known_stories(collection) if todo else None
     signatures: dict[str, str] = {}
-    for article, _ in todo:  # in load order: the first copy of a story names it
+    supersedes: dict[str, str] = {}  # new doc_id -> the stored article it replaces
+    for i, (article, existed) in enumerate(todo):  # in load order: the first copy of a story names it
         article.story_id, sig = stories.assign(article.doc_id, article.text)
         signatures[article.doc_id] = encode_signature(sig)
+        old = None if existed else same_article(article, sig, stories, known, articles)
+        if old:
+            supersedes[article.doc_id] = old
+            todo[i] = (article, True)
+            report.replaced.append(old)
 
     store = ChromaVectorStore(chroma_collection=collection)
     done = 0
@@ -129,7 +139,8 @@ def write(
             for node, vec in zip(flat, vectors):
                 node.embedding = vec.tolist()
             for art, was_there, ns in batch:
-                collection.delete(where={"doc_id": art.doc_id})
+                gone = [art.doc_id] + ([supersedes[art.doc_id]] if art.doc_id in supersedes else [])
+                collection.delete(where={"doc_id": {"$in": gone}})
                 store.add(ns)
                 report.chunks_embedded += len(ns)
                 if was_there:
@@ -142,6 +153,28 @@ def write(
             batch, pending = [], 0
     report.seconds = time.perf_counter() - started
     return report
+
+
+SAME_ARTICLE = 0.9  # estimated Jaccard from which a same-outlet, same-title copy is the same article
+
+
+def same_article(article: Article, sig, stories: Stories, known: dict, loaded: dict) -> str | None:
+    """The stored article this new one is a re-issue of, if any: same outlet, same title, nearly the same
+    text, and not itself in this run's input. A feed that changed an item's guid, or a file moved to another
+    folder (or stored under an older id scheme), then replaces its old record instead of duplicating it."""
+    for sim, doc_id in stories.matches(sig, exclude=article.doc_id):
+        entry = known.get(doc_id)
+        if sim < SAME_ARTICLE:
+            break
+        if (
+            entry is not None
+            and doc_id not in loaded
+            and (entry.metadata.get("source") or "").casefold() == article.source.casefold()
+            and " ".join((entry.metadata.get("title") or "").split()).casefold()
+            == " ".join(article.title.split()).casefold()
+        ):
+            return doc_id
+    return None
 
 
 SIGNATURE = "minhash"  # the metadata field of an article's first chunk that holds its story signature
@@ -197,6 +230,27 @@ def delete(collection, doc_id: str | None = None, url: str | None = None, source
 
 # ------------------------------------------------------------------ watching feeds
 
+
+def _read_state(path: Path | None) -> dict[str, dict[str, str]]:
+    """feed URL -> its saved validators; nothing when there is no (readable) state."""
+    if path is None or not path.is_file():
+        return {}
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        log.warning("ignoring the watch state in %s (%s)", path, exc)
+        return {}
+    if not isinstance(data, dict):
+        return {}
+    return {
+        str(url): {
+            str(k): str(v) for k, v in got.items() if k in ("etag", "last_modified") and isinstance(v, str)
+        }
+        for url, got in data.items()
+        if isinstance(got, dict)
+    }
+
+
 MAX_BACKOFF_POLLS = 8  # a failing feed is retried after 1, 2, 4… polls, at most this many
 
 
@@ -233,10 +287,15 @@ class Watch:
     """Feeds polled again and again with conditional GETs; new items ingested, changed ones replaced.
 
     A feed's validators are kept only once what it gave is stored, so a failed write is fetched in full next
-    time. A feed that fails is retried after 1, 2, 4… polls (at most MAX_BACKOFF_POLLS); the others go on."""
+    time; with `state`, they are saved there too, so a restarted watch still asks conditionally. A feed that
+    fails is retried after 1, 2, 4… polls (at most MAX_BACKOFF_POLLS); the others go on."""
 
-    def __init__(self, urls: Iterable[str], max_bytes: int, allow_private: bool = False):
-        self.feeds = [_Feed(url) for url in dict.fromkeys(urls)]
+    def __init__(
+        self, urls: Iterable[str], max_bytes: int, allow_private: bool = False, state: Path | None = None
+    ):
+        self.state = state
+        saved = _read_state(state)
+        self.feeds = [_Feed(url, dict(saved.get(url, {}))) for url in dict.fromkeys(urls)]
         self.max_bytes = max_bytes
         self.allow_private = allow_private
         self.polls = 0
@@ -277,12 +336,28 @@ class Watch:
         for feed, result in fetched:
             feed.validators = {k: v for k, v in result.validators.items() if v}
             feed.failures, feed.due = 0, 0
+        self._save()
         report.new, report.updated, report.unchanged = stored.new, stored.updated, stored.unchanged
         report.failed += stored.failed
         report.errors += stored.errors
         for line in stored.errors:
             log.warning("%s", line)
         return report
+
+    def _save(self) -> None:
+        if self.state is None:
+            return
+        saved = _read_state(self.state)
+        saved.update({f.url: f.validators for f in self.feeds})
+        try:
+            self.state.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.state.with_suffix(f".{os.getpid()}.tmp")
+            tmp.write_text(json.dumps(saved, indent=1, sort_keys=True), encoding="utf-8")
+            os.replace(tmp, self.state)  # a kill mid-write leaves the old state, never half of one
+        except OSError as exc:
+            log.warning(
+                "cannot save the watch state to %s (%s); the next start fetches every feed", self.state, exc
+            )
 
     def _failed(self, feed: _Feed, reason: str) -> None:
         feed.failures += 1

@@ -133,3 +133,64 @@ def test_a_feed_item_without_link_or_guid_is_ingested_once(settings, tmp_path):
     edited = a.ingest([path])
     assert (edited.new, edited.updated, edited.doc_ids) == (0, 1, first.doc_ids)
     assert a.stats()["articles"] == 1
+
+
+GUID_FEED = """<?xml version="1.0"?><rss version="2.0"><channel><title>Quay Times</title>
+<item><guid>{guid}</guid><title>Tide tables revised</title><description>The port revised its tide tables for
+June after the survey vessel found the channel two metres shallower than charted near the northern
+breakwater.</description></item>{extra}</channel></rss>"""
+OTHER_ITEM = (
+    "<item><guid>b-1</guid><title>Ferry fares frozen</title><description>Ferry fares stay at last year's "
+    "level until October, the operator said.</description></item>"
+)
+
+
+def test_a_feed_that_changes_an_items_guid_replaces_the_stored_item(settings, tmp_path):
+    path = tmp_path / "feed.xml"
+    path.write_text(GUID_FEED.format(guid="a-1", extra=""), encoding="utf-8")
+    a = assistant(settings)
+    first = a.ingest([path])
+    path.write_text(GUID_FEED.format(guid="a-2", extra=OTHER_ITEM), encoding="utf-8")
+    second = a.ingest([path])
+    assert (second.new, second.updated, second.unchanged) == (1, 1, 0)
+    assert second.replaced == first.doc_ids
+    assert a.stats()["articles"] == 2
+    stored = {m["doc_id"] for m in a.collection.get(include=["metadatas"])["metadatas"]}
+    assert stored == set(second.doc_ids)
+    # the replacement keeps the story it belonged to
+    story = {m["story_id"] for m in a.collection.get(where={"doc_id": second.doc_ids[0]})["metadatas"]}
+    assert story == set(first.doc_ids)
+
+
+def test_a_copy_from_another_outlet_or_under_another_title_is_not_a_reissue(settings, tmp_path):
+    a = assistant(settings)
+    path = tmp_path / "feed.xml"
+    path.write_text(GUID_FEED.format(guid="a-1", extra=""), encoding="utf-8")
+    a.ingest([path])
+    other = tmp_path / "other.xml"
+    other.write_text(GUID_FEED.format(guid="a-2", extra="").replace("Quay Times", "Harbour Gazette"), "utf-8")
+    retitled = tmp_path / "retitled.xml"
+    retitled.write_text(
+        GUID_FEED.format(guid="a-3", extra="").replace("Tide tables revised", "Tides"), "utf-8"
+    )
+    report = a.ingest([other, retitled])
+    assert (report.new, report.updated, report.replaced) == (2, 0, [])
+    assert a.stats()["articles"] == 3
+
+
+def test_an_article_stored_under_an_older_id_is_replaced_not_duplicated(settings, tmp_path):
+    from rag.indexing import write
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    (folder / "note.txt").write_text(FILES["note.txt"](OLD + " " + NEW), encoding="utf-8")
+    a = assistant(settings)
+    legacy = list(load_inputs([folder]))
+    for article in legacy[0].articles:
+        article.key = ""  # as stored before ids came from paths: from the content
+    old = write(legacy, a.collection, a.embedder, a.settings)
+    assert old.doc_ids[0].startswith("c-")
+    report = a.ingest([folder])
+    assert (report.new, report.updated, report.replaced) == (0, 1, old.doc_ids)
+    assert report.doc_ids[0].startswith("p-")
+    assert a.stats()["articles"] == 1

@@ -201,3 +201,34 @@ def test_cli_watch_stops_cleanly_on_ctrl_c_and_a_restart_after_kill_duplicates_n
     stats = newsrag("--data-dir", str(tmp_path / "data"), "stats", "--json")
     info = json.loads(stats.stdout)
     assert (info["articles"], info["incomplete"]) == (3, 0)
+
+
+def test_a_restarted_watch_still_asks_conditionally(settings, server):
+    from rag.assistant import Assistant
+
+    urls = [f"{server.base}/one.xml", f"{server.base}/two.xml"]
+    first = []
+    Assistant(settings).watch(urls, every_s=0, polls=1, on_poll=first.append, allow_private=True)
+    again = []
+    Assistant(settings).watch(urls, every_s=0, polls=1, on_poll=again.append, allow_private=True)
+    assert [(r.new, r.not_modified) for r in first + again] == [(3, 0), (0, 2)]
+    assert server.requests[-2:] in (
+        [("/one.xml", '"v1"', ""), ("/two.xml", "", server.two_date)],
+        [("/two.xml", "", server.two_date), ("/one.xml", '"v1"', "")],
+    )
+    state = json.loads((settings.data_dir / "watch" / f"{settings.collection}.json").read_text())
+    assert state == {urls[0]: {"etag": '"v1"'}, urls[1]: {"last_modified": server.two_date}}
+
+
+def test_an_unreadable_watch_state_is_ignored(settings, server):
+    from rag.assistant import Assistant
+
+    path = settings.data_dir / "watch" / f"{settings.collection}.json"
+    path.parent.mkdir(parents=True)
+    path.write_text("{not json", encoding="utf-8")
+    reports = []
+    Assistant(settings).watch(
+        [f"{server.base}/one.xml"], 0, polls=1, on_poll=reports.append, allow_private=True
+    )
+    assert reports[0].new == 2
+    assert json.loads(path.read_text()) == {f"{server.base}/one.xml": {"etag": '"v1"'}}
