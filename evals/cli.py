@@ -240,6 +240,13 @@ def news(
 def perf(
     ctx: typer.Context,
     sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
+    queries: Annotated[
+        Path | None,
+        typer.Option(
+            help="JSONL of retrieval queries (`question` or `query` field; default: the smoke questions)."
+        ),
+    ] = None,
+    n_queries: Annotated[int, typer.Option(help="At most this many retrieval queries.")] = 100,
     questions: Annotated[int, typer.Option(help="Questions answered with the LLM for answer timings.")] = 3,
     corpus: Annotated[
         list[Path] | None, typer.Option(help="Corpus to ingest and copy (default: examples/news).")
@@ -272,7 +279,15 @@ def perf(
             raise ConfigError("--sizes needs at least one positive size")
         with _progress(quiet) as bar:
             metrics, rows = suite.run(
-                _settings(ctx, tune, llm=llm), size_list, questions, seed, corpus, data_dir, progress=bar
+                _settings(ctx, tune, llm=llm),
+                size_list,
+                questions,
+                seed,
+                corpus,
+                data_dir,
+                progress=bar,
+                queries_file=queries,
+                n_queries=n_queries,
             )
         _finish("perf", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 

@@ -8,7 +8,11 @@ spent embedding. Every query still goes through `Assistant.retrieve` (BM25 + den
 
 from __future__ import annotations
 
+import json
 import resource
+import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,7 +21,6 @@ import numpy as np
 
 from evals import metrics as m
 from evals import report, smoke
-from evals.multihop import retrieved_rows
 from evals.runs import ingest_callback, track
 from rag.answer.compose import messages
 from rag.settings import Settings
@@ -88,22 +91,63 @@ def build_synthetic(settings: Settings, base, size: int, data_dir: Path, seed: i
     return assistant, time.perf_counter() - t0
 
 
-def measure_retrieval(assistant, questions: list[str]) -> tuple[dict, list[dict]]:
-    t0 = time.perf_counter()
-    assistant.retrieve(questions[0])  # loads chunks and builds BM25: reported apart
-    first = time.perf_counter() - t0
-    times, rows = [], []
-    for q in questions:
-        t0 = time.perf_counter()
-        hits = assistant.retrieve(q)
-        times.append(time.perf_counter() - t0)
-        rows.append({"question": q, "retrieved": retrieved_rows(hits), "retrieve_s": round(times[-1], 5)})
+def addition_files(base, work: Path) -> list[list[Path]]:
+    """Two JSONL files of new articles for the update measurements: 1 article, then 100, each article two
+    of the base chunks' texts under a new URL (so their chunks are embedded for real)."""
+    from rag.text import chunk_body
+
+    docs = [chunk_body(t) for t in base["documents"]]
+    files = []
+    for name, count, first in (("add-1", 1, 0), ("add-100", 100, 1)):
+        path = work / f"{name}.jsonl"
+        with path.open("w", encoding="utf-8") as fh:
+            for i in range(first, first + count):
+                body = docs[(2 * i) % len(docs)] + "\n\n" + docs[(2 * i + 1) % len(docs)]
+                row = {
+                    "title": f"Perf addition {i}",
+                    "source": "Perf Wire",
+                    "url": f"https://perf.example/{name}/{i}",
+                    "published_at": "2023-12-31T12:00:00Z",
+                    "body": body,
+                }
+                fh.write(json.dumps(row) + "\n")
+        files.append([path])
+    return files
+
+
+def probe(settings: Settings, data_dir: Path, job: dict) -> dict:
+    """Run evals.perf_probe in a fresh process on this data dir; its JSON result."""
+    job = {"settings": _isolated(settings, data_dir).model_dump(mode="json") | {"llm": "extractive"}, **job}
+    path = data_dir / "probe-job.json"
+    path.write_text(json.dumps(job), encoding="utf-8")
+    got = subprocess.run(
+        [sys.executable, "-m", "evals.perf_probe", str(path)], capture_output=True, text=True, check=False
+    )
+    if got.returncode != 0:
+        raise RuntimeError(f"perf probe on {data_dir} failed: {got.stderr.strip()[-2000:]}")
+    return json.loads(got.stdout.strip().splitlines()[-1])
+
+
+def measure_size(
+    settings: Settings, base, size: int, work: Path, queries: list[str], seed: int, adds
+) -> dict:
+    """Build the synthetic index, then two fresh processes: one builds and saves the searchable index
+    (the first start on a new store), the next starts from it, answers, retrieves, adds, checks recall."""
+    folder = work / f"size-{size}"
+    synthetic, build_s = build_synthetic(settings, base, size, folder, seed)
+    chunks = synthetic.collection.count()
+    del synthetic
+    first = probe(settings, folder, {"queries": queries[:1], "build_only": True})
+    warm = probe(
+        settings, folder, {"queries": queries, "add": [[str(p) for p in f] for f in adds], "recall": True}
+    )
     return {
-        "first_query_s": first,
-        "p50_s": m.percentile(times, 50),
-        "p95_s": m.percentile(times, 95),
-        "mean_s": sum(times) / len(times),
-    }, rows
+        "chunks": chunks,
+        "store_build_s": build_s,
+        "first_start_s": first["cold_start_s"],
+        "first_start_rss_mb": first["rss_mb"],
+        **warm,
+    }
 
 
 def measure_answers(assistant, cases: list[dict], progress=None) -> tuple[dict, list[dict]]:
@@ -152,6 +196,14 @@ def measure_answers(assistant, cases: list[dict], progress=None) -> tuple[dict, 
     return numbers, rows
 
 
+def load_queries(path: Path | None, limit: int) -> list[str]:
+    """Retrieval queries: the `question` (or `query`) of each JSONL row of `path`, else the smoke questions."""
+    if path is None:
+        return [c["question"] for c in smoke.load_cases(smoke.QUESTIONS)][:limit]
+    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [r.get("question") or r["query"] for r in rows][:limit]
+
+
 def run(
     settings: Settings,
     sizes: list[int] = SIZES,
@@ -160,40 +212,27 @@ def run(
     corpus: list[Path] | None = None,
     data_dir: Path | None = None,
     progress=None,
+    queries_file: Path | None = None,
+    n_queries: int = 100,
 ):
     corpus = corpus or [smoke.DEMO]
     cases = smoke.load_cases(smoke.QUESTIONS)
-    queries = [c["question"] for c in cases]
+    queries = load_queries(queries_file, n_queries)
     work_root = Path(data_dir or Path(settings.data_dir) / "evals")
     work_root.mkdir(parents=True, exist_ok=True)
-    rows: list[dict] = []
     with tempfile.TemporaryDirectory(prefix="perf-", dir=work_root) as tmp:
         work = Path(tmp)
         assistant, ingest = measure_ingest(settings, corpus, work, progress)
         base = assistant.collection.get(include=["documents", "metadatas", "embeddings"])
+        adds = addition_files(base, work)
         latency: dict[str, dict] = {}
         for size in track(progress, sorted(sizes), "index sizes"):
-            synthetic, build_s = build_synthetic(settings, base, size, work / f"size-{size}", seed)
-            numbers, samples = measure_retrieval(synthetic, queries)
-            latency[str(size)] = {"chunks": synthetic.collection.count(), "build_s": build_s, **numbers}
-            rows += [
-                {
-                    "question_type": f"retrieval@{size}",
-                    "gold": None,
-                    "answer": None,
-                    "citations": [],
-                    "question": s["question"],
-                    "retrieved": s["retrieved"],
-                    "scores": {},
-                    "timings": {"retrieve_s": s["retrieve_s"]},
-                }
-                for s in samples
-            ]
+            latency[str(size)] = measure_size(settings, base, size, work, queries, seed, adds)
+            shutil.rmtree(work / f"size-{size}", ignore_errors=True)
         answerable = [c for c in cases if c["type"] != smoke.UNANSWERABLE and not c.get("history")][
             :questions
         ]
-        answers, answer_rows = measure_answers(assistant, answerable, progress) if answerable else ({}, [])
-        rows = answer_rows + rows
+        answers, rows = measure_answers(assistant, answerable, progress) if answerable else ({}, [])
     summary = {
         "ingest_chunks_per_s": ingest["ingest_chunks_per_s"],
         "embed_chunks_per_s": ingest["embed_chunks_per_s"],
@@ -203,6 +242,9 @@ def run(
     for size, block in latency.items():
         summary[f"retrieve_p50_ms@{size}"] = block["p50_s"] * 1000
         summary[f"retrieve_p95_ms@{size}"] = block["p95_s"] * 1000
+        summary[f"cold_start_s@{size}"] = block["cold_start_s"]
+        summary[f"rss_mb@{size}"] = block["rss_mb"]
+        summary[f"hnsw_recall_at_10@{size}"] = block["hnsw_recall_at_10"]
     if answers:
         summary.update({"ttft_p50_s": answers["ttft_p50_s"], "total_p50_s": answers["total_p50_s"]})
         summary.update(
@@ -216,10 +258,12 @@ def run(
         "corpus": [str(p) for p in corpus],
         "sizes": sorted(sizes),
         "retrieval_queries": len(queries),
+        "queries_file": str(queries_file) if queries_file else None,
         "seed": seed,
         "noise": NOISE,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap": settings.chunk_overlap,
+        "exact_dense_max": settings.exact_dense_max,
         "embedder": assistant.embedder.name,
         "llm": answers.get("llm", settings.llm),
         "n_threads": settings.n_threads,
@@ -241,21 +285,46 @@ def answered_any(answers: dict) -> bool:
 def write_report(run_dir: Path, metrics: dict) -> None:
     cfg, ing, lat, ans = metrics["config"], metrics["ingest"], metrics["retrieval"], metrics["answers"]
     sizes = list(lat)
-    chart = (
-        report.line_chart(
-            run_dir / "latency_vs_size.png",
-            [lat[s]["chunks"] for s in sizes],
-            {"p50": [lat[s]["p50_s"] * 1000 for s in sizes], "p95": [lat[s]["p95_s"] * 1000 for s in sizes]},
-            "Assistant.retrieve latency",
-            "chunks in the index",
-            "ms",
-        )
+    xs = [lat[s]["chunks"] for s in sizes]
+    charts = (
+        [
+            report.line_chart(
+                run_dir / "latency_vs_size.png",
+                xs,
+                {
+                    "p50": [lat[s]["p50_s"] * 1000 for s in sizes],
+                    "p95": [lat[s]["p95_s"] * 1000 for s in sizes],
+                },
+                "Assistant.retrieve latency (restarted process)",
+                "chunks in the index",
+                "ms",
+            ),
+            report.line_chart(
+                run_dir / "memory_vs_size.png",
+                xs,
+                {
+                    "first start (builds the index)": [lat[s]["first_start_rss_mb"] for s in sizes],
+                    "restart, serving": [lat[s]["rss_mb"] for s in sizes],
+                },
+                "peak RSS",
+                "chunks in the index",
+                "MB",
+            ),
+        ]
         if sizes
-        else None
+        else []
     )
+
+    def additions(block: dict, i: int) -> str:
+        adds = block.get("additions") or []
+        if i >= len(adds):
+            return "-"
+        a = adds[i]
+        return f"{a['ingest_s']:.2f} / {a['next_query_s'] * 1000:.0f}"
+
     sections = [
         f"Embeddings: {cfg['embedder']}; chunks of {cfg['chunk_tokens']} tokens (overlap {cfg['chunk_overlap']}); "
-        f"{cfg['n_threads']} threads. LLM: {cfg['llm']}. Peak RSS {metrics['summary']['peak_rss_mb']:.0f} MB.",
+        f"{cfg['n_threads']} threads. LLM: {cfg['llm']}. Peak RSS of this process {metrics['summary']['peak_rss_mb']:.0f} MB.",
         "## Ingest\n"
         + report.table(
             ["measure", "value"],
@@ -266,22 +335,45 @@ def write_report(run_dir: Path, metrics: dict) -> None:
                 ["ingest / embedder", ing["ratio"]],
             ],
         ),
-        "## Retrieval latency\nSynthetic indexes: demo chunks copied with perturbed embeddings; "
-        f"{cfg['retrieval_queries']} queries each through `Assistant.retrieve` (top 10).\n\n"
+        "## Index size\nSynthetic indexes: the ingested chunks copied under new ids with perturbed stored "
+        "embeddings, written straight into Chroma. Each size is then opened by two fresh processes: the first "
+        "builds and saves the searchable index (a new store's first start), the second starts from it (a "
+        f"restart) and answers, runs {cfg['retrieval_queries']} queries through `Assistant.retrieve` (top 10), "
+        "ingests 1 then 100 new articles (embedded for real) and asks again after each. Dense search is exact "
+        f"up to {cfg.get('exact_dense_max', '?')} chunks, Chroma's HNSW above; recall@10 is HNSW's top 10 "
+        "against exact search over every vector.\n\n"
         + report.table(
-            ["chunks", "build (s)", "first query (s)", "p50 (ms)", "p95 (ms)"],
+            [
+                "chunks",
+                "store build (s)",
+                "first start (s)",
+                "restart to first answer (s)",
+                "dense",
+                "p50 (ms)",
+                "p95 (ms)",
+                "RSS first / restart (MB)",
+                "add 1: ingest (s) / next query (ms)",
+                "add 100: ingest (s) / next query (ms)",
+                "HNSW recall@10",
+            ],
             [
                 [
-                    lat[s]["chunks"],
-                    lat[s]["build_s"],
-                    lat[s]["first_query_s"],
-                    lat[s]["p50_s"] * 1000,
-                    lat[s]["p95_s"] * 1000,
+                    b["chunks"],
+                    b["store_build_s"],
+                    b["first_start_s"],
+                    b["cold_start_s"],
+                    b.get("dense", "-"),
+                    b["p50_s"] * 1000,
+                    b["p95_s"] * 1000,
+                    f"{b['first_start_rss_mb']:.0f} / {b['rss_mb']:.0f}",
+                    additions(b, 0),
+                    additions(b, 1),
+                    b.get("hnsw_recall_at_10"),
                 ]
-                for s in sizes
+                for b in (lat[s] for s in sizes)
             ],
         )
-        + (f"\n\n![latency vs size]({chart})" if chart else ""),
+        + "".join(f"\n\n![{c}]({c})" for c in charts),
     ]
     if ans:
         sections.append(

@@ -534,10 +534,10 @@ def test_robustness_cases_name_articles_that_exist():
 # -- perf ---------------------------------------------------------------------------------------
 
 
-def test_synthetic_index_is_searched_through_the_assistant(demo, tmp_path):
+def test_synthetic_index_restarted_updated_and_recalled(demo, tmp_path):
     import numpy as np
 
-    from evals.perf import build_synthetic, measure_retrieval
+    from evals.perf import addition_files, build_synthetic, measure_size
 
     base = demo.collection.get(include=["documents", "metadatas", "embeddings"])
     synthetic, _ = build_synthetic(demo.settings, base, 150, tmp_path / "big", seed=0)
@@ -546,18 +546,38 @@ def test_synthetic_index_is_searched_through_the_assistant(demo, tmp_path):
     assert len(set(got["ids"])) == 150 and len({m["doc_id"] for m in got["metadatas"]}) > len(base["ids"])
     vectors = np.asarray(got["embeddings"])
     assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
-    numbers, rows = measure_retrieval(
-        synthetic, ["Reserve Bank of Australia cash rate", "Lukas Brandt transfer"]
+
+    adds = addition_files(base, tmp_path)
+    assert [sum(1 for _ in open(f[0])) for f in adds] == [1, 100]
+    queries = ["Reserve Bank of Australia cash rate", "Lukas Brandt transfer"]
+    block = measure_size(demo.settings, base, 300, tmp_path / "work", queries, 0, adds)
+    assert (block["chunks"], block["queries"], block["dense"], block["first_answered"]) == (
+        300,
+        2,
+        "exact",
+        True,
     )
-    assert len(rows) == 2 and len(rows[0]["retrieved"]) == 10
-    assert "Reserve Bank" in rows[0]["retrieved"][0]["text"]
-    assert numbers["p95_s"] >= numbers["p50_s"] > 0
+    assert [a["articles"] for a in block["additions"]] == [1, 100]
+    assert block["p95_s"] >= block["p50_s"] > 0 and block["rss_mb"] > 0
+    assert 0.0 <= block["hnsw_recall_at_10"] <= 1.0
 
 
 def test_perf_report_table_and_plot(tmp_path):
     from evals.perf import write_report
 
-    block = {"chunks": 1000, "build_s": 2.0, "first_query_s": 0.5, "p50_s": 0.012, "p95_s": 0.02}
+    block = {
+        "chunks": 1000,
+        "store_build_s": 2.0,
+        "first_start_s": 3.0,
+        "first_start_rss_mb": 700.0,
+        "cold_start_s": 1.5,
+        "dense": "exact",
+        "p50_s": 0.012,
+        "p95_s": 0.02,
+        "rss_mb": 500.0,
+        "additions": [{"ingest_s": 0.5, "next_query_s": 0.03}, {"ingest_s": 9.0, "next_query_s": 0.04}],
+        "hnsw_recall_at_10": 0.97,
+    }
     metrics = {
         "config": {
             "embedder": "e",
@@ -598,8 +618,12 @@ def test_perf_report_table_and_plot(tmp_path):
     assert "| questions / answered (timings are of these) | 3 / 2 |" in text
     assert "| answer prompt, p50 (tokens) | 500 |" in text
     assert "| prompt evaluation (tokens/s, 256 tokens) | 40.0000 |" in text
+    assert (
+        "| 10000 | 2.0000 | 3.0000 | 1.5000 | exact | 50.0000 | 20.0000 | 700 / 500 | 0.50 / 30 | 9.00 / 40 | 0.9700 |"
+        in text
+    )
+    assert (tmp_path / "latency_vs_size.png").exists() and (tmp_path / "memory_vs_size.png").exists()
     assert "| decoding (tokens/s, 32 tokens) | 8.8000 |" in text
-    assert "| 10000 | 2.0000 | 0.5000 | 50.0000 | 20.0000 |" in text
     assert "| ingest / embedder | 0.7500 |" in text
     assert (tmp_path / "latency_vs_size.png").read_bytes()[:4] == b"\x89PNG"
 
