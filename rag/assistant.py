@@ -407,7 +407,11 @@ class Assistant:
         if options:
             with self._generating:
                 name = (
-                    llms.pick(self.llm, compose.messages(read, sources), options[: tuning.max_name_options])
+                    llms.pick(
+                        self.llm,
+                        compose.messages(read, sources),
+                        options[: tuning.max_name_options],
+                    )
                     if len(options) > 1
                     else None
                 ) or options[0]

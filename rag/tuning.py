@@ -73,6 +73,14 @@ class Tuning(BaseModel):
     )
     name_sources: int = Field(3, description="Sources a who/which/how-many question is answered from.")
     built_sources: int = Field(6, description="Sources a timeline or an outlet comparison is built from.")
+    written_sources: int = Field(
+        3,
+        description="Sources a question answered in the LLM's own sentences (position, summary…) is answered from.",
+    )
+    written_evidence_words: int = Field(
+        35,
+        description="Words of each source's evidence such a question's prompt shows (whole sentences first).",
+    )
     name_tokens: int = Field(24, description="Most tokens of a name answer.")
     max_name_options: int = Field(8, description="Most alternative names the LLM chooses among.")
 

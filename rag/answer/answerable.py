@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.citations import Source
+from rag.answer.figures import missing_figure
 from rag.query.read import Question, as_question
 from rag.text import CALENDAR, CAPITALISED_RUN, overlap, terms
 from rag.tuning import DEFAULT, Tuning
@@ -80,7 +81,8 @@ def unanswerable_reason(
     """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
     The question's names and terms are looked for in the sources and the rest of what was `retrieved` (chunk
     texts): what the results hold is what the index covers, even when the best sources for the rest of a
-    multi-part question do not; a question about one story must find its names in its sources."""
+    multi-part question do not; a question about one story must find its names in its sources, and one asking
+    for a figure must find a figure of that kind in them (`rag.answer.figures`)."""
     if not sources:
         return "No article matches the question."
     read = as_question(question)
@@ -100,4 +102,4 @@ def unanswerable_reason(
         return "The sources found never mention " + ", ".join(missing) + "."
     if coverage(question, found) < tuning.coverage:
         return "The sources found cover too little of the question."
-    return None
+    return missing_figure(question, [s.text for s in sources])

@@ -88,6 +88,8 @@ def select_sources(
         sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
         picked.append((hit, sentences))
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
+    # an answer the LLM writes in its own sentences reads fewer words: its prompt decides the wait
+    words = tuning.written_evidence_words if question.kind in WRITTEN and not question.options else None
     sources: list[Source] = []
     offset = 0
     for at, (hit, sentences) in enumerate(picked):
@@ -95,7 +97,7 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source)
+        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words)
         meta = hit.node.metadata
         sources.append(
             Source(
@@ -141,13 +143,24 @@ def _similarities(question: str, sentences: list[str], embed: Embed | None) -> n
     return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
 
 
-def _best(sentences: list[str], q_terms: set[str], sims: np.ndarray | None, n: int) -> list[int]:
+def _best(
+    sentences: list[str], q_terms: set[str], sims: np.ndarray | None, n: int, words: int | None = None
+) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
-    among equals (and where no word is shared) the one closest in meaning."""
+    among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
+    that fit in that many words together (the best one always)."""
     hits = [len(q_terms & set(terms(s))) for s in sentences]
     score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
-    ranked = sorted(range(len(sentences)), key=lambda i: -score[i])
-    return sorted(ranked[:n])
+    ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
+    if words is not None:
+        fits, used = [], 0
+        for i in ranked:
+            used += len(sentences[i].split())
+            if fits and used > words:
+                break
+            fits.append(i)
+        ranked = fits
+    return sorted(ranked)
 
 
 def sources_needed(question: Question | str, limit: int, tuning: Tuning = DEFAULT) -> int:
@@ -158,9 +171,16 @@ def sources_needed(question: Question | str, limit: int, tuning: Tuning = DEFAUL
         base = tuning.yes_no_sources
     elif question.kind == "name":
         base = tuning.name_sources
+    elif question.kind in WRITTEN:
+        base = tuning.written_sources
     else:
         return limit
     return min(limit, max(base, len(question.outlets)))
+
+
+# Kinds the LLM answers in its own sentences: their prompts are kept short (fewer sources, shorter evidence),
+# since the wait for the first token is the prompt's reading time.
+WRITTEN = ("position", "summary", "latest", "open")
 
 
 def format_sources(sources: list[Source]) -> str:

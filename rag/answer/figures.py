@@ -1,0 +1,125 @@
+"""Questions that ask for a figure ("how many points…", "how much did X pay…", "what was the score…") and
+whether the sources hold one of that type, said of what the question is about.
+
+A small model asked for a figure the sources do not hold writes one anyway (a score, a fee, another
+company's payment), so such a question is refused unless some source sentence carries a figure of the
+asked type, with at least two of the question's key terms in it or the sentence before (one, when the
+question has only one).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rag.text import MONTHS, chunk_body, split_sentences, terms
+
+# Words that ask for an amount of money after "how much".
+_MONEY_VERBS = (
+    "cost|costs|pay|paid|charge|charges|charged|fine|fined|make|made|earn|earned|raise|raised|lose|lost|"
+    "worth|spend|spent|sell|sold|price|priced|money|revenue|gross|grossed|salary|valuation|profit|loss|sales|"
+    "bid|offer|offered|invest|invested|fee|fees"
+)
+_HOW_MANY = re.compile(r"\bhow many (?P<noun>[a-z][\w-]*)", re.I)
+_HOW_MUCH = re.compile(r"\bhow much\b(?P<rest>[^?.]*)", re.I)
+_WHAT_IS = re.compile(r"\bwhat(?:'s|’s| was| is| were| are)\b(?P<rest>[^?.]*)", re.I)
+_SCORE_NOUN = re.compile(r"\b(?:score|scoreline)\b", re.I)
+_MONEY_NOUN = re.compile(
+    r"\b(?:revenue|price|cost|fine|salary|valuation|profit|loss|sales|turnover|fee)s?\b", re.I
+)
+_MEASURE_NOUN = re.compile(r"\b(?:average|rate|percentage|tally|attendance|total)\b", re.I)
+
+_FIGURE = re.compile(
+    r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent\b|per cent\b)|\b\d[\d,.]*\b"
+    r"|\b(?:two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|hundred|"
+    r"thousand|million|billion|dozen)\b",
+    re.I,
+)
+_MONEY = re.compile(
+    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)?\s?(?:dollars|euros|pounds|yen|usd|eur|gbp)\b"
+    r"|\b(?:usd|eur|gbp)\s?\d",
+    re.I,
+)
+_SCORELINE = re.compile(r"(?<![\d-])\d{1,3}\s?[-–]\s?\d{1,3}(?![\d-])")  # 2-1, not 2025-02-03
+_YEAR = re.compile(r"(?:1[89]|20)\d\d")
+# Words that say what is asked, not what it is about: a sentence sharing only these does not count.
+_ASKING = frozenset(terms("much many score game match result final get got did does now still so far again"))
+
+
+@dataclass(frozen=True)
+class Asked:
+    kind: str  # "count", "money", "score" or "figure"
+    noun: str = ""  # what is counted ("points"), for a count
+
+
+def asked_figure(question: str) -> Asked | None:
+    """The kind of figure the question asks for, or None when it asks for none."""
+    if m := _HOW_MANY.search(question):
+        return Asked("count", m.group("noun"))
+    if m := _HOW_MUCH.search(question):
+        return Asked("money" if re.search(rf"\b(?:{_MONEY_VERBS})\b", m.group("rest"), re.I) else "figure")
+    if m := _WHAT_IS.search(question):
+        head = " ".join(m.group("rest").split()[:5])
+        if _SCORE_NOUN.search(head):
+            return Asked("score")
+        if _MONEY_NOUN.search(head):
+            return Asked("money")
+        if _MEASURE_NOUN.search(head):
+            return Asked("figure")
+    return None
+
+
+def figures(text: str) -> list[str]:
+    """The figures a sentence holds, leaving out years and the day of a date ("on 18 February")."""
+    found = []
+    for m in _FIGURE.finditer(text):
+        token = m.group(0)
+        if _YEAR.fullmatch(token):
+            continue
+        if re.fullmatch(r"\d{1,2}", token):
+            around = text[max(0, m.start() - 12) : m.end() + 12].lower()
+            if any(month in around for month in MONTHS):
+                continue
+        found.append(token)
+    return found
+
+
+def _counts(sentence: str, noun: str) -> bool:
+    """Whether the sentence gives a number of `noun`: a figure within three words of it ("10 points",
+    "a 10-point deduction", "leaders of 18 countries" does not count "countries" for "leaders")."""
+    want = terms(noun)
+    if not want:
+        return bool(figures(sentence))
+    tokens = re.findall(r"[\w$€£%.,]+", sentence.replace("-", " "))
+    for i, token in enumerate(tokens):
+        if figures(token) and any(want[0] in terms(t) for t in tokens[max(0, i - 3) : i + 4]):
+            return True
+    return False
+
+
+def holds(asked: Asked, sentence: str) -> bool:
+    if asked.kind == "count":
+        return _counts(sentence, asked.noun)
+    if asked.kind == "money":
+        return bool(_MONEY.search(sentence))
+    if asked.kind == "score":
+        return bool(_SCORELINE.search(sentence))
+    return bool(figures(sentence))
+
+
+def missing_figure(question: str, texts: list[str]) -> str | None:
+    """Why the texts cannot give the figure the question asks for, or None (also when it asks for none)."""
+    asked = asked_figure(question)
+    if asked is None:
+        return None
+    about = set(terms(question.replace("-", " "))) - _ASKING
+    need = min(2, len(about))
+    for text in texts:
+        before: set[str] = set()  # the previous sentence often names what this one gives a figure for
+        for sentence in split_sentences(chunk_body(text)):
+            said = set(terms(sentence.replace("-", " ")))
+            if len((said | before) & about) >= need and holds(asked, sentence):
+                return None
+            before = said
+    what = {"count": f"how many {asked.noun}", "money": "the amount", "score": "the score"}.get(asked.kind)
+    return f"The sources found do not give {what or 'the figure asked for'}."
