@@ -100,7 +100,7 @@ def write(
             articles[article.doc_id] = article  # the same article twice in one run: the last wins
     report.doc_ids = list(articles)
 
-    known = manifest(collection)
+    known = manifest(collection, list(articles))
     todo: list[tuple[Article, bool]] = []
     for doc_id, article in articles.items():
         entry = known.get(doc_id)
@@ -115,7 +115,7 @@ def write(
     for i, (article, existed) in enumerate(todo):  # in load order: the first copy of a story names it
         article.story_id, sig = stories.assign(article.doc_id, article.text)
         signatures[article.doc_id] = encode_signature(sig)
-        old = None if existed else same_article(article, sig, stories, known, articles)
+        old = None if existed else same_article(article, sig, stories, collection, articles)
         if old:
             supersedes[article.doc_id] = old
             todo[i] = (article, True)
@@ -158,17 +158,16 @@ def write(
 SAME_ARTICLE = 0.9  # estimated Jaccard from which a same-outlet, same-title copy is the same article
 
 
-def same_article(article: Article, sig, stories: Stories, known: dict, loaded: dict) -> str | None:
+def same_article(article: Article, sig, stories: Stories, collection, loaded: dict) -> str | None:
     """The stored article this new one is a re-issue of, if any: same outlet, same title, nearly the same
     text, and not itself in this run's input. A feed that changed an item's guid, or a file moved to another
     folder (or stored under an older id scheme), then replaces its old record instead of duplicating it."""
     for sim, doc_id in stories.matches(sig, exclude=article.doc_id):
-        entry = known.get(doc_id)
         if sim < SAME_ARTICLE:
             break
+        entry = None if doc_id in loaded else manifest(collection, [doc_id]).get(doc_id)
         if (
             entry is not None
-            and doc_id not in loaded
             and (entry.metadata.get("source") or "").casefold() == article.source.casefold()
             and " ".join((entry.metadata.get("title") or "").split()).casefold()
             == " ".join(article.title.split()).casefold()

@@ -90,12 +90,22 @@ class ManifestEntry:
         return len(self.hashes) == 1 and self.chunks_found == self.metadata.get("n_chunks")
 
 
-def manifest(collection) -> dict[str, ManifestEntry]:
-    """doc_id -> the article's metadata and how many of its chunks are stored."""
+def manifest(collection, doc_ids: list[str] | None = None) -> dict[str, ManifestEntry]:
+    """doc_id -> the article's metadata and how many of its chunks are stored: of every article, or only of
+    `doc_ids` (read by id, so an ingest of a few articles costs what they cost, not what the store holds)."""
     entries: dict[str, ManifestEntry] = {}
-    total = collection.count()
-    for offset in range(0, total, 5000):
-        got = collection.get(include=["metadatas"], limit=5000, offset=offset)
+    if doc_ids is not None:
+        pages = (
+            collection.get(where={"doc_id": {"$in": doc_ids[i : i + 500]}}, include=["metadatas"])
+            for i in range(0, len(doc_ids), 500)
+        )
+    else:
+        total = collection.count()
+        pages = (
+            collection.get(include=["metadatas"], limit=5000, offset=offset)
+            for offset in range(0, total, 5000)
+        )
+    for got in pages:
         for meta in got["metadatas"]:
             doc_id = meta.get("doc_id")
             entry = entries.get(doc_id)
