@@ -110,6 +110,12 @@ class Stories:
         return story, sig
 
 
+def band_keys(sig: np.ndarray) -> dict[str, str]:
+    """The signature's LSH bands as flat fields ("lsh_0": hex, ...), so a store can be asked for the articles
+    that share a band with a new one instead of being read whole."""
+    return {f"lsh_{b}": key.hex() for b, key in _bands(sig)}
+
+
 def _bands(sig: np.ndarray) -> Iterable[tuple[int, bytes]]:
     rows = NUM_PERM // BANDS
     for b in range(BANDS):

@@ -16,12 +16,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ingest import Article, LoadResult, chunk_article, load_inputs
-from ingest.stories import Stories, signature
-from ingest.stories import decode as decode_signature
-from ingest.stories import encode as encode_signature
-from rag.backends.store import manifest
+from rag.backends.store import change_log, manifest
+from rag.backends.story_index import StoryIndex, ensure_bands, story_fields
 from rag.settings import Settings
-from rag.text import chunk_body
 
 EMBED_BATCH = 64
 log = logging.getLogger(__name__)
@@ -109,12 +106,15 @@ def write(
         else:
             todo.append((article, entry is not None))
 
-    stories = known_stories(collection) if todo else None
-    signatures: dict[str, str] = {}
+    if todo:
+        ensure_bands(collection, change_log(settings))
+    stories = StoryIndex(collection)
+    grouping: dict[str, dict] = {}  # doc_id -> the story fields of its first chunk
     supersedes: dict[str, str] = {}  # new doc_id -> the stored article it replaces
     for i, (article, existed) in enumerate(todo):  # in load order: the first copy of a story names it
-        article.story_id, sig = stories.assign(article.doc_id, article.text)
-        signatures[article.doc_id] = encode_signature(sig)
+        before = known[article.doc_id].metadata.get("story_id") if existed else None
+        article.story_id, sig = stories.assign(article.doc_id, article.text, before)
+        grouping[article.doc_id] = story_fields(sig)
         old = None if existed else same_article(article, sig, stories, collection, articles)
         if old:
             supersedes[article.doc_id] = old
@@ -130,7 +130,7 @@ def write(
     pending = 0
     for i, (article, existed) in enumerate(todo):
         nodes = chunk_article(article, settings.chunk_tokens, settings.chunk_overlap)
-        nodes[0].metadata[SIGNATURE] = signatures[article.doc_id]  # once per article, for later ingests
+        nodes[0].metadata.update(grouping[article.doc_id])  # once per article, for later ingests
         batch.append((article, existed, nodes))
         pending += len(nodes)
         if pending >= EMBED_BATCH or i == len(todo) - 1:
@@ -158,11 +158,11 @@ def write(
 SAME_ARTICLE = 0.9  # estimated Jaccard from which a same-outlet, same-title copy is the same article
 
 
-def same_article(article: Article, sig, stories: Stories, collection, loaded: dict) -> str | None:
+def same_article(article: Article, sig, stories: StoryIndex, collection, loaded: dict) -> str | None:
     """The stored article this new one is a re-issue of, if any: same outlet, same title, nearly the same
     text, and not itself in this run's input. A feed that changed an item's guid, or a file moved to another
     folder (or stored under an older id scheme), then replaces its old record instead of duplicating it."""
-    for sim, doc_id in stories.matches(sig, exclude=article.doc_id):
+    for sim, doc_id, _ in stories.matches(sig, exclude=article.doc_id):
         if sim < SAME_ARTICLE:
             break
         entry = None if doc_id in loaded else manifest(collection, [doc_id]).get(doc_id)
@@ -174,38 +174,6 @@ def same_article(article: Article, sig, stories: Stories, collection, loaded: di
         ):
             return doc_id
     return None
-
-
-SIGNATURE = "minhash"  # the metadata field of an article's first chunk that holds its story signature
-
-
-def known_stories(collection) -> Stories:
-    """The stored articles' signatures and stories (an article stored without a signature: from its chunks)."""
-    stories = Stories()
-    legacy: list[tuple[str, str]] = []
-    total = collection.count()
-    for offset in range(0, total, 5000):
-        got = collection.get(where={"chunk_index": 0}, include=["metadatas"], limit=5000, offset=offset)
-        for meta in got["metadatas"]:
-            doc_id = meta.get("doc_id") or ""
-            sig = decode_signature(str(meta.get(SIGNATURE) or ""))
-            if sig is None:
-                legacy.append((doc_id, meta.get("story_id") or doc_id))
-            else:
-                stories.add(doc_id, sig, meta.get("story_id") or doc_id)
-        if len(got["ids"]) < 5000:
-            break
-    if legacy:  # stored before signatures were: read their chunks once, in pages
-        wanted = dict(legacy)
-        pieces: dict[str, list[tuple[int, str]]] = {d: [] for d in wanted}
-        for offset in range(0, total, 5000):
-            got = collection.get(include=["documents", "metadatas"], limit=5000, offset=offset)
-            for meta, text in zip(got["metadatas"], got["documents"]):
-                if meta.get("doc_id") in pieces:
-                    pieces[meta["doc_id"]].append((meta.get("chunk_index", 0), chunk_body(text)))
-        for doc_id, story_id in wanted.items():
-            stories.add(doc_id, signature(" ".join(t for _, t in sorted(pieces[doc_id]))), story_id)
-    return stories
 
 
 def delete(collection, doc_id: str | None = None, url: str | None = None, source: str | None = None) -> int:

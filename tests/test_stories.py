@@ -165,15 +165,28 @@ def test_ask_json_shows_author_and_also(tmp_path):
     assert sorted(c["source"] for c in cited["also"]) == sorted(o for o in OUTLETS if o != cited["source"])
 
 
-def test_an_index_stored_without_signatures_reads_them_from_its_chunks(settings, tmp_path, monkeypatch):
-    from rag import indexing
+def test_an_index_stored_without_signatures_or_bands_is_given_them_once(settings, tmp_path):
     from rag.assistant import Assistant
+    from rag.backends.store import change_log
+    from rag.backends.story_index import BANDED, SIGNATURE
 
     write_corpus(tmp_path / "news")
     a = Assistant(settings)
     a.ingest([tmp_path / "news"])
     story = stories_of(a)
-    monkeypatch.setattr(indexing, "decode_signature", lambda text: None)  # as if stored by an older version
+    firsts = a.collection.get(where={"chunk_index": 0}, include=["metadatas"])
+    assert all(SIGNATURE in m and "lsh_31" in m for m in firsts["metadatas"])
+    # as stored by an older version: no signature, no bands, no flag
+    stale = {SIGNATURE: None, **{f"lsh_{b}": None for b in range(32)}}
+    a.collection.update(ids=firsts["ids"], metadatas=[stale] * len(firsts["ids"]))
+    log = change_log(settings)
+    log.modify(metadata={BANDED: "none"})
+    assert not any(SIGNATURE in m for m in a.collection.get(where={"chunk_index": 0})["metadatas"])
+
     write_corpus(tmp_path / "news", edit=" A spokesperson added that the schedule could still change.")
     assert a.ingest([tmp_path / "news"]).updated == 1
     assert stories_of(a) == story
+    assert all(
+        SIGNATURE in m and "lsh_31" in m for m in a.collection.get(where={"chunk_index": 0})["metadatas"]
+    )
+    assert change_log(settings).metadata[BANDED] == "lsh-v1"
