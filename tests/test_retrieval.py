@@ -286,3 +286,24 @@ def test_copies_of_one_story_count_once_for_the_leading_name(monkeypatch):
         )
         == first
     )
+
+
+def test_sentence_scores_of_a_few_rows_equal_those_of_the_whole_index_delta_included():
+    from rag.backends.keyword import KeywordIndex
+    from rag.text import bm25_tokens
+
+    texts = [
+        f"Title {i}\nOutlet | 2025-03-0{i % 9 + 1}\n\nThe bank held rates at {i}%. Markets rose. "
+        f"Inflation slowed in {'March' if i % 2 else 'May'}. The governor said rates would stay."
+        for i in range(12)
+    ]
+    index = KeywordIndex([f"c{i}" for i in range(12)], texts, [{"source": "A"}] * 12)
+    index = index.updated(
+        [3], ["n1", "n2"], [texts[0] + " Rates fell again.", "Other\nB | x\n\nRates rose."], [{}] * 2
+    )
+    n = index._n_main_sentences + index._sentence_delta.size
+    rows = np.array([7, 0, 2, n - 1, 5, n - 3, 2])
+    for token in bm25_tokens(["rates inflation governor markets rose zzzz"])[0]:
+        assert np.array_equal(
+            index._sentence_scores_at(token, rows), index._sentence_scores([token])[rows]
+        ), token

@@ -298,8 +298,30 @@ class KeywordIndex:
         rows = np.concatenate(
             [np.arange(np.searchsorted(owner, c), np.searchsorted(owner, c, side="right")) for c in chunks]
         )
-        scores = [self._sentence_scores([t])[rows] for t in terms]
+        scores = [self._sentence_scores_at(t, rows) for t in terms]
         return owner[rows], np.stack(scores, axis=1)
+
+    def _sentence_scores_at(self, token: str, rows: np.ndarray) -> np.ndarray:
+        """`_sentence_scores([token])[rows]`, read from the token's postings alone: an index of millions of
+        sentences is not scored whole for the few hundred that are wanted."""
+        rows, back = np.unique(rows, return_inverse=True)
+        out = np.zeros(len(rows), dtype=np.float32)
+        main_rows = rows[rows < self._n_main_sentences]
+        index = self.sentence_bm25
+        tid = (getattr(index, "vocab_dict", None) or {}).get(token) if self._n_main_sentences else None
+        if tid is not None and main_rows.size:
+            start, end = int(index.scores["indptr"][tid]), int(index.scores["indptr"][tid + 1])
+            docs = np.asarray(index.scores["indices"][start:end])
+            at = np.searchsorted(main_rows, docs)
+            at[at == main_rows.size] = 0
+            hit = main_rows[at] == docs
+            np.add.at(out, at[hit], np.asarray(index.scores["data"][start:end], dtype=np.float32)[hit])
+        if getattr(index, "nonoccurrence_array", None) is not None and tid is not None:
+            out[: main_rows.size] += np.float32(index.nonoccurrence_array[tid])
+        if self._sentence_delta.size and main_rows.size < rows.size:
+            delta = self._sentence_delta.scores([token], self._sentence_delta.size)
+            out[main_rows.size :] = delta[rows[main_rows.size :] - self._n_main_sentences]
+        return out[back]
 
     # -- on disk ------------------------------------------------------------------------------
     def save(self, path: Path) -> None:
