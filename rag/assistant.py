@@ -443,13 +443,20 @@ class Assistant:
 
 
 def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
-    """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first;
-    a timeline takes one hit per publication day first, so it spans the coverage instead of one day's."""
+    """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first,
+    a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
+    instead of one day's."""
     if read.kind == "comparison":
         first = [
             next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
         ]
         lead = list({id(h): h for h in first if h is not None}.values())
+        return lead + [h for h in hits if all(h is not x for x in lead)]
+    if read.kind == "conflict":  # each outlet's best first: the disagreement is usually between outlets
+        outlets: dict[str, NodeWithScore] = {}
+        for h in hits:
+            outlets.setdefault(str(h.node.metadata.get("source", "")), h)
+        lead = list(outlets.values())
         return lead + [h for h in hits if all(h is not x for x in lead)]
     if read.kind == "timeline":
         days: dict[str, NodeWithScore] = {}

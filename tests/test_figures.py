@@ -14,6 +14,7 @@ from rag.answer.figures import Asked, asked_figure, figures, missing_figure
         ("How much did OpenAI pay Emmett Shear?", Asked("money")),
         ("how much does beeper mini cost?", Asked("money")),
         ("how much bigger is the new stadium?", Asked("figure")),
+        ("how big would the european force be?", Asked("figure")),
         ("what was the score in the derby?", Asked("score")),
         ("what's kestrel's full-year revenue?", Asked("money")),
         ("what is the jobless rate in Spain?", Asked("figure")),

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from llama_index.core.schema import NodeWithScore, TextNode
 
-from rag.answer.compose import comparison, timeline
+from rag.answer.compose import comparison, conflict, timeline
 from rag.answer.sources import is_instruction, select_sources
 from rag.query.dates import resolve
 from rag.query.read import KINDS, kind_of, read
@@ -83,6 +83,11 @@ def test_a_range_is_described_for_people():
         ("How many countries attended?", "name"),
         ("Does the Verge say A, or does it say B?", "open"),
         ("What do the UK and France plan to do with their plan?", "open"),
+        ("Harbour Post vs Eastbridge Observer: what did each focus on?", "comparison"),
+        ("Is the force meant to guard the front line? Macron and earlier reports seem to differ", "conflict"),
+        ("How many leaders were at the summit? the numbers don't match", "conflict"),
+        ("Why do the reports of the summit differ?", "conflict"),
+        ("Did the two reports differ on the size of the force?", "yes_no"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -214,8 +219,31 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     )
     assert comparison(q, sources) == (
         "- Harbour Post (2025-03-05): Moscow rejected the European force [1].\n"
-        "- Northern Wire: nothing in the sources found.\n"
-        "- Eastbridge Observer (2025-03-02): Starmer announced a coalition of the willing in London [2]."
+        "- Northern Wire: nothing in the sources found."
+    )  # two outlets named: the others among the sources are not compared
+
+
+def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
+    outlets = ["Harbour Post", "Northern Wire"]
+    q = read("How big would the European force be? I keep seeing different numbers", outlets, AS_OF)
+    assert (q.kind, q.topic) == ("conflict", "How big would the European force be?")
+    hits = [
+        _hit(
+            1,
+            "Northern Wire",
+            "2025-03-15",
+            "The force is smaller. Planners work on 10,000 to 20,000 troops.",
+        ),
+        _hit(
+            2,
+            "Harbour Post",
+            "2025-03-11",
+            "The European force would be based away from the front. It would have 30,000 troops.",
+        ),
+    ]
+    assert conflict(q, select_sources(q, hits, 6)) == (
+        "- Harbour Post (2025-03-11): It would have 30,000 troops [2].\n"
+        "- Northern Wire (2025-03-15): Planners work on 10,000 to 20,000 troops [1]."
     )
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.citations import Source, place_markers, strip_markers
+from rag.answer.figures import asked_figure, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import WRITTEN, format_sources
@@ -15,7 +16,7 @@ from rag.text import chunk_body, numbers, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 # Kinds whose answer the code lays out from the sources, with no LLM call.
-BUILT = ("timeline", "comparison")
+BUILT = ("timeline", "comparison", "conflict")
 # The prompt instruction of each kind the LLM writes for (prompts/instruction_<name>.txt).
 _INSTRUCTIONS = {
     "yes_no": "yes_no",
@@ -200,10 +201,12 @@ def _day(source: Source) -> str:
 
 
 def _best_sentence(question: str, source: Source) -> str:
-    """The source's evidence sentence holding most of the question's terms (the first among equals)."""
+    """The source's evidence sentence holding most of the question's terms (the first among equals); for a
+    question asking for a figure, one holding a figure of that kind first."""
     q_terms = set(terms(question))
+    asked = asked_figure(question)
     sentences = split_sentences(source.evidence) or [source.title]
-    return max(sentences, key=lambda s: len(q_terms & set(terms(s))))
+    return max(sentences, key=lambda s: (bool(asked and holds(asked, s)), len(q_terms & set(terms(s)))))
 
 
 def timeline(question: Question, sources: list[Source]) -> str:
@@ -217,21 +220,39 @@ def timeline(question: Question, sources: list[Source]) -> str:
 
 
 def comparison(question: Question, sources: list[Source]) -> str:
-    """One line per outlet the question names (then any other outlet among the sources): its best sentence,
-    dated and cited; an outlet with no source says so."""
+    """One line per outlet the question names (with fewer than two named, every outlet among the sources): its
+    evidence, dated and cited; an outlet with no source says so."""
     lines = []
-    outlets = question.named_outlets + [s.source for s in sources if s.source not in question.named_outlets]
+    outlets = question.named_outlets
+    if len(outlets) < 2:
+        outlets = outlets + [s.source for s in sources if s.source not in outlets]
     for outlet in dict.fromkeys(outlets):
         own = [s for s in sources if s.source == outlet]
         if not own:
             lines.append(f"- {outlet}: nothing in the sources found.")
             continue
-        s = own[0]
-        sentence = place_markers(_best_sentence(question.text, s).strip(), f"[{s.n}]")
-        lines.append(f"- {outlet} ({_day(s)}): {sentence}")
+        s = own[0]  # its evidence whole: one sentence rarely says how an outlet covered a story
+        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in split_sentences(s.evidence))
+        lines.append(f"- {outlet} ({_day(s)}): {cited}")
+    return "\n".join(lines) if lines else NO_ANSWER
+
+
+def conflict(question: Question, sources: list[Source]) -> str:
+    """Sources that may disagree, side by side and never merged: one line per source, oldest first, with its
+    outlet, date and the sentence that bears on the question (a figure of the kind asked for first), cited."""
+    ordered = sorted(sources, key=lambda s: (s.published_at or "9999", s.n))
+    lines = [
+        f"- {s.source or 'Unknown outlet'} ({_day(s)}): "
+        + place_markers(_best_sentence(question.topic, s).strip(), f"[{s.n}]")
+        for s in ordered
+    ]
     return "\n".join(lines) if lines else NO_ANSWER
 
 
 def built(question: Question, sources: list[Source]) -> str:
     """The answer of a kind the code lays out itself (see BUILT)."""
-    return timeline(question, sources) if question.kind == "timeline" else comparison(question, sources)
+    if question.kind == "timeline":
+        return timeline(question, sources)
+    if question.kind == "conflict":
+        return conflict(question, sources)
+    return comparison(question, sources)

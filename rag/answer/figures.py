@@ -22,6 +22,7 @@ _MONEY_VERBS = (
 )
 _HOW_MANY = re.compile(r"\bhow many (?P<noun>[a-z][\w-]*)", re.I)
 _HOW_MUCH = re.compile(r"\bhow much\b(?P<rest>[^?.]*)", re.I)
+_HOW_SIZE = re.compile(r"\bhow (?:big|large|small|long|far|high|old|tall|heavy|fast|often|deep|wide)\b", re.I)
 _WHAT_IS = re.compile(r"\bwhat(?:'s|’s| was| is| were| are)\b(?P<rest>[^?.]*)", re.I)
 _SCORE_NOUN = re.compile(r"\b(?:score|scoreline)\b", re.I)
 _MONEY_NOUN = re.compile(
@@ -58,6 +59,8 @@ def asked_figure(question: str) -> Asked | None:
         return Asked("count", m.group("noun"))
     if m := _HOW_MUCH.search(question):
         return Asked("money" if re.search(rf"\b(?:{_MONEY_VERBS})\b", m.group("rest"), re.I) else "figure")
+    if _HOW_SIZE.search(question):
+        return Asked("figure")
     if m := _WHAT_IS.search(question):
         head = " ".join(m.group("rest").split()[:5])
         if _SCORE_NOUN.search(head):

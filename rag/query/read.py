@@ -22,7 +22,18 @@ from rag.query.question import (
 )
 
 # The kinds of answer a question expects; each gets its own shape (rag.answer.compose).
-KINDS = ("yes_no", "choice", "name", "comparison", "timeline", "latest", "position", "summary", "open")
+KINDS = (
+    "yes_no",
+    "choice",
+    "name",
+    "comparison",
+    "conflict",
+    "timeline",
+    "latest",
+    "position",
+    "summary",
+    "open",
+)
 
 # "Can you walk me through…", "Could you tell me…": a request, not a yes/no question.
 _REQUEST = re.compile(
@@ -50,7 +61,20 @@ _LATEST = re.compile(
     re.I,
 )
 _COVERAGE = re.compile(
-    r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote)\b",
+    r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote|"
+    r"vs|versus|each|focus\w*)\b",
+    re.I,
+)
+# A remark after the question that the sources disagree ("…? the numbers don't match"), or a question about the
+# disagreement itself: the answer lays the sources side by side instead of picking one.
+_DISAGREE = re.compile(
+    r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
+    r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals))\b",
+    re.I,
+)
+_WHY_DIFFER = re.compile(
+    r"^\s*(?:why\s+(?:do|does|are|is)\b[^?]*\b(?:differ|disagree|conflict|contradict)\w*|"
+    r"which\s+(?:figure|number|report|account|version)\s+is\s+(?:right|correct|true))",
     re.I,
 )
 _POSITION = re.compile(
@@ -99,6 +123,8 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     """The kind of answer the question expects (see KINDS)."""
     request = bool(_REQUEST.match(text))
     body = _REQUEST.sub("", text) if request else text
+    if _WHY_DIFFER.match(body) or _DISAGREE.search(_remark(body)):
+        return "conflict"
     if not request:
         if choice_options(body):
             return "choice"
@@ -123,7 +149,16 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     return "open"
 
 
+def _remark(text: str) -> str:
+    """What follows the first question mark: a reader's aside ("…? i keep seeing different numbers")."""
+    head, mark, tail = text.partition("?")
+    return tail if mark else ""
+
+
 def _topic(text: str, date_range: DateRange | None) -> str:
+    head, mark, tail = text.partition("?")
+    if mark and _DISAGREE.search(tail):
+        text = head + mark  # the aside says how to answer, not what about
     if date_range is None:
         return text
     return re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip()
