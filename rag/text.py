@@ -56,6 +56,7 @@ _NUMBER = re.compile(r"\d[\d,.]*\d|\d")
 
 # Words that carry no claim: question scaffolding and reporting verbs.
 EXTRA_STOP = {
+    "its",
     "article",
     "articles",
     "report",

@@ -78,9 +78,9 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2, out
         if best:
             chosen[best[0]] = best[1]
     limit = max(max_sentences, len(chosen))
-    for _, _, sentence, n in scored:
-        if len(chosen) >= limit:
-            break
+    for hit, _, sentence, n in scored:
+        if len(chosen) >= limit or 2 * hit < scored[0][0]:
+            break  # a sentence sharing one word of a long question is not evidence for it
         chosen.setdefault(n, sentence)
     picked = [place_markers(sentence.strip(), f"[{n}]") for n, sentence in chosen.items()]
     return " ".join(picked) if picked else NO_ANSWER

@@ -97,7 +97,7 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words)
+        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words, loose=words is not None)
         meta = hit.node.metadata
         sources.append(
             Source(
@@ -143,13 +143,30 @@ def _similarities(question: str, sentences: list[str], embed: Embed | None) -> n
     return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
 
 
+def _shared(q_terms: set[str], s_terms: set[str], loose: bool) -> int:
+    """How many question terms the sentence holds; `loose`, also as the start of a longer word or the other
+    way round ("ukrain" in "ukrainian", "russian" for "russia"), so a demonym counts for its country."""
+    if not loose:
+        return len(q_terms & s_terms)
+    return sum(
+        any(t == w or (min(len(t), len(w)) >= 5 and (w.startswith(t) or t.startswith(w))) for w in s_terms)
+        for t in q_terms
+    )
+
+
 def _best(
-    sentences: list[str], q_terms: set[str], sims: np.ndarray | None, n: int, words: int | None = None
+    sentences: list[str],
+    q_terms: set[str],
+    sims: np.ndarray | None,
+    n: int,
+    words: int | None = None,
+    loose: bool = False,
 ) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
-    that fit in that many words together (the best one always)."""
-    hits = [len(q_terms & set(terms(s))) for s in sentences]
+    that fit in that many words together (the best one always). `loose` matching is for the written kinds
+    only: the verdict and name prompts keep the evidence their calibration was measured on."""
+    hits = [_shared(q_terms, set(terms(s)), loose) for s in sentences]
     score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
     ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
     if words is not None:
