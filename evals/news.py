@@ -199,10 +199,12 @@ def _ask(assistant, case: dict):
 
 
 def _prompt_tokens(llm, answer) -> int | None:
-    """Tokens of the answer prompt, where the backend can count them (the local model)."""
-    if not answer.answered or not hasattr(llm, "count_prompt_tokens"):
+    """Tokens of the answer prompt, where the backend can count them (the local model); None for an answer the
+    code built without asking the LLM."""
+    from rag.answer.compose import BUILT, messages
+
+    if not answer.answered or not hasattr(llm, "count_prompt_tokens") or answer.kind in BUILT:
         return None
-    from rag.answer.compose import messages
 
     return llm.count_prompt_tokens(messages(answer.query, answer.sources))
 
