@@ -103,11 +103,15 @@ class Stories:
         it is recorded, so later articles can join it. An article that still matches its old story keeps it."""
         sig = signature(text)
         found = self.matches(sig, exclude=doc_id)
-        stories = [self.story_of[d] for _, d in found]
-        before = self.story_of.get(doc_id)
-        story = before if before in stories else stories[0] if stories else doc_id
+        story = choose_story(doc_id, [self.story_of[d] for _, d in found], self.story_of.get(doc_id))
         self.add(doc_id, sig, story)
         return story, sig
+
+
+def choose_story(doc_id: str, matched: list[str], before: str | None) -> str:
+    """An article's story among the stories it matched (best first): the one it had (`before`) while it still
+    matches it, else the best, else its own."""
+    return before if before in matched else matched[0] if matched else doc_id
 
 
 def band_keys(sig: np.ndarray) -> dict[str, str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ingest import Article, LoadResult, chunk_article, load_inputs
 from rag.backends.store import change_log, manifest
-from rag.backends.story_index import StoryIndex, ensure_bands, story_fields
+from rag.backends.story_index import Match, StoryIndex, ensure_bands, story_fields
 from rag.settings import Settings
 
 EMBED_BATCH = 64
@@ -113,9 +113,9 @@ def write(
     supersedes: dict[str, str] = {}  # new doc_id -> the stored article it replaces
     for i, (article, existed) in enumerate(todo):  # in load order: the first copy of a story names it
         before = known[article.doc_id].metadata.get("story_id") if existed else None
-        article.story_id, sig = stories.assign(article.doc_id, article.text, before)
+        article.story_id, sig, found = stories.assign(article.doc_id, article.text, before)
         grouping[article.doc_id] = story_fields(sig)
-        old = None if existed else same_article(article, sig, stories, collection, articles)
+        old = None if existed else same_article(article, found, articles)
         if old:
             supersedes[article.doc_id] = old
             todo[i] = (article, True)
@@ -158,21 +158,23 @@ def write(
 SAME_ARTICLE = 0.9  # estimated Jaccard from which a same-outlet, same-title copy is the same article
 
 
-def same_article(article: Article, sig, stories: StoryIndex, collection, loaded: dict) -> str | None:
+def same_article(article: Article, found: list[Match], loaded: dict) -> str | None:
     """The stored article this new one is a re-issue of, if any: same outlet, same title, nearly the same
-    text, and not itself in this run's input. A feed that changed an item's guid, or a file moved to another
-    folder (or stored under an older id scheme), then replaces its old record instead of duplicating it."""
-    for sim, doc_id, _ in stories.matches(sig, exclude=article.doc_id):
-        if sim < SAME_ARTICLE:
+    text, and not itself in this run's input (`found`: its story matches, best first). A feed that changed an item's
+    guid, or a file moved to another folder (or stored under an older id scheme), then replaces its old
+    record instead of duplicating it."""
+    for match in found:
+        if match.similarity < SAME_ARTICLE:
             break
-        entry = None if doc_id in loaded else manifest(collection, [doc_id]).get(doc_id)
+        meta = match.stored
         if (
-            entry is not None
-            and (entry.metadata.get("source") or "").casefold() == article.source.casefold()
-            and " ".join((entry.metadata.get("title") or "").split()).casefold()
+            meta is not None
+            and match.doc_id not in loaded
+            and (meta.get("source") or "").casefold() == article.source.casefold()
+            and " ".join((meta.get("title") or "").split()).casefold()
             == " ".join(article.title.split()).casefold()
         ):
-            return doc_id
+            return match.doc_id
     return None
 
 

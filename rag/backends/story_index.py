@@ -8,9 +8,11 @@ log's collection records that it was, so later ingests skip the check.
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
-from ingest.stories import THRESHOLD, Stories, band_keys, decode, encode, signature, similarity
+from ingest.stories import THRESHOLD, Stories, band_keys, choose_story, decode, encode, signature, similarity
 from rag.text import chunk_body
 
 SIGNATURE = "minhash"  # the metadata field of an article's first chunk that holds its story signature
@@ -24,6 +26,13 @@ def story_fields(sig: np.ndarray) -> dict[str, str]:
     return {SIGNATURE: encode(sig), **band_keys(sig)}
 
 
+class Match(NamedTuple):
+    similarity: float
+    doc_id: str
+    story_id: str
+    stored: dict | None  # the stored first chunk's metadata; None for an article of this run
+
+
 class StoryIndex:
     """Story assignment for one ingest: the store's articles found by band, this run's kept in memory."""
 
@@ -31,9 +40,11 @@ class StoryIndex:
         self.collection = collection
         self.run = Stories()  # the articles assigned in this run (their stored versions may be older)
 
-    def matches(self, sig: np.ndarray, exclude: str = "") -> list[tuple[float, str, str]]:
-        """(similarity, doc_id, story_id) of the articles at or above THRESHOLD, best first."""
-        found = {d: (s, self.run.story_of[d]) for s, d in self.run.matches(sig, exclude=exclude)}
+    def matches(self, sig: np.ndarray, exclude: str = "") -> list[Match]:
+        """The articles at or above THRESHOLD, best first."""
+        found = {
+            d: Match(s, d, self.run.story_of[d], None) for s, d in self.run.matches(sig, exclude=exclude)
+        }
         bands = [{k: v} for k, v in band_keys(sig).items()]
         got = self.collection.get(where={"$and": [{"chunk_index": 0}, {"$or": bands}]}, include=["metadatas"])
         for meta in got["metadatas"]:
@@ -43,17 +54,20 @@ class StoryIndex:
                 continue  # an article of this run is matched in its new version
             sim = similarity(sig, other)
             if sim >= THRESHOLD:
-                found[doc_id] = (sim, meta.get("story_id") or doc_id)
-        return sorted(((s, d, story) for d, (s, story) in found.items()), key=lambda m: (-m[0], m[2], m[1]))
+                found[doc_id] = Match(sim, doc_id, meta.get("story_id") or doc_id, meta)
+        return sorted(found.values(), key=lambda m: (-m.similarity, m.story_id, m.doc_id))
 
-    def assign(self, doc_id: str, text: str, before: str | None = None) -> tuple[str, np.ndarray]:
-        """The story of this article (that of the article it most nearly duplicates, else its own) and its
-        signature. An article that still matches its old story (`before`) keeps it."""
+    def assign(
+        self, doc_id: str, text: str, before: str | None = None
+    ) -> tuple[str, np.ndarray, list[Match]]:
+        """The story of this article (that of the article it most nearly duplicates, else its own), its
+        signature, and the articles it matched. An article that still matches its old story (`before`) keeps
+        it."""
         sig = signature(text)
-        stories = [story for _, _, story in self.matches(sig, exclude=doc_id)]
-        story = before if before in stories else stories[0] if stories else doc_id
+        found = self.matches(sig, exclude=doc_id)
+        story = choose_story(doc_id, [m.story_id for m in found], before)
         self.run.add(doc_id, sig, story)
-        return story, sig
+        return story, sig, found
 
 
 def ensure_bands(collection, log) -> None:
