@@ -450,21 +450,26 @@ def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
         first = [
             next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
         ]
-        lead = list({id(h): h for h in first if h is not None}.values())
-        return lead + [h for h in hits if all(h is not x for x in lead)]
-    if read.kind == "conflict":  # each outlet's best first: the disagreement is usually between outlets
-        outlets: dict[str, NodeWithScore] = {}
-        for h in hits:
-            outlets.setdefault(str(h.node.metadata.get("source", "")), h)
-        lead = list(outlets.values())
-        return lead + [h for h in hits if all(h is not x for x in lead)]
+        return _leading([h for h in first if h is not None], hits)
+    if read.kind == "conflict":  # the disagreement is usually between outlets
+        return _leading(_first_per(hits, lambda m: str(m.get("source", ""))), hits)
     if read.kind == "timeline":
-        days: dict[str, NodeWithScore] = {}
-        for h in hits:
-            days.setdefault(str(h.node.metadata.get("published_at", ""))[:10], h)
-        lead = list(days.values())
-        return lead + [h for h in hits if all(h is not x for x in lead)]
+        return _leading(_first_per(hits, lambda m: str(m.get("published_at", ""))[:10]), hits)
     return hits
+
+
+def _first_per(hits: list[NodeWithScore], key: Callable[[dict], str]) -> list[NodeWithScore]:
+    """The best hit for each value of `key` (of its metadata), in rank order."""
+    first: dict[str, NodeWithScore] = {}
+    for h in hits:
+        first.setdefault(key(h.node.metadata), h)
+    return list(first.values())
+
+
+def _leading(lead: list[NodeWithScore], hits: list[NodeWithScore]) -> list[NodeWithScore]:
+    """`lead` (each once), then the other hits in rank order."""
+    lead = list({id(h): h for h in lead}.values())
+    return lead + [h for h in hits if all(h is not x for x in lead)]
 
 
 def _renumbered(sources: list) -> list:

@@ -20,7 +20,7 @@ from llama_index.core.schema import NodeWithScore, TextNode
 from ingest.dates import parse_date
 from rag.answer.names import leading_name
 from rag.backends.keyword import KeywordIndex
-from rag.backends.vectors import MatrixDense, VectorIndex
+from rag.backends.vectors import MatrixDense, VectorIndex, top_positions
 from rag.errors import ConfigError
 from rag.query.question import QueryPlan, expects_name, plan
 from rag.text import bm25_tokens
@@ -103,16 +103,6 @@ def _minmax(values: np.ndarray) -> np.ndarray:
     return (values - lo) / (hi - lo) if hi > lo else np.ones_like(values) * (1.0 if hi > 0 else 0.0)
 
 
-def _top(values: np.ndarray, n: int) -> np.ndarray:
-    """Positions of the `n` largest values, best first (ties: lower position first)."""
-    if n <= 0 or values.size == 0:
-        return np.zeros(0, dtype=np.int64)
-    if n < values.size:
-        part = np.argpartition(-values, n - 1)[:n]
-        return part[np.lexsort((part, -values[part]))]
-    return np.argsort(-values, kind="stable")
-
-
 def _order(scores: np.ndarray) -> list[int]:
     """Positions with a positive score, best first (ties: lower position first)."""
     positive = np.flatnonzero(scores > 0)
@@ -129,7 +119,7 @@ def fused_scores(
 ) -> np.ndarray:
     """Weighted BM25 (scaled by its best score) + dense (min-max over the pool); 0 outside pool and filters."""
     bm25 = np.where(mask, bm25_all, 0.0)
-    pool = _top(bm25, pool_size)
+    pool = top_positions(bm25, pool_size)
     pool = pool[bm25[pool] > 0]
     out = np.zeros(len(bm25), dtype=np.float32)
     top = float(bm25[pool[0]]) if pool.size else 0.0

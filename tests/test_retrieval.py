@@ -6,7 +6,7 @@ import pytest
 from rag.assistant import Assistant
 from rag.errors import ConfigError, EmptyIndexError
 from rag.query.question import outlets_named
-from rag.retrieval import Filters, MatrixDense, _top, fused_scores
+from rag.retrieval import Filters, MatrixDense, fused_scores, top_positions
 
 
 def test_results_carry_header_text_scores_and_article_metadata(demo):
@@ -102,9 +102,9 @@ def test_unknown_backend_names_list_valid_ones(settings):
 
 def test_top_breaks_ties_by_position():
     values = np.array([0.5, 0.9, 0.9, 0.1], dtype=np.float32)
-    assert _top(values, 2).tolist() == [1, 2]
-    assert _top(values, 10).tolist() == [1, 2, 0, 3]
-    assert _top(values, 0).tolist() == []
+    assert top_positions(values, 2).tolist() == [1, 2]
+    assert top_positions(values, 10).tolist() == [1, 2, 0, 3]
+    assert top_positions(values, 0).tolist() == []
 
 
 def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():

@@ -10,7 +10,7 @@ from rag.answer.citations import Source, place_markers, strip_markers
 from rag.answer.figures import asked_figure, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
-from rag.answer.sources import WRITTEN, format_sources
+from rag.answer.sources import format_sources
 from rag.query.read import Question, as_question
 from rag.text import chunk_body, numbers, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
@@ -41,8 +41,7 @@ def messages(question: Question | str, sources: list[Source]) -> list[dict[str, 
     """The answer prompt. For a question answered in the LLM's own sentences, the shape of the answer is left
     to its instruction (and `select_sources` gives it fewer words of evidence)."""
     question = as_question(question)
-    written = question.kind in WRITTEN and not question.options
-    shape = render("shape_written" if written else "shape_direct").strip()
+    shape = render("shape_written" if question.is_written else "shape_direct").strip()
     return [
         {"role": "system", "content": render("system", shape=shape)},
         {

@@ -88,8 +88,7 @@ def select_sources(
         sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
         picked.append((hit, sentences))
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
-    # an answer the LLM writes in its own sentences reads fewer words: its prompt decides the wait
-    words = tuning.written_evidence_words if question.kind in WRITTEN and not question.options else None
+    written = question.is_written  # fewer words of evidence: its prompt decides the wait
     sources: list[Source] = []
     offset = 0
     for at, (hit, sentences) in enumerate(picked):
@@ -97,7 +96,8 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words, loose=words is not None)
+        words = tuning.written_evidence_words if written else None
+        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words, loose=written)
         meta = hit.node.metadata
         sources.append(
             Source(
@@ -188,16 +188,11 @@ def sources_needed(question: Question | str, limit: int, tuning: Tuning = DEFAUL
         base = tuning.yes_no_sources
     elif question.kind == "name":
         base = tuning.name_sources
-    elif question.kind in WRITTEN:
+    elif question.is_written:
         base = tuning.written_sources
     else:
         return limit
     return min(limit, max(base, len(question.outlets)))
-
-
-# Kinds the LLM answers in its own sentences: their prompts are kept short (fewer sources, shorter evidence),
-# since the wait for the first token is the prompt's reading time.
-WRITTEN = ("position", "summary", "latest", "open")
 
 
 def format_sources(sources: list[Source]) -> str:

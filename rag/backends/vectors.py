@@ -32,7 +32,7 @@ class MatrixDense:
         return self._last[1]
 
     def top(self, vector: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
-        return _top(np.where(mask, self.similarities(vector), -np.inf), n)
+        return top_positions(np.where(mask, self.similarities(vector), -np.inf), n)
 
     def at(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
         return self.similarities(vector)[rows]
@@ -50,7 +50,7 @@ class ChromaDense:
     def top(self, vector: np.ndarray, mask: np.ndarray, n: int) -> np.ndarray:
         rows = np.flatnonzero(mask)
         if rows.size <= self.exact_below:  # a narrow filter: exact over its rows is cheaper than a graph walk
-            return rows[_top(self.at(vector, rows), n)]
+            return rows[top_positions(self.at(vector, rows), n)]
         collection, row_of = self.vectors.collection, self.vectors.row_of()
         want = 2 * n
         while True:
@@ -70,7 +70,7 @@ class ChromaDense:
         return self.vectors.rows(rows) @ vector.astype(np.float32)
 
 
-def _top(values: np.ndarray, n: int) -> np.ndarray:
+def top_positions(values: np.ndarray, n: int) -> np.ndarray:
     """Positions of the `n` largest values, best first (ties: lower position first)."""
     if n <= 0 or values.size == 0:
         return np.zeros(0, dtype=np.int64)

@@ -35,6 +35,10 @@ KINDS = (
     "open",
 )
 
+# Kinds the LLM answers in its own sentences: their prompts are kept short (fewer sources, shorter evidence),
+# since the wait for the first token is the prompt's reading time.
+WRITTEN = ("position", "summary", "latest", "open")
+
 # "Can you walk me through…", "Could you tell me…": a request, not a yes/no question.
 _REQUEST = re.compile(
     r"^\s*(?:(?:can|could|would|will)\s+you\s+(?:please\s+)?|please\s+)"
@@ -118,6 +122,11 @@ class Question:
         """Answered by one of two words (yes/no, or the question's own two options)."""
         return self.kind in ("yes_no", "choice")
 
+    @property
+    def is_written(self) -> bool:
+        """Answered in the LLM's own sentences (see WRITTEN)."""
+        return self.kind in WRITTEN
+
 
 def kind_of(text: str, outlets_named: int = 0) -> str:
     """The kind of answer the question expects (see KINDS)."""
@@ -151,14 +160,12 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
 
 def _remark(text: str) -> str:
     """What follows the first question mark: a reader's aside ("…? i keep seeing different numbers")."""
-    head, mark, tail = text.partition("?")
-    return tail if mark else ""
+    return text.partition("?")[2]
 
 
 def _topic(text: str, date_range: DateRange | None) -> str:
-    head, mark, tail = text.partition("?")
-    if mark and _DISAGREE.search(tail):
-        text = head + mark  # the aside says how to answer, not what about
+    if _DISAGREE.search(_remark(text)):
+        text = text[: text.index("?") + 1]  # the aside says how to answer, not what about
     if date_range is None:
         return text
     return re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip()
