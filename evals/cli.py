@@ -163,8 +163,11 @@ def multihop(
         _finish("multihop", out, metrics, rows, lambda d: suite.write_report(d, metrics), thresholds, started)
 
 
-def _case_suite(ctx: typer.Context, name: str, llm, data_dir, out, fail_under, quiet, tune) -> None:
-    """Run a suite of question cases (smoke, robustness): same options, same run folder."""
+def _case_suite(
+    ctx: typer.Context, name: str, llm, data_dir, out, fail_under, quiet, tune, **options
+) -> None:
+    """Run a suite of question cases (smoke, robustness, news): same options, same run folder; `options` go
+    to the suite's `run`."""
     import importlib
 
     from evals.runs import parse_thresholds
@@ -174,7 +177,9 @@ def _case_suite(ctx: typer.Context, name: str, llm, data_dir, out, fail_under, q
     with _boundary():
         thresholds = parse_thresholds(fail_under or [])
         with _progress(quiet) as bar:
-            metrics, rows = suite.run(_settings(ctx, tune, llm=llm), data_dir=data_dir, progress=bar)
+            metrics, rows = suite.run(
+                _settings(ctx, tune, llm=llm), data_dir=data_dir, progress=bar, **options
+            )
         _finish(name, out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
 
 
@@ -221,19 +226,7 @@ def news(
     tune: Tune = None,
 ) -> None:
     """Natural questions over MultiHop-RAG and examples/news: correct, refusals, citations per kind."""
-    from evals import news as suite
-    from evals.runs import parse_thresholds
-
-    started = time.perf_counter()
-    with _boundary():
-        thresholds = parse_thresholds(fail_under or [])
-        with _progress(quiet) as bar:
-            metrics, rows = suite.run(
-                _settings(ctx, tune, llm=llm), data_dir=data_dir, progress=bar, limit=limit, split=split
-            )
-        _finish(
-            "news", out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started
-        )
+    _case_suite(ctx, "news", llm, data_dir, out, fail_under, quiet, tune, limit=limit, split=split)
 
 
 @app.command()

@@ -6,7 +6,6 @@ COLM 2024 (arXiv:2401.15391); data under ODC-BY 1.0.
 
 from __future__ import annotations
 
-import json
 import random
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from pathlib import Path
 from evals import metrics as m
 from evals import report
 from evals.corpus import prepare
-from evals.runs import ingest_callback, track
+from evals.runs import ingest_callback, read_jsonl, track
 from ingest.article import canonical_url
 from rag.errors import ConfigError
 from rag.settings import Settings
@@ -55,17 +54,7 @@ def default_path(name: str) -> Path:
 
 
 def load_queries(path: Path) -> list[dict]:
-    rows = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            row["query"], row["question_type"]  # noqa: B018 - the two fields every query needs
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError(f"{path}:{i}: not a MultiHop-RAG query (needs query, question_type)") from None
-        rows.append(row)
-    return rows
+    return read_jsonl(path, ("query", "question_type"), "a MultiHop-RAG query")
 
 
 def stratified_sample(types: list[str], n: int | None, seed: int) -> list[int]:

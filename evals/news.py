@@ -10,7 +10,6 @@ groups of alternatives, every group needed). Half of each kind is `tune`, half `
 from __future__ import annotations
 
 import inspect
-import json
 from collections import Counter
 from itertools import zip_longest
 from pathlib import Path
@@ -19,7 +18,7 @@ from evals import metrics as m
 from evals import report
 from evals.corpus import prepare
 from evals.multihop import DATA as MULTIHOP
-from evals.runs import ingest_callback, track
+from evals.runs import ingest_callback, read_jsonl, track
 from evals.smoke import DEMO
 from ingest.article import canonical_url
 from rag.errors import ConfigError
@@ -66,17 +65,7 @@ COLUMNS = [
 
 
 def load_cases(path: Path = QUESTIONS) -> list[dict]:
-    cases = []
-    for i, line in enumerate(Path(path).read_text().splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            case = json.loads(line)
-            case["id"], case["kind"], case["question"]  # noqa: B018 - the fields every case needs
-        except (ValueError, KeyError, TypeError):
-            raise ConfigError(f"{path}:{i}: not a news case (needs id, kind, question)") from None
-        cases.append(case)
-    return cases
+    return read_jsonl(path, ("id", "kind", "question"), "a news case")
 
 
 def select(cases: list[dict], split: str | None = None, limit: int = 0) -> list[dict]:

@@ -21,10 +21,11 @@ import numpy as np
 
 from evals import metrics as m
 from evals import report, smoke
-from evals.runs import ingest_callback, track
+from evals.runs import ingest_callback, read_jsonl, track
 from rag.answer.compose import messages
 from rag.backends.store import change_log
 from rag.backends.story_index import mark_banded
+from rag.errors import ConfigError
 from rag.settings import Settings
 
 SIZES = [1_000, 10_000, 100_000]
@@ -204,7 +205,10 @@ def load_queries(path: Path | None, limit: int) -> list[str]:
     """Retrieval queries: the `question` (or `query`) of each JSONL row of `path`, else the smoke questions."""
     if path is None:
         return [c["question"] for c in smoke.load_cases(smoke.QUESTIONS)][:limit]
-    rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = read_jsonl(path, (), "a query row")
+    for i, row in enumerate(rows, start=1):
+        if not isinstance(row, dict) or not (row.get("question") or row.get("query")):
+            raise ConfigError(f"{path}: row {i} has neither `question` nor `query`")
     return [r.get("question") or r["query"] for r in rows][:limit]
 
 

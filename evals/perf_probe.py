@@ -16,13 +16,11 @@ import time
 
 import numpy as np
 
+from evals.metrics import percentile
+
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def _percentile(values: list[float], q: float) -> float:
-    return float(np.percentile(values, q)) if values else float("nan")
 
 
 def run(job: dict) -> dict:
@@ -45,7 +43,7 @@ def run(job: dict) -> dict:
         t = time.perf_counter()
         assistant.retrieve(q)
         times.append(time.perf_counter() - t)
-    out.update({"p50_s": _percentile(times, 50), "p95_s": _percentile(times, 95), "queries": len(times)})
+    out.update({"p50_s": percentile(times, 50), "p95_s": percentile(times, 95), "queries": len(times)})
     out["rss_mb"] = _rss_mb()  # before the recall check pages the whole matrix in
     out["additions"] = []
     for files in job.get("add", []):

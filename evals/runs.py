@@ -20,6 +20,23 @@ METRICS = "metrics.json"
 PER_QUERY = "per_query.jsonl"
 
 
+def read_jsonl(path: Path, fields: tuple[str, ...], what: str) -> list[dict]:
+    """The rows of a JSONL file, each holding `fields`; a row that is not says where ("FILE:LINE: not <what>
+    (needs …)")."""
+    rows = []
+    for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            for name in fields:
+                row[name]  # noqa: B018 - the fields every row needs
+        except (ValueError, KeyError, TypeError):
+            raise ConfigError(f"{path}:{i}: not {what} (needs {', '.join(fields)})") from None
+        rows.append(row)
+    return rows
+
+
 def new_run_dir(out: Path | None, suite: str, root: Path | None = None) -> Path:
     """`out` itself, or a fresh `runs/<suite>-<YYYYmmdd-HHMMSS>` under the current directory."""
     if out is not None:
