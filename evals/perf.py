@@ -252,6 +252,8 @@ def run(
         summary[f"retrieve_p95_ms@{size}"] = block["p95_s"] * 1000
         summary[f"cold_start_s@{size}"] = block["cold_start_s"]
         summary[f"rss_mb@{size}"] = block["rss_mb"]
+        if "rss_anon_mb" in block:
+            summary[f"rss_anon_mb@{size}"] = block["rss_anon_mb"]
         summary[f"hnsw_recall_at_10@{size}"] = block["hnsw_recall_at_10"]
     if answers:
         summary.update({"ttft_p50_s": answers["ttft_p50_s"], "total_p50_s": answers["total_p50_s"]})
@@ -360,6 +362,7 @@ def write_report(run_dir: Path, metrics: dict) -> None:
                 "p50 (ms)",
                 "p95 (ms)",
                 "RSS first / restart (MB)",
+                "restart RSS after queries: anon / mapped files (MB)",
                 "add 1: ingest (s) / next query (ms)",
                 "add 100: ingest (s) / next query (ms)",
                 "HNSW recall@10",
@@ -374,6 +377,7 @@ def write_report(run_dir: Path, metrics: dict) -> None:
                     b["p50_s"] * 1000,
                     b["p95_s"] * 1000,
                     f"{b['first_start_rss_mb']:.0f} / {b['rss_mb']:.0f}",
+                    f"{b['rss_anon_mb']:.0f} / {b['rss_file_mb']:.0f}" if "rss_anon_mb" in b else "-",
                     additions(b, 0),
                     additions(b, 1),
                     b.get("hnsw_recall_at_10"),

@@ -3,7 +3,7 @@
 JOB is a JSON file: {"settings": {...}, "queries": [...], "add": [[files...], ...], "recall": bool,
 "build_only": bool}. It prints one JSON object: cold start to the first answer (the extractive backend, so
 no LLM load), retrieval p50/p95, the cost of each addition and the next question's latency after it, peak
-RSS, and, with "recall", the recall@10 of Chroma's HNSW index against exact search. A process of its own
+RSS (and the RSS after the queries, anonymous and file-mapped), and, with "recall", the recall@10 of Chroma's HNSW index against exact search. A process of its own
 makes the cold start and the RSS honest: nothing is loaded or paged in beforehand.
 """
 
@@ -21,6 +21,22 @@ from evals.metrics import percentile
 
 def _rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _resident_mb() -> dict:
+    """The RSS now, split into anonymous memory and pages of memory-mapped files (the saved index, which the
+    kernel can drop and read back), from /proc/self/smaps_rollup; empty where there is none."""
+    fields = {"Anonymous:": "rss_anon_mb", "Rss:": "rss_now_mb"}
+    try:
+        with open("/proc/self/smaps_rollup") as f:
+            found = {
+                fields[p[0]]: int(p[1]) / 1024 for p in (line.split() for line in f) if p and p[0] in fields
+            }
+    except OSError:
+        return {}
+    if len(found) == 2:
+        found["rss_file_mb"] = found["rss_now_mb"] - found["rss_anon_mb"]
+    return found
 
 
 def run(job: dict) -> dict:
@@ -45,6 +61,7 @@ def run(job: dict) -> dict:
         times.append(time.perf_counter() - t)
     out.update({"p50_s": percentile(times, 50), "p95_s": percentile(times, 95), "queries": len(times)})
     out["rss_mb"] = _rss_mb()  # before the recall check pages the whole matrix in
+    out.update(_resident_mb())
     out["additions"] = []
     for files in job.get("add", []):
         t = time.perf_counter()

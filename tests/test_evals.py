@@ -559,6 +559,7 @@ def test_synthetic_index_restarted_updated_and_recalled(demo, tmp_path):
     )
     assert [a["articles"] for a in block["additions"]] == [1, 100]
     assert block["p95_s"] >= block["p50_s"] > 0 and block["rss_mb"] > 0
+    assert block["rss_now_mb"] == pytest.approx(block["rss_anon_mb"] + block["rss_file_mb"])
     assert 0.0 <= block["hnsw_recall_at_10"] <= 1.0
 
 
@@ -575,6 +576,8 @@ def test_perf_report_table_and_plot(tmp_path):
         "p50_s": 0.012,
         "p95_s": 0.02,
         "rss_mb": 500.0,
+        "rss_anon_mb": 300.0,
+        "rss_file_mb": 150.0,
         "additions": [{"ingest_s": 0.5, "next_query_s": 0.03}, {"ingest_s": 9.0, "next_query_s": 0.04}],
         "hnsw_recall_at_10": 0.97,
     }
@@ -619,8 +622,8 @@ def test_perf_report_table_and_plot(tmp_path):
     assert "| answer prompt, p50 (tokens) | 500 |" in text
     assert "| prompt evaluation (tokens/s, 256 tokens) | 40.0000 |" in text
     assert (
-        "| 10000 | 2.0000 | 3.0000 | 1.5000 | exact | 50.0000 | 20.0000 | 700 / 500 | 0.50 / 30 | 9.00 / 40 | 0.9700 |"
-        in text
+        "| 10000 | 2.0000 | 3.0000 | 1.5000 | exact | 50.0000 | 20.0000 | 700 / 500 | 300 / 150 | 0.50 / 30 | 9.00 / 40 "
+        "| 0.9700 |" in text
     )
     assert (tmp_path / "latency_vs_size.png").exists() and (tmp_path / "memory_vs_size.png").exists()
     assert "| decoding (tokens/s, 32 tokens) | 8.8000 |" in text
