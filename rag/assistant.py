@@ -247,7 +247,9 @@ class Assistant:
                 llm, compose.rewrite_messages(question, history, tuning), max_tokens=tuning.rewrite_tokens
             )
         rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
-        return rewritten or compose.heuristic_rewrite(question, history)
+        if not rewritten:
+            return compose.heuristic_rewrite(question, history)
+        return rewritten if compose.resolved(rewritten, question) else compose.with_context(question, history)
 
     def stream(
         self,
@@ -268,7 +270,7 @@ class Assistant:
         limit = sources or self.settings.context_sources
         if read.kind in compose.BUILT:
             limit = max(limit, tuning.built_sources)
-        hits, chosen, reason, flt, note = self._search(read, flt, max(self.settings.top_k, 2 * limit), limit)
+        hits, chosen, reason, flt = self._search(read, flt, max(self.settings.top_k, 2 * limit), limit)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(
@@ -301,11 +303,9 @@ class Assistant:
                 raw = yield from self._write(read, chosen, timings, t0)
             if raw != NO_ANSWER:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
+                if read.kind == "latest":
+                    answer.text = compose.dated(answer.text, chosen)
                 answer.answered = True
-        if note and answer.answered:  # first, unless a verdict or a name must lead
-            answer.note = note
-            trails = read.is_verdict or read.kind == "name"
-            answer.text = f"{answer.text}\n{note}" if trails else f"{note}\n{answer.text}"
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
         yield answer
@@ -324,26 +324,33 @@ class Assistant:
         return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, corpus)
 
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
-        """(hits, sources, reason they cannot answer, filters used, note). Within the dates a relative date
-        names, unless the caller set dates; when nothing there answers, beyond them, with a note that says so
-        and gives the closest coverage's date."""
+        """(hits, sources, reason they cannot answer, filters used). Within the dates a relative date
+        names, unless the caller set dates. When nothing there answers, the search goes beyond them: if what
+        answers there is itself from those dates (the range held too little for the check), it answers;
+        otherwise the question is not answered, and the reason says so and gives the date and outlet of the
+        best match from other dates, the sources found there shown."""
         if read.range is None or flt.since or flt.until:
-            return *self._gather(read, flt, k, limit), flt, ""
+            return *self._gather(read, flt, k, limit), flt
         since = datetime.combine(read.range.since, datetime.min.time(), tzinfo=timezone.utc)
         until = datetime.combine(read.range.until, datetime.min.time(), tzinfo=timezone.utc)
         ranged = Filters(sources=flt.sources, since=since, until=until)
         found = self._gather(read, ranged, k, limit)
         if found[2] is None:
-            return *found, ranged, ""
+            return *found, ranged
         wider = self._gather(read, flt, k, limit)
         if wider[2] is not None:
-            return *found, ranged, ""
-        note = f"Nothing in the sources from {read.range.describe()} answers this"
+            return *found, ranged
+        first, last = read.range.since.isoformat(), read.range.until.isoformat()
         dated = [s.published_at[:10] for s in wider[1] if s.published_at]
-        if dated:
-            closest = min(dated, key=lambda d: abs(date.fromisoformat(d) - read.range.until))
-            note += f"; the closest coverage is from {closest}"
-        return *wider, flt, note + "."
+        if any(first <= d <= last for d in dated):
+            return *wider, flt
+        reason = f"Nothing in the sources from {read.range.describe()} answers this"
+        best = wider[1][0] if wider[1] else None  # the best match from other dates, whatever its date
+        if best is not None and best.published_at:
+            reason += (
+                f"; the closest coverage is from {best.published_at[:10]} ({best.source or 'unknown outlet'})"
+            )
+        return wider[0], wider[1], reason + ".", flt
 
     def _verdict(self, read: Question, sources: list, answer: Answer, t0: float) -> str | None:
         """Yes or No from the LLM's first-word probabilities (or, for a question offering two answers, the
@@ -443,14 +450,13 @@ class Assistant:
 
 
 def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
-    """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first,
-    a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
+    """Hits in the order sources are taken from them: a comparison takes each named outlet's best-scored hit
+    first, a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
     instead of one day's."""
     if read.kind == "comparison":
-        first = [
-            next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
-        ]
-        return _leading([h for h in first if h is not None], hits)
+        # each outlet's best match, not its first in the order retrieval diversified for coverage
+        own = [[h for h in hits if h.node.metadata.get("source") == o] for o in read.named_outlets]
+        return _leading([max(o, key=lambda h: h.score or 0.0) for o in own if o], hits)
     if read.kind == "conflict":  # the disagreement is usually between outlets
         return _leading(_first_per(hits, lambda m: str(m.get("source", ""))), hits)
     if read.kind == "timeline":

@@ -200,15 +200,21 @@ def _stem(word: str) -> str:
     return stemmer().stemWord(word)
 
 
+# The country written as such (or "the us", as people type it); otherwise a lower-case "us" is the pronoun
+# ("those of us"), not a term.
+_US = re.compile(r"\bU\.S\.(?:A\.)?|\bUSA?\b|\bUnited States\b|\bunited states\b|(?<=\b[Tt]he )us\b")
+
+
 def terms(text: str) -> list[str]:
     """Lower-cased, stemmed content words (stop words and question scaffolding dropped)."""
     stop = _stop()
     out = []
+    text = _US.sub(" usa ", text)
     for w in _WORD.findall(text.lower()):
         w = w.strip("'’-").replace("’", "'")
         if w.endswith("'s"):
             w = w[:-2]
-        if len(w) < 2 and not w.isdigit() or w in stop:
+        if len(w) < 2 and not w.isdigit() or w in stop or w == "us":
             continue
         out.append(_stem(w))
     return out

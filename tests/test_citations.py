@@ -4,7 +4,7 @@ import pytest
 
 from rag.answer.answerable import named_entities, unanswerable_reason
 from rag.answer.citations import Source, check
-from rag.answer.compose import verdict_answer
+from rag.answer.compose import dated, named_answer, verdict_answer
 from rag.answer.sources import select_sources, sources_needed
 from rag.assistant import Assistant
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
@@ -39,6 +39,19 @@ def test_supported_marker_is_kept_and_verified():
     assert text == "Lavrov said NATO troops in Ukraine would be unacceptable [1]."
     assert [(c.n, c.doc_id, c.verified) for c in cites] == [(1, "d1", True)]
     assert cites[0].quote == "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow."
+
+
+@pytest.mark.parametrize(
+    "tail", ["Sources: and [1][3].", "The sources are [1] and [3].", "See sources 1 and 3 above [3]."]
+)
+def test_a_sentence_that_only_lists_the_sources_is_dropped_with_its_markers(tail):
+    text, cites = check(f"Lavrov said NATO troops in Ukraine would be unacceptable [1]. {tail}", SOURCES, "q")
+    assert text == "Lavrov said NATO troops in Ukraine would be unacceptable [1]."
+    assert [c.n for c in cites] == [1]
+    text, _ = check("Sources say Starmer is ready to put troops in Ukraine [3].", SOURCES, "q")
+    assert (
+        text == "Sources say Starmer is ready to put troops in Ukraine [3]."
+    )  # a claim that names its sources
 
 
 def test_marker_to_no_source_is_removed_and_sentence_gets_its_real_source():
@@ -356,6 +369,21 @@ def test_name_questions_get_the_name_then_the_source_sentences_that_hold_it(demo
     assert [(c.n, c.verified) for c in answer.citations] == [(1, True)]
 
 
+def test_a_name_is_backed_by_a_sentence_that_holds_it_before_one_that_only_matches_the_question():
+    sources = [
+        src(1, "The Startup Coalition announced a lobbying effort on tax credits."),
+        src(2, "Starmer said a coalition of the willing would be formed."),
+    ]
+    assert named_answer("Starmer", "Who announced the coalition?", sources) == (
+        "Starmer [2]. Starmer said a coalition of the willing would be formed [2]."
+    )
+    sources.append(src(3, "Macron spoke later."))
+    assert named_answer("Macron", "Who announced the coalition?", sources) == (
+        "Macron [1][2]. The Startup Coalition announced a lobbying effort on tax credits [1]. "
+        "Starmer said a coalition of the willing would be formed [2]."
+    )  # no sentence holds the name beside a question term: those matching the question best
+
+
 @pytest.mark.parametrize(
     ("question", "reply"),
     [
@@ -443,3 +471,35 @@ def test_a_written_answer_reads_its_best_sentences_within_a_word_budget_and_its_
     direct = messages(read("Did Lavrov reject NATO troops?", []), verdict)
     assert "Start with the direct answer" in direct[0]["content"]
     assert written[0]["content"] == render("system", shape=render("shape_written").strip())
+
+
+def test_a_question_about_dates_the_sources_do_not_cover_is_not_answered_from_other_dates(demo):
+    rba = demo_url("rba-cuts-cash-rate-to-4-10")
+    question = "What did the Reserve Bank of Australia decide last week?"
+    answer = demo.ask(question, as_of="2025-02-24")  # last week: 17-23 February
+    assert answer.answered and [c.url for c in answer.citations] == [rba]
+    assert answer.filters == "since 2025-02-17; until 2025-02-23"
+    answer = demo.ask(question, as_of="2025-06-11")
+    assert not answer.answered and answer.citations == []
+    assert answer.note == (
+        "Nothing in the sources from 2-8 June 2025 answers this; "
+        "the closest coverage is from 2025-02-18 (Harbour Post)."
+    )
+    assert answer.sources[0].url == rba  # shown, not cited
+    answer = demo.ask("Did the Reserve Bank of Australia cut rates at its April meeting?", as_of="2025-06-11")
+    assert not answer.answered and answer.note.startswith("Nothing in the sources from 1-30 April 2025")
+
+
+def test_a_latest_answer_is_led_by_the_date_and_outlet_of_what_it_first_cites(demo):
+    llm = ScriptedLLM("Pilots walked out and the airline cancelled 620 flights [1].")
+    answer = Assistant(demo.settings, llm=llm).ask(
+        "What's the latest on the Aerlume strike?", as_of="2025-06-30"
+    )
+    first = answer.sources[0]
+    assert answer.kind == "latest" and first.url == demo_url("aerlume-pilots-strike-cancels-flights")
+    assert answer.text == (
+        f"As of {first.published_at[:10]} ({first.source}): "
+        "Pilots walked out and the airline cancelled 620 flights [1]."
+    )
+    assert dated("On 7 March pilots walked out [1].", [first]) == "On 7 March pilots walked out [1]."
+    assert dated("Pilots walked out.", [first]) == "Pilots walked out."  # cites nothing: no date to give

@@ -251,6 +251,20 @@ def test_follow_up_rewrites_then_answers(assistant, srv):
     assert [r.body["input"] for r in srv.embedding_requests][-2] == [QUESTION]
 
 
+def test_a_rewrite_that_resolves_nothing_is_searched_with_the_previous_questions_words(assistant, srv):
+    history = [
+        {"role": "user", "content": "What happened with the Aerlume strike?"},
+        {"role": "assistant", "content": "Pilots walked out for 48 hours [1]."},
+    ]
+    follow_up = "What are the pilots asking for?"
+    srv.reset([follow_up + "\n", "They want more pay [1]."])  # the model hands the follow-up back unchanged
+
+    answer = assistant.ask(follow_up, history=history)
+
+    assert answer.query == "What are the pilots asking for? (happened Aerlume strike)"
+    assert [answer.query] in [r.body["input"] for r in srv.embedding_requests]
+
+
 # -- 4. errors ----------------------------------------------------------------------------------------
 MESSAGES = [{"role": "user", "content": "hi"}]
 URL_HINT = "check that NEWSRAG_OPENAI_BASE_URL is an OpenAI-compatible API (usually ending in /v1)"

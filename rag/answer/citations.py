@@ -20,6 +20,9 @@ _MARKERS = re.compile(r"\s*\[(\d+(?:\s*[,;]\s*\d+)*)\]")
 _MARKER_END = re.compile(r"(?<=\])\s+(?=[\"'“‘(]?[A-Z])")
 # A built line's label: "- 2025-03-02 (Harbour Post): " or "- Harbour Post (2025-03-05): ".
 _LABEL = re.compile(r"^- (?:[^:\[\]\n]{1,120}?: )?")
+# A sentence that only lists the sources ("Sources: [1][2].", "The sources are and [1][2]."): no claim to cite.
+_SOURCES_WORD = re.compile(r"\b(?:sources?|references?|citations?)\b", re.I)
+_LISTING_TERMS = {"see", "list", "abov", "below", "cite", "refer", "provid", "use", "mention", "given"}
 _TRAILING = re.compile(r"([.!?][\"'”’)]*)((?:\s*\[\d+(?:\s*[,;]\s*\d+)*\])+)")
 
 
@@ -202,7 +205,7 @@ def _check_line(
     for sentence in _claims(text):
         markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
         claim = strip_markers(sentence)
-        if not claim:
+        if not claim or _lists_sources(claim):
             continue
         valid = list(dict.fromkeys(n for n in markers if n in by_n))
         if len(set(terms(claim))) < 3:
@@ -222,6 +225,12 @@ def _check_line(
         marks = "".join(f"[{n}]" for n, _ in chosen)
         out_sentences.append(place_markers(claim, marks))
     return " ".join(out_sentences)
+
+
+def _lists_sources(claim: str) -> bool:
+    """Whether a sentence only points at the sources instead of saying something."""
+    rest = {t for t in terms(claim) if not t.isdigit()} - _LISTING_TERMS
+    return bool(_SOURCES_WORD.search(claim)) and not rest
 
 
 def place_markers(claim: str, marks: str) -> str:

@@ -10,9 +10,9 @@ from rag.answer.citations import Source, place_markers, strip_markers
 from rag.answer.figures import asked_figure, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
-from rag.answer.sources import format_sources
+from rag.answer.sources import format_sources, shared_terms
 from rag.query.read import Question, as_question
-from rag.text import chunk_body, numbers, split_sentences, terms
+from rag.text import MONTHS, chunk_body, numbers, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 # Kinds whose answer the code lays out from the sources, with no LLM call.
@@ -127,7 +127,8 @@ def invented(name: str, sources: list[Source]) -> bool:
 
 def named_answer(reply: str, question: Question | str, sources: list[Source]) -> str:
     """The name the LLM gave, then the source sentences that mention it and match the question best, each
-    cited; the best-matching sentences when none mentions it. Each outlet the question names comes first."""
+    cited; the best-matching sentences when none mentions it beside a question term. Each outlet the
+    question names comes first."""
     read = as_question(question)
     question = read.text
     name = lead(reply)
@@ -143,9 +144,11 @@ def named_answer(reply: str, question: Question | str, sources: list[Source]) ->
         for sentence in split_sentences(chunk_body(src.text)):
             got = set(terms(sentence))
             hits = len((q_terms - name_terms) & got)
-            if len(name_terms & got) >= need and hits >= 2:
+            if len(name_terms & got) >= need and hits:
                 scored.append((src.source not in named, -len(name_terms & got), -hits, src.n, sentence))
-    scored.sort()
+    # two of the question's terms beside the name where some sentence has them, else one: a sentence that
+    # holds the name beats the best-matching one that does not
+    scored = sorted(x for x in scored if x[2] <= -2) or sorted(scored)
     chosen: dict[int, str] = {}
     for *_, n, sentence in scored:
         if len(chosen) >= max(2, len(named)):
@@ -191,8 +194,31 @@ def rewrite_messages(
 
 def heuristic_rewrite(question: str, history: list[dict[str, str]]) -> str:
     """Without an LLM: carry the previous question's terms into a follow-up."""
-    previous = next((t["content"] for t in reversed(history) if t.get("role") == "user"), "")
+    previous = _previous_question(history)
     return f"{previous} {question}".strip() if previous else question
+
+
+def with_context(question: str, history: list[dict[str, str]]) -> str:
+    """The follow-up with the previous question's content words it lacks, in brackets: what a search needs from
+    the conversation, while the follow-up's own words still decide its kind."""
+    own = set(terms(question))
+    words: list[str] = []
+    for word in re.findall(r"[A-Za-z0-9][\w'’-]*", _previous_question(history)):
+        found = terms(word)
+        if found and found[0] not in own:
+            own.add(found[0])
+            words.append(word)
+    return f"{question} ({' '.join(words)})" if words else question
+
+
+def resolved(rewrite: str, question: str) -> bool:
+    """Whether an LLM's standalone rewrite of a follow-up added anything to it (a name, a topic): a small model
+    often hands back the follow-up as it was, which searches for nothing the conversation was about."""
+    return bool(set(terms(rewrite)) - set(terms(question)))
+
+
+def _previous_question(history: list[dict[str, str]]) -> str:
+    return next((t["content"] for t in reversed(history) if t.get("role") == "user"), "")
 
 
 def _day(source: Source) -> str:
@@ -200,31 +226,53 @@ def _day(source: Source) -> str:
 
 
 def _best_sentence(question: str, source: Source) -> str:
-    """The source's evidence sentence holding most of the question's terms (the first among equals); for a
-    question asking for a figure, one holding a figure of that kind first."""
+    """The source's evidence sentence holding most of the question's terms (the first among equals; a demonym
+    counts for its country); for a question asking for a figure, one holding a figure of that kind first."""
     q_terms = set(terms(question))
     asked = asked_figure(question)
     sentences = split_sentences(source.evidence) or [source.title]
-    return max(sentences, key=lambda s: (bool(asked and holds(asked, s)), len(q_terms & set(terms(s)))))
+    return max(
+        sentences,
+        key=lambda s: (bool(asked and holds(asked, s)), shared_terms(q_terms, set(terms(s)), loose=True)),
+    )
+
+
+def _bearing(question: str, sources: list[Source]) -> list[tuple[Source, str]]:
+    """Each source with its best sentence, leaving out a source whose evidence holds fewer than half the
+    question's terms the best source's does (unless its sentence holds the figure asked for): a built answer
+    shows every line it is given, so an unrelated source is a wrong line."""
+    q_terms = set(terms(question))
+    asked = asked_figure(question)
+    found = [
+        (s, _best_sentence(question, s), shared_terms(q_terms, set(terms(s.evidence)), loose=True))
+        for s in sources
+    ]
+    top = max((n for _, _, n in found), default=0)
+    return [
+        (s, sentence)
+        for s, sentence, n in found
+        if (n or not top) and (2 * n >= top or (asked and holds(asked, sentence)))
+    ]
 
 
 def timeline(question: Question, sources: list[Source]) -> str:
-    """Dated bullets, oldest first, one per source: each its best sentence, cited."""
-    ordered = sorted(sources, key=lambda s: (s.published_at or "9999", s.n))
+    """Dated bullets, oldest first, one per source that bears on the question: each its best sentence, cited."""
+    ordered = sorted(_bearing(question.text, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {_day(s)} ({s.source}): {place_markers(_best_sentence(question.text, s).strip(), f'[{s.n}]')}"
-        for s in ordered
+        f"- {_day(s)} ({s.source}): {place_markers(sentence.strip(), f'[{s.n}]')}" for s, sentence in ordered
     ]
     return "\n".join(lines) if lines else NO_ANSWER
 
 
 def comparison(question: Question, sources: list[Source]) -> str:
-    """One line per outlet the question names (with fewer than two named, every outlet among the sources): its
-    evidence, dated and cited; an outlet with no source says so."""
+    """One line per outlet the question names (with fewer than two named, every outlet among the sources that
+    bear on the question): its evidence, dated and cited; an outlet with no source says so."""
     lines = []
     outlets = question.named_outlets
     if len(outlets) < 2:
-        outlets = outlets + [s.source for s in sources if s.source not in outlets]
+        outlets = outlets + [
+            s.source for s, _ in _bearing(question.topic, sources) if s.source not in outlets
+        ]
     for outlet in dict.fromkeys(outlets):
         own = [s for s in sources if s.source == outlet]
         if not own:
@@ -237,15 +285,32 @@ def comparison(question: Question, sources: list[Source]) -> str:
 
 
 def conflict(question: Question, sources: list[Source]) -> str:
-    """Sources that may disagree, side by side and never merged: one line per source, oldest first, with its
-    outlet, date and the sentence that bears on the question (a figure of the kind asked for first), cited."""
-    ordered = sorted(sources, key=lambda s: (s.published_at or "9999", s.n))
+    """Sources that may disagree, side by side and never merged: one line per source that bears on the
+    question, oldest first, with its outlet, date and the sentence that bears on it (a figure of the kind
+    asked for first), cited."""
+    ordered = sorted(_bearing(question.topic, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {s.source or 'Unknown outlet'} ({_day(s)}): "
-        + place_markers(_best_sentence(question.topic, s).strip(), f"[{s.n}]")
-        for s in ordered
+        f"- {s.source or 'Unknown outlet'} ({_day(s)}): " + place_markers(sentence.strip(), f"[{s.n}]")
+        for s, sentence in ordered
     ]
     return "\n".join(lines) if lines else NO_ANSWER
+
+
+def dated(answer: str, sources: list[Source]) -> str:
+    """A latest-news answer led by the date and outlet of the source its first sentence cites, unless that
+    sentence already gives the date: "newest" means little without it, and a small model often leaves it out."""
+    first = split_sentences(answer)[0] if answer.strip() else ""
+    cited = re.search(r"\[(\d+)\]", first)
+    by_n = {s.n: s for s in sources}
+    source = by_n.get(int(cited.group(1))) if cited else None
+    if source is None or not source.published_at:
+        return answer
+    day = source.published_at[:10]
+    _, m, d = (int(x) for x in day.split("-"))
+    month = MONTHS[m - 1]
+    if day in first or re.search(rf"\b{d}(?:st|nd|rd|th)?\s+{month}\b|\b{month}\s+{d}\b", first, re.I):
+        return answer
+    return f"As of {day} ({source.source or 'unknown outlet'}): {answer}"
 
 
 def built(question: Question, sources: list[Source]) -> str:

@@ -65,6 +65,8 @@ def select_sources(
     A copy from an outlet the question names keeps a slot of its own, so outlets can be compared."""
     question = as_question(question)
     q_terms = set(terms(question.topic))
+    if not (question.is_verdict or question.kind == "name"):  # their calibrated prompts keep their evidence
+        q_terms -= set(terms(" ".join(question.outlets)))  # an article rarely names itself: no evidence there
     picked: list[tuple[NodeWithScore, list[str]]] = []
     also: dict[int, list[dict]] = {}  # position in `picked` -> the other copies of its story
     # (story, outlet named in the question or "") -> position in `picked`
@@ -143,7 +145,7 @@ def _similarities(question: str, sentences: list[str], embed: Embed | None) -> n
     return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
 
 
-def _shared(q_terms: set[str], s_terms: set[str], loose: bool) -> int:
+def shared_terms(q_terms: set[str], s_terms: set[str], loose: bool) -> int:
     """How many question terms the sentence holds; `loose`, also as the start of a longer word or the other
     way round ("ukrain" in "ukrainian", "russian" for "russia"), so a demonym counts for its country."""
     if not loose:
@@ -166,7 +168,7 @@ def _best(
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
     that fit in that many words together (the best one always). `loose` matching is for the written kinds
     only: the verdict and name prompts keep the evidence their calibration was measured on."""
-    hits = [_shared(q_terms, set(terms(s)), loose) for s in sentences]
+    hits = [shared_terms(q_terms, set(terms(s)), loose) for s in sentences]
     score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
     ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
     if words is not None:

@@ -1,8 +1,8 @@
 """Relative dates in a question ("yesterday", "last week", "in March", "since Monday", "two days ago"),
 resolved against the date the question is asked (`as_of`) into the range of publication dates to search.
 
-Only phrases that clearly name a time do: a month counts when a preposition introduces it ("in May",
-"since March"), never alone ("may", "march" are verbs too); "recently" and "latest" order results by
+Only phrases that clearly name a time do: a month counts when a preposition introduces it ("in may",
+"since March") or it names an event ("its April meeting"), never alone ("may", "march" are verbs too); "recently" and "latest" order results by
 date instead of filtering them (see rag.query.read).
 """
 
@@ -58,6 +58,7 @@ _COUNT = r"(?P<n>\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|f
 _UNIT = r"(?P<unit>day|week|month|year)s?"
 _MONTH = "|".join(m.capitalize() for m in MONTHS)
 _WEEKDAY = "|".join(d.capitalize() for d in WEEKDAYS)
+_MONTH_EVENT = "|".join(m.capitalize() for m in MONTHS if m not in ("march", "may")) + "|(?-i:March|May)"
 
 # Tried in order; the first that matches decides. Each gives (since, until) from the match and as_of.
 _PATTERNS: list[tuple[re.Pattern, str]] = [
@@ -83,13 +84,22 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\blast\s+year\b", re.I), "last_year"),
     (re.compile(r"\bthis\s+year\b", re.I), "this_year"),
     (re.compile(rf"\bsince\s+(?:last\s+)?(?P<weekday>{_WEEKDAY})\b", re.I), "since_weekday"),
-    (re.compile(rf"\bsince\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})\b(?!\s+\d)"), "since_month"),
+    (
+        re.compile(rf"\bsince\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})\b(?!\s+\d)", re.I),
+        "since_month",
+    ),
     (re.compile(rf"\b(?:on|last)\s+(?P<weekday>{_WEEKDAY})\b", re.I), "weekday"),
     (
         re.compile(
             rf"\b(?:in|during|throughout|through|over)\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})"
-            r"\b(?!\s+\d{1,2}\b)(?:\s+(?P<year>\d{4})\b)?"
+            r"\b(?!\s+\d{1,2}\b)(?:\s+(?P<year>\d{4})\b)?",
+            re.I,
         ),
+        "month",
+    ),
+    # "its April meeting", "the September vote": a month naming an event (not "the march", a noun)
+    (
+        re.compile(rf"\b(?:its|their|his|her|the|this|last)\s+(?P<month>{_MONTH_EVENT})(?=\s+[a-z])", re.I),
         "month",
     ),
 ]
@@ -178,5 +188,5 @@ def _apply(rule: str, m: re.Match, as_of: date) -> tuple[date, date]:
         day = _last_weekday(as_of, m.group("weekday"))
         return day, day
     if rule == "month":
-        return _last_month(as_of, m.group("month"), m.group("year"))
+        return _last_month(as_of, m.group("month"), m.groupdict().get("year"))
     raise ValueError(rule)

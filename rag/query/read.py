@@ -61,7 +61,7 @@ _TIMELINE = re.compile(
 )
 _LATEST = re.compile(
     r"\b(?:latest|most\s+recent|newest|any\s+(?:new\s+)?(?:updates?|news|developments?)|what'?s\s+new|"
-    r"where\s+(?:do|does|did)\b[^?]*\bstand|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far)",
+    r"where\s+(?:do|does|did)\b[^?]*\bstand(?!\s+on\b)|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far)",
     re.I,
 )
 _COVERAGE = re.compile(
