@@ -450,13 +450,14 @@ class Assistant:
 
 
 def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
-    """Hits in the order sources are taken from them: a comparison takes each named outlet's best-scored hit
-    first, a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
+    """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first,
+    a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
     instead of one day's."""
     if read.kind == "comparison":
-        # each outlet's best match, not its first in the order retrieval diversified for coverage
-        own = [[h for h in hits if h.node.metadata.get("source") == o] for o in read.named_outlets]
-        return _leading([max(o, key=lambda h: h.score or 0.0) for o in own if o], hits)
+        first = [
+            next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
+        ]
+        return _leading([h for h in first if h is not None], hits)
     if read.kind == "conflict":  # the disagreement is usually between outlets
         return _leading(_first_per(hits, lambda m: str(m.get("source", ""))), hits)
     if read.kind == "timeline":
