@@ -122,6 +122,65 @@ EXTRA_STOP = {
     "about",
 }
 
+# A people or its adjective is its country ("Norwegian coast" answers "Norway"; "Russian officials", "Russia").
+# Ambiguous ones ("American", "Polish", "English") are left out.
+_COUNTRY_OF = {
+    "afghan": "afghanistan",
+    "argentine": "argentina",
+    "argentinian": "argentina",
+    "australian": "australia",
+    "austrian": "austria",
+    "belgian": "belgium",
+    "brazilian": "brazil",
+    "british": "britain",
+    "bulgarian": "bulgaria",
+    "canadian": "canada",
+    "chinese": "china",
+    "croatian": "croatia",
+    "danish": "denmark",
+    "dutch": "netherlands",
+    "egyptian": "egypt",
+    "estonian": "estonia",
+    "european": "europe",
+    "finnish": "finland",
+    "french": "france",
+    "german": "germany",
+    "greek": "greece",
+    "hungarian": "hungary",
+    "indian": "india",
+    "iranian": "iran",
+    "iraqi": "iraq",
+    "irish": "ireland",
+    "israeli": "israel",
+    "italian": "italy",
+    "japanese": "japan",
+    "kenyan": "kenya",
+    "korean": "korea",
+    "latvian": "latvia",
+    "lebanese": "lebanon",
+    "lithuanian": "lithuania",
+    "mexican": "mexico",
+    "nigerian": "nigeria",
+    "norwegian": "norway",
+    "pakistani": "pakistan",
+    "palestinian": "palestine",
+    "portuguese": "portugal",
+    "romanian": "romania",
+    "russian": "russia",
+    "saudi": "saudi",
+    "scottish": "scotland",
+    "serbian": "serbia",
+    "spanish": "spain",
+    "swedish": "sweden",
+    "swiss": "switzerland",
+    "syrian": "syria",
+    "taiwanese": "taiwan",
+    "turkish": "turkey",
+    "ukrainian": "ukraine",
+    "vietnamese": "vietnam",
+    "welsh": "wales",
+}
+
 MONTHS = (
     "january",
     "february",
@@ -216,7 +275,9 @@ def terms(text: str) -> list[str]:
             w = w[:-2]
         if len(w) < 2 and not w.isdigit() or w in stop or w == "us":
             continue
-        out.append(_stem(w))
+        if w[-1] == "s" and w[:-1] in _COUNTRY_OF:  # "Ukrainians"
+            w = w[:-1]
+        out.append(_stem(_COUNTRY_OF.get(w, w)))
     return out
 
 

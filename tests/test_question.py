@@ -80,6 +80,7 @@ def test_a_range_is_described_for_people():
         ("Tell me about the pilots' strike", "summary"),
         ("How has the ceasefire plan developed since February?", "timeline"),
         ("Can you walk me through what happened at the London summit?", "timeline"),
+        ("How did the trial go from start to finish?", "timeline"),
         ("What's the latest on the ceasefire talks?", "latest"),
         ("Any updates on the strike?", "latest"),
         ("Where do things stand with the strike?", "latest"),
@@ -303,3 +304,9 @@ def test_reading_any_text_never_fails(text, as_of):
 )
 def test_the_country_is_a_term_and_the_pronoun_us_is_not(text, expected):
     assert terms(text) == expected
+
+
+def test_a_people_is_its_country():
+    assert terms("Norwegian coast") == terms("Norway coast") == ["norway", "coast"]
+    assert terms("Ukrainians and Russian officials") == ["ukrain", "russia", "offici"]
+    assert terms("Polish the American car") == ["polish", "american", "car"]  # ambiguous: left alone

@@ -55,6 +55,7 @@ _AUXILIARY = re.compile(
 )
 _TIMELINE = re.compile(
     r"\b(?:timeline|chronolog\w*|sequence\s+of\s+events|walk\s+me\s+through|step\s+by\s+step|"
+    r"from\s+(?:the\s+)?(?:start|beginning|outset)\s+(?:to|until|till)\b|"
     r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|play(?:ed)?\s+out|"
     r"turn(?:ed)?\s+out)\w*)",
     re.I,
