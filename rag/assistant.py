@@ -326,9 +326,9 @@ class Assistant:
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
         """(hits, sources, reason they cannot answer, filters used). Within the dates a relative date
         names, unless the caller set dates. When nothing there answers, the search goes beyond them: if what
-        answers there is itself from those dates (the range held too little for the check), it answers;
-        otherwise the question is not answered, and the reason says so and gives the date and outlet of the
-        best match from other dates, the sources found there shown."""
+        answers there includes coverage from those dates or later (an event is often reported after it), it
+        answers; when all of it is older, the question is not answered, and the reason says so and gives
+        the date and outlet of the best match, the sources found shown."""
         if read.range is None or flt.since or flt.until:
             return *self._gather(read, flt, k, limit), flt
         since = datetime.combine(read.range.since, datetime.min.time(), tzinfo=timezone.utc)
@@ -340,10 +340,9 @@ class Assistant:
         wider = self._gather(read, flt, k, limit)
         if wider[2] is not None:
             return *found, ranged
-        first, last = read.range.since.isoformat(), read.range.until.isoformat()
-        dated = [s.published_at[:10] for s in wider[1] if s.published_at]
-        if any(first <= d <= last for d in dated):
-            return *wider, flt
+        first = read.range.since.isoformat()
+        if any(s.published_at[:10] >= first for s in wider[1] if s.published_at):
+            return *wider, flt  # coverage from those dates or later can report on them; earlier cannot
         reason = f"Nothing in the sources from {read.range.describe()} answers this"
         best = wider[1][0] if wider[1] else None  # the best match from other dates, whatever its date
         if best is not None and best.published_at:

@@ -75,8 +75,7 @@ class Filters:
     def mask(self, index: KeywordIndex) -> np.ndarray:
         keep = np.ones(len(index), dtype=bool)
         if self.sources:
-            wanted = {s.lower() for s in self.sources}
-            keep &= np.array([s.lower() in wanted for s in index.sources], dtype=bool)
+            keep &= index.outlet_mask(self.sources, ignore_case=True)
         if self.since:
             keep &= index.ts >= int(self.since.timestamp())
         if self.until:
@@ -219,18 +218,18 @@ def _ranked(
     """Chunk positions and scores, best first, before the coverage reordering."""
     # Claims are ranked by keywords only: one query embedding keeps retrieval within its latency budget.
     t = tuning
-    sources = index.sources
     question_bm25 = index.scores(qplan.question)
     main = fused_scores(question_bm25, vector, dense, mask, bm25_weight, t.pool)
     if qplan.outlets:
-        main += t.outlet_boost * np.isin(sources, qplan.outlets) * (main > 0)
+        main += t.outlet_boost * index.outlet_mask(qplan.outlets) * (main > 0)
     days = _on_days(index, qplan.dates) if qplan.dates else None
     if qplan.dates:
         main += t.date_boost * days * (main > 0)
     order = _order(main)
     lists = []
     for outlet in qplan.outlets:  # the best chunks of each outlet named, even outside the main pool
-        score = fused_scores(question_bm25, vector, dense, mask & (sources == outlet), bm25_weight, t.pool)
+        own = index.outlet_mask([outlet])
+        score = fused_scores(question_bm25, vector, dense, mask & own, bm25_weight, t.pool)
         if qplan.dates:
             score += t.date_boost * days * (score > 0)
         lists.append(_order(score)[: t.part_depth])
@@ -240,7 +239,7 @@ def _ranked(
             continue
         score = score + t.part_context * main
         if part.outlet:
-            score += t.part_outlet_boost * (sources == part.outlet)
+            score += t.part_outlet_boost * index.outlet_mask([part.outlet])
         if part.dates:
             score += t.date_boost * _on_days(index, part.dates)
         score = np.where(mask, score, 0.0)

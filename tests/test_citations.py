@@ -488,6 +488,9 @@ def test_a_question_about_dates_the_sources_do_not_cover_is_not_answered_from_ot
     assert answer.sources[0].url == rba  # shown, not cited
     answer = demo.ask("Did the Reserve Bank of Australia cut rates at its April meeting?", as_of="2025-06-11")
     assert not answer.answered and answer.note.startswith("Nothing in the sources from 1-30 April 2025")
+    # coverage published after the dates asked about may report on them: answered from it
+    answer = demo.ask("What did the Reserve Bank of Australia decide in January?", as_of="2025-06-11")
+    assert answer.answered and [c.url for c in answer.citations][:1] == [rba]
 
 
 def test_a_latest_answer_is_led_by_the_date_and_outlet_of_what_it_first_cites(demo):

@@ -54,6 +54,7 @@ def test_relative_dates_resolve_against_the_as_of_date(text, since, until, phras
         "You may see more strikes.",  # "may" as a verb
         "Thousands march on the capital.",
         "Police stopped the march on the capital.",  # the noun
+        "Was she discussed on Saturday Night Live?",  # a show's name
         "Officials may meet again.",
         "What did Macron say on March 3, 2025?",  # a calendar day: a boost in retrieval, not a range
         "What did USA Today report?",  # an outlet's name

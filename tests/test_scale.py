@@ -16,6 +16,7 @@ from rag.assistant import Assistant
 from rag.backends import live as live_module
 from rag.backends.keyword import KeywordIndex
 from rag.settings import Settings
+from rag.text import bm25_tokens
 from tests.test_chroma_server import chroma_url, free_port  # noqa: F401 - the fixture
 
 ARTICLE = """---
@@ -68,6 +69,23 @@ def test_delta_scores_equal_a_rebuild_on_the_same_statistics():
         np.testing.assert_allclose(again[3], main[0], rtol=1e-5)  # same text, same statistics: same score
         np.testing.assert_allclose(again[1:3], main[1:3], rtol=1e-5)
     assert len(index) == 3 and index.live.all()  # the original is untouched
+
+
+def test_outlet_rows_and_best_sentences_follow_additions_and_removals():
+    texts = [f"Story {i} on the cash rate. The minister spoke on day {i}." for i in range(6)]
+    metas = [{"source": "ABC"[i % 3], "doc_id": f"d{i}"} for i in range(6)]
+    index = KeywordIndex([f"c{i}" for i in range(6)], texts, metas)
+    assert index.outlet_mask(["A", "C"]).tolist() == [True, False, True, True, False, True]
+    added = [{"source": "D", "doc_id": "n1"}, {"source": "a", "doc_id": "n2"}]
+    grown = index.updated([0, 4], ["n1", "n2"], ["A new story.", "The cash rate again."], added)
+    assert grown.outlet_mask(["A", "D"]).tolist() == [False, False, False, True, False, False, True, False]
+    assert grown.outlet_mask(["a"], ignore_case=True).tolist() == [False] * 3 + [True] + [False] * 3 + [True]
+    assert index.outlet_mask(["A"]).tolist() == [True, False, False, True, False, False]  # untouched
+    for query in ["cash rate", "minister day 3"]:  # each chunk's best sentence: one reduce over its run
+        sentence = grown._sentence_scores(bm25_tokens([query])[0])
+        best = np.zeros(len(grown), dtype=np.float32)
+        np.maximum.at(best, grown.sentence_owner, sentence)
+        np.testing.assert_array_equal(grown._best_per_chunk(sentence), best)
 
 
 def test_ingest_and_delete_update_the_index_in_place(data):

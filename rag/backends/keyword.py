@@ -159,6 +159,8 @@ class KeywordIndex:
         self._delta = _Delta(bm25, chunk_avgdl, chunk_params)
         self._sentence_delta = _Delta(sentence_bm25, sentence_avgdl, sentence_params)
         self._rows_of: dict[str, list[int]] | None = None
+        self._runs: tuple[int, np.ndarray, np.ndarray] | None = None  # (sentences, run starts, their chunks)
+        self._outlet_codes: tuple[np.ndarray, dict[str, int]] | None = None  # each row's outlet as a number
         self._summarise()
 
     def _summarise(self) -> None:
@@ -221,6 +223,10 @@ class KeywordIndex:
                 doc_rows.remove(row)
         self.live[rows_arr] = False
         self.sources[rows_arr] = ""
+        if self._outlet_codes is not None:
+            codes, table = self._outlet_codes[0].copy(), dict(self._outlet_codes[1])
+            codes[rows_arr] = table.setdefault("", len(table))
+            self._outlet_codes = (codes, table)
         self.doc_ids[rows_arr] = ""
         self.ts[rows_arr] = -1
         self._summarise()
@@ -241,6 +247,10 @@ class KeywordIndex:
             [self.doc_ids, np.array([m.get("doc_id") or "" for m in metas], object)]
         )
         self.live = np.concatenate([self.live, np.ones(len(ids), dtype=bool)])
+        if self._outlet_codes is not None:
+            table = dict(self._outlet_codes[1])
+            new = [table.setdefault(m.get("source") or "", len(table)) for m in metas]
+            self._outlet_codes = (np.concatenate([self._outlet_codes[0], np.array(new, np.int32)]), table)
         self._delta.add(bm25_tokens(texts), first)
         sentences, owner = _sentences(texts, first)
         self._sentence_delta.add(bm25_tokens(sentences) if sentences else [], self._n_sentences())
@@ -295,16 +305,45 @@ class KeywordIndex:
             chunk = np.where(self.live, chunk, np.float32(0))
         if self.sentence_owner is None or not self.sentence_owner.size or chunk.max() <= 0:
             return chunk
-        best = np.zeros(len(self.ids), dtype=np.float32)
-        sentence = self._sentence_scores(tokens)
-        hit = np.flatnonzero(sentence)  # scores are positive where a term occurs, zero elsewhere
-        np.maximum.at(best, self.sentence_owner[hit], sentence[hit])
+        best = self._best_per_chunk(self._sentence_scores(tokens))
         if dead:
             best = np.where(self.live, best, np.float32(0))
         if best.max() > 0:
             weight = self.tuning.sentence_weight if sentence_weight is None else sentence_weight
             chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
         return chunk
+
+    def outlet_mask(self, outlets: Sequence[str], ignore_case: bool = False) -> np.ndarray:
+        """Rows from any of `outlets`: compared as numbers, since comparing a million outlet names takes
+        tens of milliseconds a question."""
+        if self._outlet_codes is None:
+            table: dict[str, int] = {}
+            codes = np.fromiter(
+                (table.setdefault(s, len(table)) for s in self.sources), np.int32, len(self.sources)
+            )
+            self._outlet_codes = (codes, table)
+        codes, table = self._outlet_codes
+        fold = str.lower if ignore_case else str
+        wanted = {fold(o) for o in outlets}
+        hits = [code for name, code in table.items() if name and fold(name) in wanted]
+        if len(hits) == 1:
+            return codes == hits[0]
+        return np.isin(codes, hits) if hits else np.zeros(len(codes), dtype=bool)
+
+    def _best_per_chunk(self, sentence: np.ndarray) -> np.ndarray:
+        """Each chunk's best sentence score. Sentences are stored in chunk order (added chunks and their
+        sentences go at the end), so one `reduceat` over each chunk's run of sentences does it."""
+        owner = self.sentence_owner
+        if self._runs is None or self._runs[0] != len(owner):
+            starts = (
+                np.flatnonzero(np.concatenate([[True], owner[1:] != owner[:-1]])) if len(owner) else owner
+            )
+            self._runs = (len(owner), starts, np.asarray(owner[starts]))
+        _, starts, chunks = self._runs
+        best = np.zeros(len(self.ids), dtype=np.float32)
+        if len(starts):
+            best[chunks] = np.maximum.reduceat(sentence, starts)
+        return best
 
     def sentence_terms(self, terms: list[str], chunks: list[int]) -> tuple[np.ndarray, np.ndarray]:
         """For the sentences of `chunks`: the chunk each belongs to, and each term's BM25 score in each

@@ -88,7 +88,8 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
         re.compile(rf"\bsince\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})\b(?!\s+\d)", re.I),
         "since_month",
     ),
-    (re.compile(rf"\b(?:on|last)\s+(?P<weekday>{_WEEKDAY})\b", re.I), "weekday"),
+    # not "on Saturday Night Live": a capitalised word after the day makes it a name
+    (re.compile(rf"\b(?:on|last)\s+(?P<weekday>{_WEEKDAY})\b(?!\s+(?-i:[A-Z]))", re.I), "weekday"),
     (
         re.compile(
             rf"\b(?:in|during|throughout|through|over)\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})"
