@@ -464,7 +464,12 @@ def load_feed(text: str, origin: str) -> Iterator[Article | InputError]:
     import feedparser
 
     # A stream, never a str: feedparser fetches a str that looks like a URL and opens one that names a file.
-    feed = feedparser.parse(io.BytesIO(data))
+    try:
+        feed = feedparser.parse(io.BytesIO(data))
+    except (
+        ValueError
+    ) as exc:  # feedparser's strict parser splits a namespace URI holding a space-like character
+        raise InputError(origin, f"malformed feed XML: {exc}") from None
     if not feed.entries:
         raise InputError(origin, "XML is not an RSS or Atom feed with items")
     outlet = clean_line(_as_text(feed.feed.get("title", "")))

@@ -1590,6 +1590,28 @@ def _fuzz_load_path(ext, data, max_bytes):
     FUZZED["load_path"] += 1
 
 
+@pytest.mark.parametrize(
+    ("name", "text", "expected"),
+    [  # inputs the fuzzers found
+        (
+            "load_feed",
+            '<feed xmlns="http://\x85www.w3.org/\xa02005/Atom"><title></title></feed>',
+            "fuzz.xml: malformed feed XML: too many values to unpack (expected 2)",
+        ),
+        ("load_markdown", "0\ufffe000<br>0\ufffe000<br>", None),  # loads: lxml refused U+FFFE
+    ],
+)
+def test_inputs_the_fuzzers_found_load_or_are_refused_by_name(name, text, expected):
+    raw = LOADER_FUNCTIONS[name].__wrapped__
+    origin = f"fuzz{EXTENSION[name]}"
+    if expected is None:
+        check_outcome(list(raw(text, origin)), origin)
+    else:
+        with pytest.raises(InputError) as refused:
+            list(raw(text, origin))
+        assert str(refused.value) == expected
+
+
 def test_fuzz_load_path_on_written_files():
     FUZZED["load_path"] = 0
     with fast_dateparser():
