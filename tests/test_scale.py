@@ -88,6 +88,17 @@ def test_outlet_rows_and_best_sentences_follow_additions_and_removals():
         np.testing.assert_array_equal(grown._best_per_chunk(sentence), best)
 
 
+def test_vectors_of_saved_and_added_rows_are_gathered_in_the_order_asked():
+    from rag.backends.vectors import RowVectors
+
+    main = np.arange(20, dtype=np.float32).reshape(5, 4)
+    added = [np.full((2, 4), 7.5, dtype=np.float32), np.full((1, 4), 9.5, dtype=np.float32)]
+    vectors = RowVectors(main, added)
+    got = vectors.rows(np.array([6, 0, 4, 7, 5]))
+    np.testing.assert_array_equal(got[:, 0], [7.5, 0.0, 16.0, 9.5, 7.5])
+    assert RowVectors(None, added).rows(np.array([2, 0]))[:, 0].tolist() == [9.5, 7.5]
+
+
 def test_ingest_and_delete_update_the_index_in_place(data):
     assistant = Assistant(Settings(data_dir=data, llm="extractive"))
     before = assistant.live_index().keyword

@@ -105,7 +105,12 @@ class RowVectors:
         if not self.extra:
             return np.asarray(self.main[rows])
         stacked = np.concatenate(self.extra)
-        return np.stack([self.main[r] if r < n_main else stacked[r - n_main] for r in rows.tolist()])
+        out = np.empty((len(rows), stacked.shape[1]), dtype=np.float32)
+        in_main = rows < n_main  # one gather from each part, not one memory-map read a row
+        if in_main.any():
+            out[in_main] = self.main[rows[in_main]]
+        out[~in_main] = stacked[rows[~in_main] - n_main]
+        return out
 
 
 class VectorIndex:
