@@ -235,6 +235,26 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     )  # two outlets named: the others among the sources are not compared
 
 
+def test_a_compared_quote_whose_speaker_is_only_she_comes_with_the_sentence_naming_her():
+    body = (
+        "Markets were calm on Thursday. Spokeswoman Maria Zakharova spoke in Moscow. "
+        '"A European force would mean war with NATO," she said.'
+    )
+    hits = [
+        _hit(1, "Harbour Post", "2025-03-05", "Lavrov called the European force unacceptable."),
+        _hit(2, "Northern Wire", "2025-03-06", body),
+    ]
+    outlets = ["Harbour Post", "Northern Wire"]
+    q = read("How did the Harbour Post and the Northern Wire report the European force?", outlets, AS_OF)
+    sources = select_sources(q, hits, 4)
+    assert "Zakharova" not in sources[1].evidence and "she said" in sources[1].evidence
+    assert comparison(q, sources) == (
+        "- Harbour Post (2025-03-05): Lavrov called the European force unacceptable [1].\n"
+        "- Northern Wire (2025-03-06): Markets were calm on Thursday [2]. Spokeswoman Maria Zakharova spoke in "
+        'Moscow [2]. "A European force would mean war with NATO," she said [2].'
+    )
+
+
 def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
     outlets = ["Harbour Post", "Northern Wire"]
     q = read("How big would the European force be? I keep seeing different numbers", outlets, AS_OF)

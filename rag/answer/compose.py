@@ -279,9 +279,29 @@ def comparison(question: Question, sources: list[Source]) -> str:
             lines.append(f"- {outlet}: nothing in the sources found.")
             continue
         s = own[0]  # its evidence whole: one sentence rarely says how an outlet covered a story
-        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in split_sentences(s.evidence))
+        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in _with_speakers(s))
         lines.append(f"- {outlet} ({_day(s)}): {cited}")
     return "\n".join(lines) if lines else NO_ANSWER
+
+
+# A quote whose speaker is only a pronoun ("…," she said.): the sentence before it names them.
+_PRONOUN_SPEAKER = re.compile(
+    r"\b(?:he|she|they)\s+(?:said|says|added|told|warned|wrote)\b|\b(?:said|says|added)\s+(?:he|she)\b", re.I
+)
+
+
+def _with_speakers(source: Source) -> list[str]:
+    """The source's evidence sentences, each quote whose speaker is only "he" or "she" preceded by the chunk's
+    sentence before it (where the speaker is named), unless that one is shown already."""
+    evidence = split_sentences(source.evidence)
+    body = split_sentences(chunk_body(source.text))
+    out: list[str] = []
+    for sentence in evidence:
+        at = body.index(sentence) if sentence in body else -1
+        if at > 0 and _PRONOUN_SPEAKER.search(sentence) and body[at - 1] not in evidence + out:
+            out.append(body[at - 1])
+        out.append(sentence)
+    return out
 
 
 def conflict(question: Question, sources: list[Source]) -> str:
