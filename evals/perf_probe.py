@@ -3,8 +3,9 @@
 JOB is a JSON file: {"settings": {...}, "queries": [...], "add": [[files...], ...], "recall": bool,
 "build_only": bool}. It prints one JSON object: cold start to the first answer (the extractive backend, so
 no LLM load), retrieval p50/p95, the cost of each addition and the next question's latency after it, peak
-RSS (and the RSS after the queries, anonymous and file-mapped), and, with "recall", the recall@10 of Chroma's HNSW index against exact search. A process of its own
-makes the cold start and the RSS honest: nothing is loaded or paged in beforehand.
+RSS (and the RSS after the queries, anonymous and file-mapped), and, with "recall", the recall@10 of
+Chroma's HNSW index against exact search. A process of its own makes the cold start and the RSS honest:
+nothing is loaded or paged in beforehand.
 """
 
 from __future__ import annotations

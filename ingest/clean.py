@@ -5,9 +5,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
-_CONTROL = re.compile(
-    r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]"
-)  # and the two non-characters XML refuses
+# Control characters, and the two non-characters XML refuses.
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")  # lone halves (JSON "\\ud800"): no UTF-8 encodes them
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _BLANKS = re.compile(r"\n{3,}")

@@ -466,9 +466,8 @@ def load_feed(text: str, origin: str) -> Iterator[Article | InputError]:
     # A stream, never a str: feedparser fetches a str that looks like a URL and opens one that names a file.
     try:
         feed = feedparser.parse(io.BytesIO(data))
-    except (
-        ValueError
-    ) as exc:  # feedparser's strict parser splits a namespace URI holding a space-like character
+    # feedparser's strict parser fails on a namespace URI holding a space-like character (U+0085, U+00A0)
+    except ValueError as exc:
         raise InputError(origin, f"malformed feed XML: {exc}") from None
     if not feed.entries:
         raise InputError(origin, "XML is not an RSS or Atom feed with items")

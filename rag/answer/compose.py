@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.citations import Source, place_markers, strip_markers
-from rag.answer.figures import asked_figure, holds
+from rag.answer.figures import Asked, asked_figure, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources, shared_terms
@@ -225,11 +225,9 @@ def _day(source: Source) -> str:
     return source.published_at[:10] or "undated"
 
 
-def _best_sentence(question: str, source: Source) -> str:
+def _best_sentence(source: Source, q_terms: set[str], asked: Asked | None) -> str:
     """The source's evidence sentence holding most of the question's terms (the first among equals; a demonym
     counts for its country); for a question asking for a figure, one holding a figure of that kind first."""
-    q_terms = set(terms(question))
-    asked = asked_figure(question)
     sentences = split_sentences(source.evidence) or [source.title]
     return max(
         sentences,
@@ -244,7 +242,7 @@ def _bearing(question: str, sources: list[Source]) -> list[tuple[Source, str]]:
     q_terms = set(terms(question))
     asked = asked_figure(question)
     found = [
-        (s, _best_sentence(question, s), shared_terms(q_terms, set(terms(s.evidence)), loose=True))
+        (s, _best_sentence(s, q_terms, asked), shared_terms(q_terms, set(terms(s.evidence)), loose=True))
         for s in sources
     ]
     top = max((n for _, _, n in found), default=0)

@@ -91,6 +91,7 @@ def select_sources(
         picked.append((hit, sentences))
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
+    words = tuning.written_evidence_words if written else None
     sources: list[Source] = []
     offset = 0
     for at, (hit, sentences) in enumerate(picked):
@@ -98,7 +99,6 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        words = tuning.written_evidence_words if written else None
         keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words, loose=written)
         meta = hit.node.metadata
         sources.append(

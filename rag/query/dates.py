@@ -2,8 +2,8 @@
 resolved against the date the question is asked (`as_of`) into the range of publication dates to search.
 
 Only phrases that clearly name a time do: a month counts when a preposition introduces it ("in may",
-"since March") or it names an event ("its April meeting"), never alone ("may", "march" are verbs too); "recently" and "latest" order results by
-date instead of filtering them (see rag.query.read).
+"since March") or it names an event ("its April meeting"), never alone ("may", "march" are verbs too);
+"recently" and "latest" order results by date instead of filtering them (see rag.query.read).
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     """The kind of answer the question expects (see KINDS)."""
     request = bool(_REQUEST.match(text))
     body = _REQUEST.sub("", text) if request else text
-    if _WHY_DIFFER.match(body) or _DISAGREE.search(_remark(body)):
+    if _WHY_DIFFER.match(body) or _disagreeing_aside(body):
         return "conflict"
     if not request:
         if choice_options(body):
@@ -159,13 +159,14 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     return "open"
 
 
-def _remark(text: str) -> str:
-    """What follows the first question mark: a reader's aside ("…? i keep seeing different numbers")."""
-    return text.partition("?")[2]
+def _disagreeing_aside(text: str) -> bool:
+    """Whether what follows the first question mark is a reader's aside that the sources disagree ("…? i keep
+    seeing different numbers")."""
+    return bool(_DISAGREE.search(text.partition("?")[2]))
 
 
 def _topic(text: str, date_range: DateRange | None) -> str:
-    if _DISAGREE.search(_remark(text)):
+    if _disagreeing_aside(text):
         text = text[: text.index("?") + 1]  # the aside says how to answer, not what about
     if date_range is None:
         return text
