@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -31,6 +32,8 @@ from rag.query.read import Question
 from rag.query.read import read as read_question
 from rag.retrieval import Filters, hybrid_search
 from rag.settings import Settings
+from rag.text import terms
+from rag.tuning import Tuning
 
 History = list[dict[str, str]]
 log = logging.getLogger(__name__)
@@ -270,7 +273,8 @@ class Assistant:
         limit = sources or self.settings.context_sources
         if read.kind in compose.BUILT:
             limit = max(limit, tuning.built_sources)
-        hits, chosen, reason, flt = self._search(read, flt, max(self.settings.top_k, 2 * limit), limit)
+        k = max(self.settings.top_k, 2 * limit, tuning.latest_pool if read.kind == "latest" else 0)
+        hits, chosen, reason, flt = self._search(read, flt, k, limit)
         t_retrieved = time.perf_counter()
         timings = {"rewrite_s": t_rewrite - t0, "retrieve_s": t_retrieved - t_rewrite}
         answer = Answer(
@@ -314,7 +318,7 @@ class Assistant:
         """Hits, the sources chosen from them, and why they cannot answer (None when they can)."""
         tuning = self.settings.tuning
         hits = self.retrieve(read, k=k, filters=flt)
-        chosen = select_sources(read, _arranged(read, hits), limit, tuning, self.embedder.embed)
+        chosen = select_sources(read, _arranged(read, hits, tuning), limit, tuning, self.embedder.embed)
         if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]
@@ -448,7 +452,7 @@ class Assistant:
         return final
 
 
-def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
+def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list[NodeWithScore]:
     """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first,
     a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
     instead of one day's."""
@@ -461,7 +465,27 @@ def _arranged(read: Question, hits: list[NodeWithScore]) -> list[NodeWithScore]:
         return _leading(_first_per(hits, lambda m: str(m.get("source", ""))), hits)
     if read.kind == "timeline":
         return _leading(_first_per(hits, lambda m: str(m.get("published_at", ""))[:10]), hits)
+    if read.kind == "latest":
+        return _leading(_newest_relevant(read, hits, tuning), hits)
     return hits
+
+
+def _newest_relevant(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list[NodeWithScore]:
+    """The hits that bear on a latest-news question, newest first: those scoring at least `latest_score` of the
+    best hit's score and holding `latest_terms` of the question's terms. Rank decides relevance, not recency;
+    among the relevant, the newest is the latest development."""
+    top = max((h.score or 0.0 for h in hits), default=0.0)
+    wanted = set(terms(read.topic))
+    need = math.ceil(tuning.latest_terms * len(wanted))
+    now = read.as_of.isoformat() if read.as_of else "9999"  # news after the as-of date is not out yet
+    relevant = [
+        h
+        for h in hits
+        if (h.score or 0.0) >= tuning.latest_score * top
+        and str(h.node.metadata.get("published_at", ""))[:10] <= now
+        and len(wanted & set(terms(h.node.get_content()))) >= need
+    ]
+    return sorted(relevant, key=lambda h: str(h.node.metadata.get("published_at", "")), reverse=True)
 
 
 def _first_per(hits: list[NodeWithScore], key: Callable[[dict], str]) -> list[NodeWithScore]:

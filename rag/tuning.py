@@ -81,6 +81,15 @@ class Tuning(BaseModel):
         35,
         description="Words of each source's evidence such a question's prompt shows (whole sentences first).",
     )
+    latest_pool: int = Field(
+        40, description="Chunks retrieved for a latest-news question, to find the newest."
+    )
+    latest_score: float = Field(
+        0.6, description="Share of the best hit's score a hit needs to count as the latest development."
+    )
+    latest_terms: float = Field(
+        0.6, description="Share of a latest-news question's terms a hit must hold to count as its latest."
+    )
     name_tokens: int = Field(24, description="Most tokens of a name answer.")
     max_name_options: int = Field(8, description="Most alternative names the LLM chooses among.")
 

@@ -129,11 +129,12 @@ def test_a_question_is_read_once_with_its_outlets_every_time_named():
     assert q.as_of == AS_OF and q.range is None and q.plan.outlets == ["Harbour Post", "Eastbridge Observer"]
 
 
-def _hit(n: int, outlet: str, published: str, body: str) -> NodeWithScore:
-    text = f"Headline {n}\n{outlet} | {published}\n\n{body}"
+def _hit(n: int, outlet: str, published: str, body: str, title: str = "") -> NodeWithScore:
+    title = title or f"Headline {n}"
+    text = f"{title}\n{outlet} | {published}\n\n{body}"
     meta = {
         "doc_id": f"d{n}",
-        "title": f"Headline {n}",
+        "title": title,
         "source": outlet,
         "published_at": published,
         "url": f"https://{outlet.lower().replace(' ', '-')}.example/{n}",
@@ -211,9 +212,19 @@ def test_sentences_addressed_to_an_ai_are_told_apart_from_news(sentence, instruc
 
 def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     hits = [
-        _hit(1, "Harbour Post", "2025-03-05", "Moscow rejected the European force."),
         _hit(
-            2, "Eastbridge Observer", "2025-03-02", "Starmer announced a plan for a European force in London."
+            1,
+            "Harbour Post",
+            "2025-03-05",
+            "Moscow rejected the European force.",
+            "Moscow says no to the force",
+        ),
+        _hit(
+            2,
+            "Eastbridge Observer",
+            "2025-03-02",
+            "Starmer announced a plan for a European force in London.",
+            "Starmer unveils coalition of the willing",
         ),
         _hit(3, "Sky Sports", "2025-03-01", "United beat City in the derby with a late plan B."),
     ]
@@ -221,9 +232,11 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     sources = select_sources(q, hits, 4)
     assert len(sources) == 3
     assert timeline(q, sources) == (
-        "- 2025-03-02 (Eastbridge Observer): Starmer announced a plan for a European force in London [2].\n"
+        "- 2025-03-02 (Eastbridge Observer) “Starmer unveils coalition of the willing”: Starmer announced a plan "
+        "for a European force in London [2].\n"
         "- 2025-03-05 (Harbour Post): Moscow rejected the European force [1]."
-    )  # the derby holds one of the question's terms ("plan"), the best line three: not a line
+    )  # the derby holds one of the question's terms ("plan"), the best line three: not a line. A headline
+    # says what happened, unless the sentence already holds most of its words.
     q = read(
         "How did the Harbour Post and the Northern Wire cover the force?",
         ["Harbour Post", "Northern Wire", "Eastbridge Observer"],
@@ -249,8 +262,8 @@ def test_a_compared_quote_whose_speaker_is_only_she_comes_with_the_sentence_nami
     sources = select_sources(q, hits, 4)
     assert "Zakharova" not in sources[1].evidence and "she said" in sources[1].evidence
     assert comparison(q, sources) == (
-        "- Harbour Post (2025-03-05): Lavrov called the European force unacceptable [1].\n"
-        "- Northern Wire (2025-03-06): Markets were calm on Thursday [2]. Spokeswoman Maria Zakharova spoke in "
+        "- Harbour Post (2025-03-05) “Headline 1”: Lavrov called the European force unacceptable [1].\n"
+        "- Northern Wire (2025-03-06) “Headline 2”: Markets were calm on Thursday [2]. Spokeswoman Maria Zakharova spoke in "
         'Moscow [2]. "A European force would mean war with NATO," she said [2].'
     )
 
@@ -331,3 +344,95 @@ def test_a_people_is_its_country():
     assert terms("Norwegian coast") == terms("Norway coast") == ["norway", "coast"]
     assert terms("Ukrainians and Russian officials") == ["ukrain", "russia", "offici"]
     assert terms("Polish the American car") == ["polish", "american", "car"]  # ambiguous: left alone
+
+
+@pytest.mark.parametrize(
+    "text, speaker",
+    [
+        ("what did putin say about the reassurance force?", "putin"),
+        ("What did China's foreign ministry say about the London summit?", "China's foreign ministry"),
+        ("What has the European Commission said about X?", "European Commission"),
+        ("And what did Trump say when they met?", "Trump"),
+        ("What did they say about it?", ""),  # a pronoun names no one
+        (
+            "What did the Harbour Post say about the summit?",
+            "",
+        ),  # an outlet's coverage, not a speaker's words
+        ("What is Russia's position on European peacekeepers?", ""),  # a view may be described, not quoted
+        ("Who said the force was premature?", ""),
+    ],
+)
+def test_whose_words_a_question_asks_for(text, speaker):
+    assert read(text, ["Harbour Post"], AS_OF).speaker == speaker
+
+
+@pytest.mark.parametrize(
+    "sentence, speaks_",
+    [
+        ("Russian Foreign Minister Sergei Lavrov said on Tuesday that the plan was unacceptable.", True),
+        ("Lavrov, speaking in Riyadh after talks with a US delegation, warned against it.", False),
+        ("“We will not accept it,” said Lavrov.", True),
+        ("Cue had two messages: Apple believes in protecting its users' privacy.", True),
+        ("Lavrov: “No European troops.”", True),
+        ("In his letter to Lavrov, the minister writes that the talks are over.", False),
+        ("He said Russian President Vladimir Putin would have to come to the table.", False),
+        ("Putin met Trump in Alaska.", False),
+    ],
+)
+def test_a_sentence_gives_a_speakers_words(sentence, speaks_):
+    from rag.answer.attribution import speaks
+
+    speaker = "Putin" if "Putin" in sentence else "Cue" if "Cue" in sentence else "Lavrov"
+    assert speaks(speaker, sentence) is speaks_
+
+
+def test_a_question_asking_for_words_no_source_gives_is_refused():
+    from rag.answer.answerable import unanswerable_reason
+    from rag.answer.citations import Source
+
+    def source(n, text):
+        return Source(
+            n=n,
+            chunk_id=f"c{n}",
+            doc_id=f"d{n}",
+            title="T",
+            source="O",
+            published_at="2025-03-06",
+            url="",
+            evidence=text,
+            text=text,
+            score=1.0,
+        )
+
+    about_putin = source(
+        1,
+        "He said Russian President Vladimir Putin would sooner or later have to come to the "
+        "table over the reassurance force.",
+    )
+    question = read("what did putin say about the reassurance force?", [], AS_OF)
+    assert unanswerable_reason(question, [about_putin]) == (
+        "The sources found never give the words of Putin on this."
+    )
+    quoting = source(2, "Putin told reporters the reassurance force was a provocation.")
+    assert unanswerable_reason(question, [about_putin, quoting]) is None
+
+
+def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
+    from rag.assistant import _newest_relevant
+    from rag.tuning import DEFAULT
+
+    def hit(n, published, body, score):
+        h = _hit(n, "Harbour Post", published, body)
+        h.score = score
+        return h
+
+    hits = [
+        hit(1, "2025-03-01", "Aerlume pilots began a strike over pay.", 1.0),
+        hit(2, "2025-03-09", "Aerlume and the pilots' union agreed to mediation, ending the strike.", 0.8),
+        hit(3, "2025-03-12", "Pilots at another airline voted on a strike.", 0.9),  # not about Aerlume
+        hit(4, "2025-03-20", "Aerlume strike: a fan's view of cancelled flights.", 0.3),  # scores too low
+        hit(5, "2025-07-01", "Aerlume pilots strike again.", 0.9),  # after the as-of date: not out yet
+    ]
+    q = read("any update on the aerlume strike?", ["Harbour Post"], AS_OF)
+    assert (q.kind, q.topic) == ("latest", "the aerlume strike?")
+    assert [h.node.node_id for h in _newest_relevant(q, hits, DEFAULT)] == ["c2", "c1"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.attribution import as_written, quoted
 from rag.answer.citations import Source
 from rag.answer.figures import missing_figure
 from rag.query.read import Question, as_question
@@ -100,6 +101,8 @@ def unanswerable_reason(
     missing = [name for name in names if not set(terms(name)) <= in_sources]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
+    if read.speaker and not quoted(read.speaker, texts):
+        return f"The sources found never give the words of {as_written(read.speaker, texts)} on this."
     if coverage(question, found) < tuning.coverage:
         return "The sources found cover too little of the question."
     return missing_figure(question, [s.text for s in sources])

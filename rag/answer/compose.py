@@ -257,9 +257,20 @@ def timeline(question: Question, sources: list[Source]) -> str:
     """Dated bullets, oldest first, one per source that bears on the question: each its best sentence, cited."""
     ordered = sorted(_bearing(question.text, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {_day(s)} ({s.source}): {place_markers(sentence.strip(), f'[{s.n}]')}" for s, sentence in ordered
+        f"- {_day(s)} ({s.source}){_headline(s, sentence)}: {place_markers(sentence.strip(), f'[{s.n}]')}"
+        for s, sentence in ordered
     ]
     return "\n".join(lines) if lines else NO_ANSWER
+
+
+def _headline(source: Source, *shown: str) -> str:
+    """ " “Headline”" for a built line: a headline says what the development was, which the sentence quoted
+    from the article often assumes; "" when the lines shown already hold most of its words."""
+    title = source.title.strip()
+    title_terms = set(terms(title))
+    if not title_terms or 2 * len(title_terms - set(terms(" ".join(shown)))) < len(title_terms):
+        return ""
+    return f" “{title}”"
 
 
 def comparison(question: Question, sources: list[Source]) -> str:
@@ -277,8 +288,9 @@ def comparison(question: Question, sources: list[Source]) -> str:
             lines.append(f"- {outlet}: nothing in the sources found.")
             continue
         s = own[0]  # its evidence whole: one sentence rarely says how an outlet covered a story
-        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in _with_speakers(s))
-        lines.append(f"- {outlet} ({_day(s)}): {cited}")
+        shown = _with_speakers(s)
+        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in shown)
+        lines.append(f"- {outlet} ({_day(s)}){_headline(s, *shown)}: {cited}")
     return "\n".join(lines) if lines else NO_ANSWER
 
 

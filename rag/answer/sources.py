@@ -14,6 +14,7 @@ from collections.abc import Callable
 import numpy as np
 from llama_index.core.schema import NodeWithScore
 
+from rag.answer.attribution import speaks
 from rag.answer.citations import Source
 from rag.query.read import Question, as_question
 from rag.text import chunk_body, split_sentences, terms
@@ -99,7 +100,15 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        keep = _best(sentences, q_terms, sims, tuning.sentences_per_source, words, loose=written)
+        keep = _best(
+            sentences,
+            q_terms,
+            sims,
+            tuning.sentences_per_source,
+            words,
+            loose=written,
+            speaker=question.speaker,
+        )
         meta = hit.node.metadata
         sources.append(
             Source(
@@ -163,12 +172,17 @@ def _best(
     n: int,
     words: int | None = None,
     loose: bool = False,
+    speaker: str = "",
 ) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
     that fit in that many words together (the best one always). `loose` matching is for the written kinds
-    only: the verdict and name prompts keep the evidence their calibration was measured on."""
-    hits = [shared_terms(q_terms, set(terms(s)), loose) for s in sentences]
+    only: the verdict and name prompts keep the evidence their calibration was measured on. With a `speaker`
+    (whose words the question asks for), a sentence giving their words counts as one more shared term."""
+    hits = [
+        shared_terms(q_terms, set(terms(s)), loose) + (bool(speaker) and speaks(speaker, s))
+        for s in sentences
+    ]
     score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
     ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
     if words is not None:

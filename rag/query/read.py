@@ -65,6 +65,15 @@ _LATEST = re.compile(
     r"where\s+(?:do|does|did)\b[^?]*\bstand(?!\s+on\b)|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far)",
     re.I,
 )
+# Whose words an attribution question asks for: "what did Putin say about…", "what has Apple told…".
+_SPEAKER = re.compile(
+    r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?P<who>[^?,]{2,60}?)\s+"
+    r"(?:say|said|tell|told|write|post|tweet|testify|argue|claim)\b",
+    re.I,
+)
+_NOT_A_SPEAKER = re.compile(
+    r"^(?:he|she|they|it|we|you|i|them|people|everyone|anyone|the\s+(?:sources?|articles?|reports?))$", re.I
+)
 _COVERAGE = re.compile(
     r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote|"
     r"vs|versus|each|focus\w*)\b",
@@ -107,11 +116,12 @@ class Question:
     as_of: date | None = None
     plan: QueryPlan = field(default_factory=lambda: QueryPlan(question=""))
     unknown_publications: tuple[str, ...] = ()  # publications it cites that the corpus lacks
+    speaker: str = ""  # whose words an attribution question asks for ("Putin")
 
     @property
     def topic(self) -> str:
         """The question without its relative date phrase: what the sources must be about."""
-        return _topic(self.text, self.range)
+        return _topic(self.text, self.range, self.kind)
 
     @property
     def named_outlets(self) -> list[str]:
@@ -159,15 +169,36 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     return "open"
 
 
+def speaker_of(text: str) -> str:
+    """Whose words the question asks for ("what did Putin say about…" -> "Putin"), or "" (a pronoun is no
+    speaker; the caller blanks the outlets out, as a question about an outlet asks about its coverage)."""
+    m = _SPEAKER.search(text)
+    if not m:
+        return ""
+    who = re.sub(r"^(?:the|a|an)(?:\s+|$)", "", " ".join(m.group("who").split()), flags=re.I)
+    return "" if not who or _NOT_A_SPEAKER.match(who) else who
+
+
 def _disagreeing_aside(text: str) -> bool:
     """Whether what follows the first question mark is a reader's aside that the sources disagree ("…? i keep
     seeing different numbers")."""
     return bool(_DISAGREE.search(text.partition("?")[2]))
 
 
-def _topic(text: str, date_range: DateRange | None) -> str:
+# How a reader asks for news ("what's the latest on", "any update on"): words no article about the story holds.
+_NEWS_ON = re.compile(
+    r"\b(?:(?:what(?:'s|\s+is|\s+are)\s+)?the\s+(?:latest|newest|most\s+recent)(?:\s+(?:news|updates?|developments?))?"
+    r"(?:\s+(?:on|with|about|in|for|from)\b)?|(?:latest|newest)(?:\s+(?:news|updates?))?\s+(?:on|with|about)\b|"
+    r"any\s+(?:new\s+)?(?:updates?|news|developments?)(?:\s+(?:on|with|about|in|from)\b)?|what'?s\s+new\s+(?:on|with|in)\b)",
+    re.I,
+)
+
+
+def _topic(text: str, date_range: DateRange | None, kind: str = "") -> str:
     if _disagreeing_aside(text):
         text = text[: text.index("?") + 1]  # the aside says how to answer, not what about
+    if kind == "latest":
+        text = re.sub(r"\s{2,}", " ", _NEWS_ON.sub(" ", text)).strip() or text
     if date_range is None:
         return text
     return re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip()
@@ -191,7 +222,7 @@ def read(
     kind = kind_of(text, len(named))
     spans = [(m.start(), m.end()) for _, o in mentions for m in re.finditer(re.escape(o), text, re.I)]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
-    topic = _topic(text, date_range)
+    topic = _topic(text, date_range, kind)
     return Question(
         text=text,
         kind=kind,
@@ -201,6 +232,7 @@ def read(
         as_of=as_of,
         plan=plan(topic, outlets, default_year=default_year),
         unknown_publications=tuple(unknown_publications(text, outlets)),
+        speaker=speaker_of(_blank(text, spans)) if kind == "position" else "",
     )
 
 
