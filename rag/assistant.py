@@ -309,7 +309,10 @@ class Assistant:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
                 if read.kind == "latest":
                     answer.text = compose.dated(answer.text, chosen)
-                answer.answered = True
+                answer.answered = bool(answer.text.strip())
+                if not answer.answered:
+                    answer.text = NO_ANSWER
+                    answer.note = "The model's answer held no claim the sources support."
         timings.setdefault("first_token_s", time.perf_counter() - t0)
         timings["total_s"] = time.perf_counter() - t0
         yield answer
@@ -465,8 +468,8 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
         return _leading(_first_per(hits, lambda m: str(m.get("source", ""))), hits)
     if read.kind == "timeline":
         return _leading(_first_per(hits, lambda m: str(m.get("published_at", ""))[:10]), hits)
-    if read.kind == "latest":
-        return _leading(_newest_relevant(read, hits, tuning), hits)
+    if read.kind == "latest":  # only what bears on it: older or unrelated stories would pad the prompt
+        return _newest_relevant(read, hits, tuning) or hits
     return hits
 
 

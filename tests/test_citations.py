@@ -5,6 +5,7 @@ import pytest
 from rag.answer.answerable import named_entities, unanswerable_reason
 from rag.answer.citations import Source, check
 from rag.answer.compose import dated, named_answer, verdict_answer
+from rag.answer.result import NO_ANSWER
 from rag.answer.sources import select_sources, sources_needed
 from rag.assistant import Assistant
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
@@ -79,6 +80,16 @@ def test_uncited_sentence_gets_the_clearly_supporting_source_and_markers_after_s
     assert [(c.n, c.verified) for c in cites] == [(1, True), (2, True)]
 
 
+def test_an_uncited_sentence_no_source_supports_is_dropped():
+    answer = (
+        "Lavrov called NATO troops unacceptable [1]. The All Blacks lost the final 28-26 to the Springboks."
+    )
+    text, cites = check(answer, SOURCES, "q")
+    assert text == "Lavrov called NATO troops unacceptable [1]."
+    assert [(c.n, c.verified) for c in cites] == [(1, True)]
+    assert check("The All Blacks lost the final 28-26 to the Springboks.", SOURCES, "q") == ("", [])
+
+
 def test_a_quote_without_a_full_stop_ends_at_its_marker():
     # Quoted headlines and tweets often lack a full stop: each quote is still checked on its own.
     answer = (
@@ -124,6 +135,16 @@ def test_ask_with_scripted_llm_cites_the_right_demo_article(demo):
         == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
     )
     assert answer.citations[0].quote.startswith("Russia's foreign ministry has rejected any deployment")
+
+
+def test_an_answer_with_no_claim_the_sources_support_is_no_answer(demo):
+    llm = ScriptedLLM("The All Blacks beat the Springboks 28-26 in a thrilling final at the Stade de France.")
+    answer = Assistant(demo.settings, llm=llm).ask(
+        "What is Russia's position on European peacekeepers in Ukraine?"
+    )
+    assert len(llm.prompts) == 1
+    assert (answer.answered, answer.text, answer.citations) == (False, NO_ANSWER, [])
+    assert answer.note == "The model's answer held no claim the sources support."
 
 
 def test_refusal_from_the_llm_gives_no_citations(demo):

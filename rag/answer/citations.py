@@ -220,6 +220,8 @@ def _check_line(
                 chosen = [(best, True)]
             else:
                 chosen = [(n, False) for n in valid]
+            if not chosen:
+                continue  # a claim that cites nothing and that no source supports is the model's, not news
         for n, ok in chosen:
             cited.setdefault(n, []).append((claim, ok, scores[n]))
         marks = "".join(f"[{n}]" for n, _ in chosen)

@@ -92,7 +92,13 @@ def select_sources(
         picked.append((hit, sentences))
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
-    words = tuning.written_evidence_words if written else None
+    words = (
+        tuning.written_evidence_words
+        if written
+        else tuning.name_evidence_words or None
+        if question.kind == "name"
+        else None
+    )
     sources: list[Source] = []
     offset = 0
     for at, (hit, sentences) in enumerate(picked):
