@@ -390,17 +390,17 @@ def test_a_question_asking_for_words_no_source_gives_is_refused():
     from rag.answer.answerable import unanswerable_reason
     from rag.answer.citations import Source
 
-    def source(n, text):
+    def source(n, body, published="2025-03-06"):
         return Source(
             n=n,
             chunk_id=f"c{n}",
             doc_id=f"d{n}",
             title="T",
             source="O",
-            published_at="2025-03-06",
+            published_at=published,
             url="",
-            evidence=text,
-            text=text,
+            evidence=body,
+            text=f"T\nO | {published}\n\n{body}",
             score=1.0,
         )
 
@@ -410,11 +410,15 @@ def test_a_question_asking_for_words_no_source_gives_is_refused():
         "table over the reassurance force.",
     )
     question = read("what did putin say about the reassurance force?", [], AS_OF)
-    assert unanswerable_reason(question, [about_putin]) == (
-        "The sources found never give the words of Putin on this."
-    )
+    refused = "The sources found never give the words of Putin on this."
+    assert unanswerable_reason(question, [about_putin]) == refused
     quoting = source(2, "Putin told reporters the reassurance force was a provocation.")
     assert unanswerable_reason(question, [about_putin, quoting]) is None
+    # Words said on a day the question names can only be in coverage from that day or later.
+    on_the_day = read("what did putin say about the reassurance force on 27 march?", [], AS_OF)
+    assert unanswerable_reason(on_the_day, [about_putin, quoting]) == refused
+    later = source(3, "Putin told reporters the reassurance force was a provocation.", "2025-03-28")
+    assert unanswerable_reason(on_the_day, [about_putin, later]) is None
 
 
 def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
@@ -436,3 +440,21 @@ def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
     q = read("any update on the aerlume strike?", ["Harbour Post"], AS_OF)
     assert (q.kind, q.topic) == ("latest", "the aerlume strike?")
     assert [h.node.node_id for h in _newest_relevant(q, hits, DEFAULT)] == ["c2", "c1"]
+
+
+def test_an_article_is_represented_by_its_chunk_with_the_figure_asked_for():
+    from rag.answer.figures import asked_figure
+    from rag.assistant import _figure_first
+
+    def chunk(n, doc, body):
+        h = _hit(n, "TechCrunch", "2023-12-05", body)
+        h.node.metadata["doc_id"] = doc
+        return h
+
+    hits = [
+        chunk(1, "beeper", "Beeper Mini brings blue bubbles to Android."),
+        chunk(2, "other", "Texts.com was bought by Automattic."),
+        chunk(3, "beeper", "Beeper Mini costs $1.99 per month after a free trial."),
+    ]
+    asked = asked_figure("how much does beeper mini cost?")
+    assert [h.node.node_id for h in _figure_first(hits, asked)] == ["c3", "c1", "c2"]

@@ -72,6 +72,24 @@ def lowercase_names(question: str, texts: list[str], corpus: list[str] = ()) -> 
     return found
 
 
+_DATELINE = re.compile(r"^[^\n]*\n[^\n]*\|\s*(\d{4}-\d{2}-\d{2})")
+
+
+def _published(chunk_text: str) -> str:
+    """The publication day in a chunk's header ("Title\nOutlet | 2025-03-06"), or "9999" when undated."""
+    m = _DATELINE.match(chunk_text)
+    return m.group(1) if m else "9999"
+
+
+def _first_day(read: Question) -> str:
+    """The earliest day the question names ("on 27 March", "on Tuesday"), or "": words said that day can only
+    be in coverage published then or later."""
+    days = [d.date().isoformat() for d in read.plan.dates]
+    if read.range is not None:
+        days.append(read.range.since.isoformat())
+    return min(days, default="")
+
+
 def unanswerable_reason(
     question: Question | str,
     sources: list[Source],
@@ -101,7 +119,7 @@ def unanswerable_reason(
     missing = [name for name in names if not set(terms(name)) <= in_sources]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
-    if read.speaker and not quoted(read.speaker, texts):
+    if read.speaker and not quoted(read.speaker, [t for t in texts if _published(t) >= _first_day(read)]):
         return f"The sources found never give the words of {as_written(read.speaker, texts)} on this."
     if coverage(question, found) < tuning.coverage:
         return "The sources found cover too little of the question."
