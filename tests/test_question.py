@@ -115,6 +115,17 @@ def test_outlets_typed_in_lower_case():
         read("who made a fortune from it?", outlets, AS_OF).named_outlets == []
     )  # a short word stays a word
     assert read("Who made a fortune from it?", outlets, AS_OF).named_outlets == []
+    # a short name beside another outlet name is an outlet too
+    q = read("how did techcrunch and fortune report altman's firing?", outlets, AS_OF)
+    assert (q.kind, q.named_outlets) == ("comparison", ["TechCrunch", "Fortune"])
+    outlets = ["The Verge", "Fortune", "Cnbc | World Business News Leader"]
+    q = read("how did the verge and fortune describe the opening statements?", outlets, AS_OF)
+    assert (q.kind, q.named_outlets) == ("comparison", ["The Verge", "Fortune"])
+    assert read("cnbc and fortune on the settlement?", outlets, AS_OF).named_outlets == [
+        outlets[2],
+        "Fortune",
+    ]
+    assert read("is apple on the verge of a deal worth a fortune?", outlets, AS_OF).named_outlets == []
 
 
 def test_a_question_is_read_once_with_its_outlets_every_time_named():

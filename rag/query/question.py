@@ -79,10 +79,20 @@ def _patterns(outlets: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
     ]
 
 
+_COORDINATED = re.compile(r"(?:['’]s)?\s*(?:,|and|or|vs\.?|versus|&)\s*(?:the\s+)?$")
+
+
+def _between(text: str, a: tuple[int, int], b: tuple[int, int]) -> str:
+    """The text between two spans, whichever comes first."""
+    (_, first_end), (second_start, _) = sorted([a, b])
+    return text[first_end:second_start]
+
+
 def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, str]]:
     """(position, outlet) for each corpus outlet the question names, in order of appearance; with `every`,
     each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
     found = []
+    unsure = []  # short names in a lower-case question: outlets only beside another ("the verge and fortune")
     typed_lower = question == question.lower()
     for outlet, pattern in _patterns(tuple(outlets)):
         for match in pattern.finditer(question):
@@ -93,6 +103,16 @@ def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> l
                 found.append((match.start(), match.end(), outlet))
                 if not every:
                     break
+            elif typed_lower:
+                unsure.append((match.start(), match.end(), outlet))
+    others = found + unsure
+    found += [
+        (start, end, outlet)
+        for start, end, outlet in unsure
+        if any(
+            _COORDINATED.match(_between(question, (start, end), (s, e))) for s, e, o in others if o != outlet
+        )
+    ]
     # A longer match containing a shorter one ("BBC News - Technology" vs "BBC News") wins.
     found.sort(key=lambda m: (m[0], -m[1]))
     kept: list[tuple[int, int, str]] = []
