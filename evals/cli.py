@@ -218,6 +218,10 @@ def news(
     split: Annotated[
         str | None, typer.Option(help="Only the `tune` or the `test` half of each kind (default: both).")
     ] = None,
+    questions: Annotated[
+        Path | None,
+        typer.Option(help="A JSONL file of cases in evals/data/news.jsonl's format (default: that file)."),
+    ] = None,
     llm: Llm = None,
     data_dir: IndexDir = None,
     out: Out = None,
@@ -226,7 +230,10 @@ def news(
     tune: Tune = None,
 ) -> None:
     """Natural questions over MultiHop-RAG and examples/news: correct, refusals, citations per kind."""
-    _case_suite(ctx, "news", llm, data_dir, out, fail_under, quiet, tune, limit=limit, split=split)
+    from evals.news import QUESTIONS
+
+    options = {"limit": limit, "split": split, "questions": questions or QUESTIONS}
+    _case_suite(ctx, "news", llm, data_dir, out, fail_under, quiet, tune, **options)
 
 
 @app.command()

@@ -23,6 +23,8 @@ PER_QUERY = "per_query.jsonl"
 def read_jsonl(path: Path, fields: tuple[str, ...], what: str) -> list[dict]:
     """The rows of a JSONL file, each holding `fields`; a row that is not says where ("FILE:LINE: not <what>
     (needs …)")."""
+    if not Path(path).is_file():
+        raise ConfigError(f"{path} not found: expected a JSONL file, each line {what}")
     rows = []
     for i, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():

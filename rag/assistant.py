@@ -404,7 +404,9 @@ class Assistant:
         if compose.is_no_answer(raw):
             return NO_ANSWER
         if name:  # the name it gave (or one the evidence bears out), then the sentences that back it
-            raw = compose.named_answer(self._corroborated(compose.lead(raw), read, sources), read, sources)
+            raw = compose.named_answer(
+                self._corroborated(compose.lead(raw, read.text), read, sources), read, sources
+            )
             yield "\n\n" + raw
         return raw
 

@@ -71,7 +71,7 @@ class Tuning(BaseModel):
     yes_no_sources: int = Field(
         2, description="Sources a yes/no question is answered from (plus named outlets)."
     )
-    name_sources: int = Field(3, description="Sources a who/which/how-many question is answered from.")
+    name_sources: int = Field(2, description="Sources a who/which/how-many question is answered from.")
     built_sources: int = Field(6, description="Sources a timeline or an outlet comparison is built from.")
     written_sources: int = Field(
         3,

@@ -159,3 +159,27 @@ def test_a_name_no_source_holds_is_still_no_answer(demo):
 def test_a_one_word_name_answer_is_given_in_full(demo):
     answer = Assistant(demo.settings, llm=ScriptedLLM("Macron [1]")).ask(SUMMIT)
     assert answer.text.startswith("Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday")
+
+
+@pytest.mark.parametrize(
+    "reply, question, name",
+    [
+        ("Starmer announced the coalition [1][2].", "Who announced the coalition?", "Starmer"),
+        (
+            "Sam Bankman-Fried was convicted of fraud",
+            "Who was convicted of fraud in November?",
+            "Sam Bankman-Fried",
+        ),
+        ("Keir Starmer [1].", "Who announced the coalition?", "Keir Starmer"),
+        (
+            "The coalition of the willing [2].",
+            "Which coalition did Starmer announce?",
+            "The coalition of the willing",
+        ),
+        ("OpenAI and Microsoft", "Which firm partnered with Microsoft?", "OpenAI and Microsoft"),
+    ],
+)
+def test_the_name_a_reply_gives_leaves_out_its_echo_of_the_question(reply, question, name):
+    from rag.answer.compose import lead
+
+    assert lead(reply, question) == name

@@ -234,6 +234,26 @@ def test_missing_multihop_corpus_is_a_usage_error(tmp_path, monkeypatch):
     assert "corpus.jsonl not found" in result.output
 
 
+def test_questions_from_another_file(tmp_path, monkeypatch):
+    from rag.cli import build_app
+
+    args = ["--data-dir", str(tmp_path), "eval", "news", "--llm", "extractive", "--questions"]
+    result = CliRunner().invoke(build_app(), [*args, str(tmp_path / "mine.jsonl")])
+    assert result.exit_code == 2
+    assert (
+        f"{tmp_path / 'mine.jsonl'} not found: expected a JSONL file, each line a news case" in result.output
+    )
+    mine = tmp_path / "mine.jsonl"
+    mine.write_text(json.dumps({**UNANSWERABLE, "question": "what did putin say?", "split": "x"}) + "\n")
+    fake = RecordingAssistant({"what did putin say?": (False, "Insufficient information.", [])})
+    monkeypatch.setattr(news, "prepare", lambda *a, **k: (fake, {"cached": True, "cache_id": "x"}))
+    monkeypatch.setattr(news, "CORPUS", mine)  # any file: the fake assistant reads nothing
+    result = CliRunner().invoke(build_app(), [*args, str(mine), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert [c["question"] for c in fake.calls] == ["what did putin say?"]
+    assert json.loads((tmp_path / "run" / "metrics.json").read_text())["config"]["questions"] == str(mine)
+
+
 class RecordingAssistant:
     """Stands in for `rag.assistant.Assistant`: answers from a script, keeps every call's arguments."""
 

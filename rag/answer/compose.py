@@ -107,14 +107,26 @@ def _lead_and_quotes(lead: str, evidence: str) -> str:
     return f"{lead} {marks}. {evidence}"
 
 
-def lead(reply: str) -> str:
+def lead(reply: str, question: str = "") -> str:
     """The name a reply gives: its first line and sentence without markers (or "[Source 1]"-style ones), cut
-    at a clause when long."""
+    at a clause when long, and without a tail that only repeats the question ("Starmer announced the coalition"
+    to "Who announced the coalition?" is "Starmer")."""
     text = re.sub(r"\s*\[[^\]]*\]", "", strip_markers(reply)).split("\n")[0]
     text = re.split(r"(?<=[a-z0-9)%\"'”’])[.!?](?:\s|$)", text, maxsplit=1)[0].strip(" .,;:")
     if len(text.split()) > 12:
         text = re.split(r",|\s+(?:is|was|are|were|has|had|who|which)\s+", text, maxsplit=1)[0].strip(" .,;:")
+    asked = set(terms(question))
+    words = text.split()
+    for at in range(1, len(words)):
+        tail = set(terms(" ".join(words[at:])))
+        # the tail starts with the question's verb or an auxiliary ("was convicted"), not a name or "and"
+        starts = _AUXILIARY_WORD.fullmatch(words[at]) or words[at].islower() and set(terms(words[at])) & asked
+        if starts and tail and tail <= asked and terms(" ".join(words[:at])):
+            return " ".join(words[:at]).strip(" .,;:")
     return text
+
+
+_AUXILIARY_WORD = re.compile(r"(?:is|was|are|were|has|had|have|will|would|did|does|do)", re.I)
 
 
 def invented(name: str, sources: list[Source]) -> bool:
@@ -131,7 +143,7 @@ def named_answer(reply: str, question: Question | str, sources: list[Source]) ->
     question names comes first."""
     read = as_question(question)
     question = read.text
-    name = lead(reply)
+    name = lead(reply, question)
     if not terms(name) or invented(name, sources):
         return NO_ANSWER  # a lone letter or word like "it" names nothing; an invented name: the sources do not say
     name_terms, q_terms = set(terms(name)), set(terms(question))
