@@ -98,6 +98,10 @@ def test_a_range_is_described_for_people():
         ("How many leaders were at the summit? the numbers don't match", "conflict"),
         ("Why do the reports of the summit differ?", "conflict"),
         ("Did the two reports differ on the size of the force?", "yes_no"),
+        ("what's happened with the strike since the talks failed?", "timeline"),
+        ("what's next for the coalition?", "latest"),
+        ("where's the recall at?", "latest"),
+        ("What was the final score? one report says 2-1 but another says 4-1", "conflict"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):

@@ -57,12 +57,14 @@ _TIMELINE = re.compile(
     r"\b(?:timeline|chronolog\w*|sequence\s+of\s+events|walk\s+me\s+through|step\s+by\s+step|"
     r"from\s+(?:the\s+)?(?:start|beginning|outset)\s+(?:to|until|till)\b|"
     r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|play(?:ed)?\s+out|"
-    r"turn(?:ed)?\s+out)\w*)",
+    r"turn(?:ed)?\s+out)\w*|"
+    r"what(?:'s|\s+has|\s+have)\s+happened\b[^?]*\bsince\b)",
     re.I,
 )
 _LATEST = re.compile(
     r"\b(?:latest|most\s+recent|newest|any\s+(?:new\s+)?(?:updates?|news|developments?)|what'?s\s+new|"
-    r"where\s+(?:do|does|did)\b[^?]*\bstand(?!\s+on\b)|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far)",
+    r"where\s+(?:do|does|did)\b[^?]*\bstand(?!\s+on\b)|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far|"
+    r"what(?:'s|\s+is)\s+next\s+for|where(?:'s|\s+is|\s+are)\b[^?]*\bat\s*\?)",
     re.I,
 )
 # Whose words an attribution question asks for: "what did Putin say about…", "what has Apple told…".
@@ -83,7 +85,8 @@ _COVERAGE = re.compile(
 # disagreement itself: the answer lays the sources side by side instead of picking one.
 _DISAGREE = re.compile(
     r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
-    r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals))\b",
+    r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
+    r"one\s+(?:report|source|article|outlet|site|story)\s+says|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*))\b",
     re.I,
 )
 _WHY_DIFFER = re.compile(
