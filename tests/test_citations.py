@@ -252,7 +252,7 @@ def test_bare_answer_to_a_two_part_question_is_verified_by_the_sources_that_hold
     [
         ("Did Outlet 1 report that Lavrov rejected NATO troops?", 2),
         ("Did Outlet 1 and Outlet 2 agree, and did another Outlet 1 article say so?", 3),
-        ("Who said NATO troops in Ukraine would be unacceptable?", 3),
+        ("Who said NATO troops in Ukraine would be unacceptable?", 2),
         ("Which bank cut rates, according to Outlet 1, Outlet 2, Outlet 3 and another Outlet 3 piece?", 4),
         ("What did Lavrov say about NATO troops?", 3),
     ],

@@ -134,8 +134,8 @@ SUMMIT = "Who hosted the Paris summit on a reassurance force for Ukraine?"
 
 def test_a_name_the_evidence_does_not_hold_gives_way_to_the_one_it_corroborates(demo):
     # Zelensky is in source 3's text, not in the sentences shown; Macron is in those of sources 1 and 3 (three
-    # sentences a source); "European" (troops, force) describes and names no one
-    settings = demo.settings.model_copy(update={"tuning": Tuning(sentences_per_source=3)})
+    # sentences a source, three sources); "European" (troops, force) describes and names no one
+    settings = demo.settings.model_copy(update={"tuning": Tuning(sentences_per_source=3, name_sources=3)})
     answer = Assistant(settings, llm=ScriptedLLM("Volodymyr Zelensky [3]")).ask(SUMMIT)
     assert answer.text == (
         "Emmanuel Macron [1]. French President Emmanuel Macron said on Thursday, 27 March, that a European "

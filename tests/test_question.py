@@ -302,8 +302,8 @@ def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
         ),
     ]
     assert conflict(q, select_sources(q, hits, 6)) == (
-        "- Harbour Post (2025-03-11): It would have 30,000 troops [2].\n"
-        "- Northern Wire (2025-03-15): Planners work on 10,000 to 20,000 troops [1]."
+        "- Harbour Post (2025-03-11) “Headline 2”: It would have 30,000 troops [2].\n"
+        "- Northern Wire (2025-03-15) “Headline 1”: Planners work on 10,000 to 20,000 troops [1]."
     )
 
 
@@ -473,3 +473,16 @@ def test_an_article_is_represented_by_its_chunk_with_the_figure_asked_for():
     ]
     asked = asked_figure("how much does beeper mini cost?")
     assert [h.node.node_id for h in _figure_first(hits, asked)] == ["c3", "c1", "c2"]
+
+
+def test_evidence_for_a_figure_question_holds_a_figure_of_that_kind():
+    body = (
+        "Beeper Mini brings blue bubbles to Android phones. Beeper Mini was built by a small team. "
+        "At $1.99 a month, Beeper Mini is cheap."
+    )
+    q = read("how much does beeper mini cost?", [], AS_OF)
+    [source] = select_sources(q, [_hit(1, "TechCrunch", "2023-12-05", body)], 3)
+    assert (
+        source.evidence
+        == "Beeper Mini brings blue bubbles to Android phones. At $1.99 a month, Beeper Mini is cheap."
+    )

@@ -119,8 +119,11 @@ def lead(reply: str, question: str = "") -> str:
     words = text.split()
     for at in range(1, len(words)):
         tail = set(terms(" ".join(words[at:])))
-        # the tail starts with the question's verb or an auxiliary ("was convicted"), not a name or "and"
-        starts = _AUXILIARY_WORD.fullmatch(words[at]) or words[at].islower() and set(terms(words[at])) & asked
+        # the tail starts with an auxiliary ("was convicted") or the question's verb and its object ("announced
+        # the coalition"), not a name, "and", or the noun of a count ("620 flights")
+        starts = _AUXILIARY_WORD.fullmatch(words[at]) or (
+            len(words) - at >= 2 and words[at].islower() and set(terms(words[at])) & asked
+        )
         if starts and tail and tail <= asked and terms(" ".join(words[:at])):
             return " ".join(words[:at]).strip(" .,;:")
     return text
@@ -332,7 +335,8 @@ def conflict(question: Question, sources: list[Source]) -> str:
     asked for first), cited."""
     ordered = sorted(_bearing(question.topic, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {s.source or 'Unknown outlet'} ({_day(s)}): " + place_markers(sentence.strip(), f"[{s.n}]")
+        f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, sentence)}: "
+        + place_markers(sentence.strip(), f"[{s.n}]")
         for s, sentence in ordered
     ]
     return "\n".join(lines) if lines else NO_ANSWER

@@ -16,6 +16,7 @@ from llama_index.core.schema import NodeWithScore
 
 from rag.answer.attribution import speaks
 from rag.answer.citations import Source
+from rag.answer.figures import Asked, asked_figure, holds
 from rag.query.read import Question, as_question
 from rag.text import chunk_body, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
@@ -91,6 +92,7 @@ def select_sources(
         sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
         picked.append((hit, sentences))
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
+    asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = (
         tuning.written_evidence_words
@@ -114,6 +116,7 @@ def select_sources(
             words,
             loose=written,
             speaker=question.speaker,
+            asked=asked,
         )
         meta = hit.node.metadata
         sources.append(
@@ -179,14 +182,18 @@ def _best(
     words: int | None = None,
     loose: bool = False,
     speaker: str = "",
+    asked: Asked | None = None,
 ) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
     that fit in that many words together (the best one always). `loose` matching is for the written kinds
     only: the verdict and name prompts keep the evidence their calibration was measured on. With a `speaker`
-    (whose words the question asks for), a sentence giving their words counts as one more shared term."""
+    (whose words the question asks for), a sentence giving their words counts as one more shared term; so does
+    one holding a figure of the kind `asked` for ("how much…": an amount)."""
     hits = [
-        shared_terms(q_terms, set(terms(s)), loose) + (bool(speaker) and speaks(speaker, s))
+        shared_terms(q_terms, set(terms(s)), loose)
+        + (bool(speaker) and speaks(speaker, s))
+        + (asked is not None and holds(asked, s))
         for s in sentences
     ]
     score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
