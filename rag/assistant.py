@@ -18,7 +18,7 @@ from ingest.dates import parse_date
 from rag import indexing
 from rag.answer import citations, compose, names
 from rag.answer.answerable import unanswerable_reason
-from rag.answer.figures import asked_figure, holds
+from rag.answer.figures import Asked, asked_figure, holds
 from rag.answer.result import NO_ANSWER, Answer, Retrieved
 from rag.answer.sources import select_sources, sources_needed
 from rag.backends import embeddings, llms
@@ -480,7 +480,7 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
     return hits
 
 
-def _figure_first(hits: list[NodeWithScore], asked) -> list[NodeWithScore]:
+def _figure_first(hits: list[NodeWithScore], asked: Asked) -> list[NodeWithScore]:
     """The hits grouped by article in order of each article's best hit, its chunks holding the asked figure
     first: an article is answered from one chunk, and the one with the figure answers "how much"."""
     by_doc: dict[str, list[NodeWithScore]] = {}
