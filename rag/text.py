@@ -231,6 +231,15 @@ def chunk_body(chunk_text: str) -> str:
     return chunk_text.split("\n\n", 1)[-1]
 
 
+_DATELINE = re.compile(r"^[^\n]*\n[^\n]*\|\s*(\d{4}-\d{2}-\d{2})")
+
+
+def chunk_day(chunk_text: str) -> str:
+    """The publication day in a chunk's header ("Title\nOutlet | 2025-03-06"), or "9999" when undated."""
+    m = _DATELINE.match(chunk_text)
+    return m.group(1) if m else "9999"
+
+
 def split_sentences(text: str) -> list[str]:
     out: list[str] = []
     for para in re.split(r"\n+", text):

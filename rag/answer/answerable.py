@@ -8,7 +8,7 @@ from rag.answer.attribution import as_written, quoted
 from rag.answer.citations import Source
 from rag.answer.figures import missing_figure
 from rag.query.read import Question, as_question
-from rag.text import CALENDAR, CAPITALISED_RUN, overlap, terms
+from rag.text import CALENDAR, CAPITALISED_RUN, chunk_day, overlap, terms
 from rag.tuning import DEFAULT, Tuning
 
 ONE_STORY = ("position", "summary", "timeline", "latest")
@@ -72,15 +72,6 @@ def lowercase_names(question: str, texts: list[str], corpus: list[str] = ()) -> 
     return found
 
 
-_DATELINE = re.compile(r"^[^\n]*\n[^\n]*\|\s*(\d{4}-\d{2}-\d{2})")
-
-
-def _published(chunk_text: str) -> str:
-    """The publication day in a chunk's header ("Title\nOutlet | 2025-03-06"), or "9999" when undated."""
-    m = _DATELINE.match(chunk_text)
-    return m.group(1) if m else "9999"
-
-
 def _first_day(read: Question) -> str:
     """The earliest day the question names ("on 27 March", "on Tuesday"), or "": words said that day can only
     be in coverage published then or later."""
@@ -119,7 +110,8 @@ def unanswerable_reason(
     missing = [name for name in names if not set(terms(name)) <= in_sources]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
-    if read.speaker and not quoted(read.speaker, [t for t in texts if _published(t) >= _first_day(read)]):
+    first_day = _first_day(read)
+    if read.speaker and not quoted(read.speaker, [t for t in texts if chunk_day(t) >= first_day]):
         return f"The sources found never give the words of {as_written(read.speaker, texts)} on this."
     if coverage(question, found) < tuning.coverage:
         return "The sources found cover too little of the question."
