@@ -90,10 +90,6 @@ class Tuning(BaseModel):
     latest_terms: float = Field(
         0.6, description="Share of a latest-news question's terms a hit must hold to count as its latest."
     )
-    name_evidence_words: int = Field(
-        0,
-        description="Words of each source's evidence a name question's prompt shows (0: its two best sentences).",
-    )
     name_tokens: int = Field(24, description="Most tokens of a name answer.")
     max_name_options: int = Field(8, description="Most alternative names the LLM chooses among.")
 

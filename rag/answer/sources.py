@@ -94,13 +94,7 @@ def select_sources(
     meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
-    words = (
-        tuning.written_evidence_words
-        if written
-        else tuning.name_evidence_words or None
-        if question.kind == "name"
-        else None
-    )
+    words = tuning.written_evidence_words if written else None
     sources: list[Source] = []
     offset = 0
     for at, (hit, sentences) in enumerate(picked):
