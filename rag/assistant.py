@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from chromadb.errors import ChromaError
-from llama_index.core.schema import NodeWithScore
+from llama_index.core.schema import NodeWithScore, TextNode
 
 from ingest.article import url_doc_id
 from ingest.dates import parse_date
@@ -322,7 +322,9 @@ class Assistant:
         """Hits, the sources chosen from them, and why they cannot answer (None when they can)."""
         tuning = self.settings.tuning
         hits = self.retrieve(read, k=k, filters=flt)
-        chosen = select_sources(read, _arranged(read, hits, tuning), limit, tuning, self.embedder.embed)
+        chosen = select_sources(
+            read, _arranged(read, hits, tuning), limit, tuning, self.embedder.embed, self._first_chunk
+        )
         if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]
@@ -330,6 +332,15 @@ class Assistant:
         # a lower-case question's words are looked up in the whole corpus only while that is cheap
         corpus = index.texts if len(index) <= tuning.name_lookup_max_chunks else ()
         return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, corpus)
+
+    def _first_chunk(self, doc_id: str) -> NodeWithScore | None:
+        """An article's first chunk, from the keyword index (None when it is not there)."""
+        index = self.keyword_index()
+        for row in index.rows_of(doc_id):
+            if index.metas[row].get("chunk_index") == 0:
+                node = TextNode(id_=index.ids[row], text=index.texts[row], metadata=dict(index.metas[row]))
+                return NodeWithScore(node=node, score=0.0)
+        return None
 
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:
         """(hits, sources, reason they cannot answer, filters used). Within the dates a relative date

@@ -51,6 +51,22 @@ class Tuning(BaseModel):
 
     # -- evidence and answerability (rag.answer) --
     sentences_per_source: int = Field(2, description="Sentences of each source shown to the LLM.")
+    pooled_chunks: int = Field(
+        3,
+        description="Retrieved chunks of one article whose sentences its evidence is chosen from "
+        "(1: its best-ranked chunk alone; yes/no and name questions always use that one).",
+    )
+    first_source_words: int = Field(
+        55, description="Words of evidence of a written answer's first source (0: as many as the others')."
+    )
+    first_source_sentences: int = Field(
+        3, description="Sentences of evidence of a written answer's first source."
+    )
+    lead_sentences: int = Field(2, description="An article's first sentences that count as its lead.")
+    lead_bonus: float = Field(
+        0.5,
+        description="Added to a lead sentence's score (in shared question terms) when evidence is chosen.",
+    )
     relevance_floor: float = Field(
         0.2,
         description="Cosine similarity to the question that a source's best "
@@ -78,7 +94,7 @@ class Tuning(BaseModel):
         description="Sources a question answered in the LLM's own sentences (position, summary…) is answered from.",
     )
     written_evidence_words: int = Field(
-        35,
+        30,
         description="Words of each source's evidence such a question's prompt shows (whole sentences first).",
     )
     latest_pool: int = Field(

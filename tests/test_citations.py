@@ -1,6 +1,7 @@
 """Citation checking: exact markers in, exact verified citations out (scripted LLM, real index)."""
 
 import pytest
+from llama_index.core.schema import NodeWithScore, TextNode
 
 from rag.answer.answerable import named_entities, unanswerable_reason
 from rag.answer.citations import Source, check
@@ -10,6 +11,7 @@ from rag.answer.sources import select_sources, sources_needed
 from rag.assistant import Assistant
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
 from rag.query.read import read
+from rag.tuning import Tuning
 from tests.conftest import ScriptedLLM, demo_url
 
 
@@ -484,8 +486,9 @@ def test_a_written_answer_reads_its_best_sentences_within_a_word_budget_and_its_
     body = f"Talks resumed. {filler} Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
     node = TextNode(text=f"Title\nOutlet | 2025-03-02\n\n{body}", id_="c1", metadata={"doc_id": "d1"})
     hits = [NodeWithScore(node=node, score=1.0)]
-    position = select_sources(read("What did Lavrov say about NATO troops?", []), hits, 4)
-    verdict = select_sources(read("Did Lavrov reject NATO troops?", []), hits, 4)
+    one_budget = Tuning(first_source_words=0, first_source_sentences=2)  # the first source's is larger
+    position = select_sources(read("What did Lavrov say about NATO troops?", []), hits, 4, one_budget)
+    verdict = select_sources(read("Did Lavrov reject NATO troops?", []), hits, 4, one_budget)
     assert position[0].evidence == "Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
     assert verdict[0].evidence == f"{filler} Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
     written = messages(read("What did Lavrov say about NATO troops?", []), position)
@@ -527,3 +530,59 @@ def test_a_latest_answer_is_led_by_the_date_and_outlet_of_what_it_first_cites(de
     )
     assert dated("On 7 March pilots walked out [1].", [first]) == "On 7 March pilots walked out [1]."
     assert dated("Pilots walked out.", [first]) == "Pilots walked out."  # cites nothing: no date to give
+
+
+def _chunk(i: int, body: str) -> NodeWithScore:
+    text = f"Why the watch is banned\nThe Verge | 2023-12-19\n\n{body}"
+    meta = {"doc_id": "w", "chunk_index": i, "title": "Why the watch is banned", "source": "The Verge"}
+    return NodeWithScore(node=TextNode(id_=f"w:{i}", text=text, metadata=meta), score=1.0 / (i + 1))
+
+
+ARTICLE = [
+    _chunk(
+        0,
+        "Regulators banned the watch because it infringed a patent on blood oxygen sensors. It is sold abroad.",
+    ),
+    _chunk(1, "Apple has appealed. The watch ban starts on Tuesday in the US."),
+    _chunk(2, "A rival's appeal could ban the watch in the US too. Shares fell."),
+]
+
+
+def test_a_written_answer_chooses_evidence_from_the_articles_retrieved_chunks_and_its_opening():
+    question = read("Why is the watch banned in the US?", [])
+    hits = [ARTICLE[2], ARTICLE[1]]  # its first chunk was not retrieved
+    pooled = select_sources(question, hits, 3, lead=lambda doc: ARTICLE[0] if doc == "w" else None)
+    alone = select_sources(question, hits, 3, Tuning(pooled_chunks=1))
+    assert len(pooled) == 1 and pooled[0].chunk_id == "w:2"  # cited as its best-ranked chunk
+    assert pooled[0].evidence == (
+        "Regulators banned the watch because it infringed a patent on blood oxygen sensors. "
+        "The watch ban starts on Tuesday in the US. A rival's appeal could ban the watch in the US too."
+    )
+    assert pooled[0].text == (
+        "Why the watch is banned\nThe Verge | 2023-12-19\n\n"
+        "Regulators banned the watch because it infringed a patent on blood oxygen sensors. It is sold abroad. "
+        "Apple has appealed. The watch ban starts on Tuesday in the US. "
+        "A rival's appeal could ban the watch in the US too. Shares fell."
+    )  # its chunks in article order, the text citations are checked against
+    assert alone[0].evidence == "A rival's appeal could ban the watch in the US too. Shares fell."
+    verdict = select_sources(read("Is the watch banned in the US?", []), hits, 3, lead=lambda doc: ARTICLE[0])
+    assert verdict[0].text == ARTICLE[2].node.get_content()  # yes/no evidence stays its best chunk's
+
+
+def test_an_articles_first_chunk_is_found_for_its_opening(settings, tmp_path):
+    paragraphs = [
+        f"Paragraph {i} says the watch is on sale in shop number {i} of the mall." for i in range(120)
+    ]
+    path = tmp_path / "watch.md"
+    path.write_text(
+        "# Why the watch is banned\n\nThe watch was banned over a patent.\n\n" + "\n\n".join(paragraphs)
+    )
+    assistant = Assistant(settings)
+    assert assistant.ingest([path]).new == 1
+    index = assistant.keyword_index()
+    doc = index.doc_ids[0]
+    assert len(index.rows_of(doc)) > 3
+    first = assistant._first_chunk(doc)
+    assert first.node.metadata["chunk_index"] == 0
+    assert "The watch was banned over a patent." in first.node.get_content()
+    assert assistant._first_chunk("no such article") is None

@@ -102,6 +102,13 @@ def test_a_range_is_described_for_people():
         ("what's next for the coalition?", "latest"),
         ("where's the recall at?", "latest"),
         ("What was the final score? one report says 2-1 but another says 4-1", "conflict"),
+        ("how many people were at the march, reports vary?", "conflict"),
+        ("How big is the force? Some outlets say 20,000, others say 30,000", "conflict"),
+        ("what did the strike cost the airline? i've seen 40 million but also 60 million", "conflict"),
+        ("When does the ceasefire start (which one is right, Monday or Tuesday)?", "conflict"),
+        ("Who won, and what was the score?", "name"),
+        ("What's the latest on the conflict, any news?", "latest"),
+        ("Did the reports differ, in short?", "yes_no"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -194,9 +201,9 @@ def test_evidence_by_meaning_a_relevance_floor_and_no_injected_instructions():
     question = read("What is Russia's position on European peacekeepers in Ukraine?", [], AS_OF)
     sources = select_sources(question, hits, 4, embed=_embed)
     assert [(s.n, s.doc_id) for s in sources] == [(1, "d1"), (2, "d3")]  # the match report is not sent
-    assert sources[0].evidence == (
-        "European allies struggled to agree on aid. Russia's staunch opposition to European troops on Ukrainian "
-        "soil is a challenge."
+    assert sources[0].evidence == (  # the first source shows three sentences, the others two
+        "European allies struggled to agree on aid. Leaders met in London. Russia's staunch opposition to European "
+        "troops on Ukrainian soil is a challenge."
     )
     assert "PWNED" not in sources[0].text and "PWNED" not in sources[0].evidence
     without_meaning = select_sources(question, hits, 4)
@@ -287,6 +294,8 @@ def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
     outlets = ["Harbour Post", "Northern Wire"]
     q = read("How big would the European force be? I keep seeing different numbers", outlets, AS_OF)
     assert (q.kind, q.topic) == ("conflict", "How big would the European force be?")
+    q = read("how big would the european force be, reports vary?", outlets, AS_OF)
+    assert (q.kind, q.topic) == ("conflict", "how big would the european force be?")
     hits = [
         _hit(
             1,

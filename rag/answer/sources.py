@@ -1,5 +1,9 @@
 """Evidence: which retrieved chunks an answer rests on, each reduced to the sentences that bear on the question.
 
+A written or built answer reads an article's sentences from its few best retrieved chunks and its opening
+(the fact asked for is often not in the chunk that ranked best, and a news article's first sentences sum it
+up), and its first source shows more of them; a yes/no or name answer keeps its best chunk's sentences.
+
 Sentences are chosen by the question's terms and, among sentences that share as many, by meaning (the embedder
 already loaded): "troops" answers "peacekeepers" though it shares no word with it. A source whose best sentence is unrelated to the
 question is not sent at all, however few sources that leaves. Sentences that address an AI assistant
@@ -60,6 +64,7 @@ def select_sources(
     limit: int,
     tuning: Tuning = DEFAULT,
     embed: Embed | None = None,
+    lead: Callable[[str], NodeWithScore | None] | None = None,
 ) -> list[Source]:
     """At most `limit` chunks, one per story (copies of one wire story share a slot: the best-ranked copy is kept
     and the others are listed in its `also`), each reduced to the sentences that best answer the question;
@@ -75,6 +80,18 @@ def select_sources(
     slots: dict[tuple[str, str], int] = {}
     seen: set[str] = set()
     named = set(question.outlets)
+    # the part of an article that holds the fact asked for is often not its best-ranked chunk
+    pool = 1 if question.is_verdict or question.kind in ("name", "choice") else tuning.pooled_chunks
+    chunks: dict[str, list[NodeWithScore]] = {}
+    for hit in hits:
+        doc = hit.node.metadata.get("doc_id") or hit.node.node_id
+        if len(chunks.setdefault(doc, [])) < pool:
+            chunks[doc].append(hit)
+    if lead is not None and pool > 1:  # an article's opening sums it up: its first chunk is read too
+        for doc, group in chunks.items():
+            first = None if any(h.node.metadata.get("chunk_index") == 0 for h in group) else lead(doc)
+            if first is not None:
+                chunks[doc] = group[: pool - 1] + [first]
     for hit in hits:
         meta = hit.node.metadata
         doc = meta.get("doc_id")
@@ -89,15 +106,17 @@ def select_sources(
         if len(picked) >= limit:
             continue  # full: only copies of the stories already picked are still looked for
         slots[slot] = len(picked)
-        sentences = [s for s in split_sentences(chunk_body(hit.node.get_content())) if not is_instruction(s)]
-        picked.append((hit, sentences))
-    meaning = _similarities(question.topic, [s for _, sentences in picked for s in sentences], embed)
+        text = pooled_text(chunks.get(doc or hit.node.node_id, [hit]))
+        sentences = [s for s in split_sentences(chunk_body(text)) if not is_instruction(s)]
+        opening = _opening(chunks.get(doc or hit.node.node_id, [hit]), tuning.lead_sentences)
+        picked.append((hit, text, list(dict.fromkeys(sentences)), opening))
+    meaning = _similarities(question.topic, [s for _, _, sentences, _ in picked for s in sentences], embed)
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = tuning.written_evidence_words if written else None
     sources: list[Source] = []
     offset = 0
-    for at, (hit, sentences) in enumerate(picked):
+    for at, (hit, text, sentences, opening) in enumerate(picked):
         sims = meaning[offset : offset + len(sentences)] if meaning is not None else None
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
@@ -106,11 +125,12 @@ def select_sources(
             sentences,
             q_terms,
             sims,
-            tuning.sentences_per_source,
-            words,
+            tuning.sentences_per_source if not (written and not sources) else tuning.first_source_sentences,
+            tuning.first_source_words if written and not sources and tuning.first_source_words else words,
             loose=written,
             speaker=question.speaker,
             asked=asked,
+            prior={i: tuning.lead_bonus for i, s in enumerate(sentences) if s in opening},
         )
         meta = hit.node.metadata
         sources.append(
@@ -123,7 +143,7 @@ def select_sources(
                 published_at=meta.get("published_at", ""),
                 url=meta.get("url", ""),
                 evidence=" ".join(sentences[i] for i in keep),
-                text=_without_instructions(hit.node.get_content()),
+                text=_without_instructions(text),
                 score=float(hit.score or 0.0),
                 author=meta.get("author", "") or "",
                 story_id=meta.get("story_id", "") or meta.get("doc_id", ""),
@@ -131,6 +151,21 @@ def select_sources(
             )
         )
     return sources
+
+
+def pooled_text(hits: list[NodeWithScore]) -> str:
+    """One article's retrieved chunks as one text, in article order: the first's header, then their bodies."""
+    if len(hits) == 1:
+        return hits[0].node.get_content()
+    ordered = sorted(hits, key=lambda h: h.node.metadata.get("chunk_index") or 0)
+    head = hits[0].node.get_content().partition("\n\n")[0]
+    return head + "\n\n" + "\n".join(chunk_body(h.node.get_content()) for h in ordered)
+
+
+def _opening(hits: list[NodeWithScore], n: int) -> set[str]:
+    """The first `n` sentences of an article, when its first chunk is among `hits`."""
+    first = next((h for h in hits if h.node.metadata.get("chunk_index") == 0), None)
+    return set(split_sentences(chunk_body(first.node.get_content()))[:n]) if first is not None else set()
 
 
 def copy_of(meta: dict) -> dict:
@@ -177,6 +212,7 @@ def _best(
     loose: bool = False,
     speaker: str = "",
     asked: Asked | None = None,
+    prior: dict[int, float] | None = None,
 ) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
@@ -190,7 +226,10 @@ def _best(
         + (asked is not None and holds(asked, s))
         for s in sentences
     ]
-    score = [h + (float(sims[i]) if sims is not None else 0.0) for i, h in enumerate(hits)]
+    prior = prior or {}
+    score = [
+        h + (float(sims[i]) if sims is not None else 0.0) + prior.get(i, 0.0) for i, h in enumerate(hits)
+    ]
     ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
     if words is not None:
         fits, used = [], 0

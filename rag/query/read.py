@@ -86,9 +86,16 @@ _COVERAGE = re.compile(
 _DISAGREE = re.compile(
     r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
     r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
-    r"one\s+(?:report|source|article|outlet|site|story)\s+says|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*))\b",
+    r"one\s+(?:report|source|article|outlet|site|story)\s+says|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*)|"
+    r"(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)\s+(?:vary|varies|vary\s+a\s+lot)|"
+    r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?|"
+    r"(?:other|another)\s+(?:reports?|outlets?|sources?|articles?|sites?|story)\s+(?:says?|said|puts?|has|had|report\w*)|"
+    r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)|"
+    r"not\s+sure\s+which|(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|as\s+well\s+as)|"
+    r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals))\b",
     re.I,
 )
+_ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s)\s*")
 _WHY_DIFFER = re.compile(
     r"^\s*(?:why\s+(?:do|does|are|is)\b[^?]*\b(?:differ|disagree|conflict|contradict)\w*|"
     r"which\s+(?:figure|number|report|account|version)\s+is\s+(?:right|correct|true))",
@@ -183,9 +190,19 @@ def speaker_of(text: str) -> str:
 
 
 def _disagreeing_aside(text: str) -> bool:
-    """Whether what follows the first question mark is a reader's aside that the sources disagree ("…? i keep
-    seeing different numbers")."""
-    return bool(_DISAGREE.search(text.partition("?")[2]))
+    """Whether what follows the first question mark, or the question's first clause, is a reader's aside that the
+    sources disagree ("…? i keep seeing different numbers", "how many died, reports vary?")."""
+    return _aside_at(text) is not None
+
+
+def _aside_at(text: str) -> int | None:
+    """Where a disagreeing aside starts (see `_disagreeing_aside`), or None."""
+    head, mark, after = text.partition("?")
+    if _DISAGREE.search(after):
+        return len(head) + len(mark)
+    # or what follows the first clause of a one-sentence question ("how many died, reports vary?")
+    brk = _ASIDE_BREAK.search(head)
+    return brk.start() if brk and _DISAGREE.search(head[brk.end() :]) else None
 
 
 # How a reader asks for news ("what's the latest on", "any update on"): words no article about the story holds.
@@ -198,8 +215,9 @@ _NEWS_ON = re.compile(
 
 
 def _topic(text: str, date_range: DateRange | None, kind: str = "") -> str:
-    if _disagreeing_aside(text):
-        text = text[: text.index("?") + 1]  # the aside says how to answer, not what about
+    aside = _aside_at(text)
+    if aside is not None:  # the aside says how to answer, not what about
+        text = text[:aside].rstrip(" ?") + "?"
     if kind == "latest":
         text = re.sub(r"\s{2,}", " ", _NEWS_ON.sub(" ", text)).strip() or text
     if date_range is None:
