@@ -495,3 +495,18 @@ def test_evidence_for_a_figure_question_holds_a_figure_of_that_kind():
         source.evidence
         == "Beeper Mini brings blue bubbles to Android phones. At $1.99 a month, Beeper Mini is cheap."
     )
+
+
+@pytest.mark.parametrize(
+    ("text", "topic"),
+    [
+        ("so what came out of the London summit?", "the London summit?"),
+        ("what's going on with the pilots' strike?", "the pilots' strike?"),
+        ("What happened between Kestrel and its chip suppliers?", "Kestrel and its chip suppliers?"),
+        ("Can you tell me about the pilots' strike?", "the pilots' strike?"),
+        ("What's Germany's take on the plan?", "What's Germany's the plan?"),
+        ("Who took on the role?", "Who took on the role?"),  # a name question keeps its words
+    ],
+)
+def test_the_words_a_request_is_framed_in_are_not_its_topic(text, topic):
+    assert read(text, [], AS_OF).topic == topic

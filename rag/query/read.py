@@ -214,12 +214,28 @@ _NEWS_ON = re.compile(
 )
 
 
+# How a reader frames a request for an account ("so what came out of", "what's going on with", "X's take on"):
+# words no article about the story holds, which would match any article that uses them.
+_FRAMING = re.compile(
+    r"^\s*(?:so|and|ok(?:ay)?|hey|also|well)\b[\s,]*|"
+    r"\bwhat\s+came\s+(?:out\s+)?of\b|\bwhat(?:'s|’s|\s+is|\s+was|\s+has\s+been)\s+going\s+on\b(?:\s+(?:with|in|at|over)\b)?|"
+    r"\bwhat\s+went\s+on\b(?:\s+(?:with|in|at)\b)?|\bwhat(?:'s|’s|\s+has)?\s+happened\b(?:\s+(?:with|to|at|in|between|over)\b)?|"
+    r"\b(?:(?:can|could)\s+you\s+)?tell\s+me\s+(?:about|what)\b|"
+    r"\bgive\s+me\s+(?:an?\s+)?(?:overview|summary|rundown|recap)\b(?:\s+(?:of|on)\b)?|"
+    r"(?<=['’]s)\s+take\s+on\b",
+    re.I,
+)
+_ACCOUNTS = WRITTEN + ("timeline", "comparison", "conflict")
+
+
 def _topic(text: str, date_range: DateRange | None, kind: str = "") -> str:
     aside = _aside_at(text)
     if aside is not None:  # the aside says how to answer, not what about
         text = text[:aside].rstrip(" ?") + "?"
     if kind == "latest":
         text = re.sub(r"\s{2,}", " ", _NEWS_ON.sub(" ", text)).strip() or text
+    if kind in _ACCOUNTS:
+        text = re.sub(r"\s{2,}", " ", _FRAMING.sub(" ", text)).strip() or text
     if date_range is None:
         return text
     return re.sub(r"\s{2,}", " ", text.replace(date_range.phrase, " ")).strip()
