@@ -109,6 +109,11 @@ def test_a_range_is_described_for_people():
         ("Who won, and what was the score?", "name"),
         ("What's the latest on the conflict, any news?", "latest"),
         ("Did the reports differ, in short?", "yes_no"),
+        (
+            "Does the Harbour Post report give a different cause than the Eastbridge Observer, and name the union?",
+            "yes_no",
+        ),
+        ("Who is the pilot, who flew for two airlines, that the reports differ about?", "name"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -313,6 +318,18 @@ def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
     assert conflict(q, select_sources(q, hits, 6)) == (
         "- Harbour Post (2025-03-11) “Headline 2”: It would have 30,000 troops [2].\n"
         "- Northern Wire (2025-03-15) “Headline 1”: Planners work on 10,000 to 20,000 troops [1]."
+    )
+    one = [
+        _hit(
+            3,
+            "Harbour Post",
+            "2025-03-12",
+            "Paris puts the European force at 30,000 troops. London says it would have 20,000 troops.",
+        )
+    ]
+    assert conflict(q, select_sources(q, one, 6)) == (  # both figures of the one article that gives two
+        "- Harbour Post (2025-03-12) “Headline 3”: Paris puts the European force at 30,000 troops [1]. "
+        "London says it would have 20,000 troops [1]."
     )
 
 

@@ -334,11 +334,16 @@ def conflict(question: Question, sources: list[Source]) -> str:
     question, oldest first, with its outlet, date and the sentence that bears on it (a figure of the kind
     asked for first), cited."""
     ordered = sorted(_bearing(question.topic, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
-    lines = [
-        f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, sentence)}: "
-        + place_markers(sentence.strip(), f"[{s.n}]")
-        for s, sentence in ordered
-    ]
+    asked = asked_figure(question.topic)
+    lines = []
+    for s, sentence in ordered:
+        # one article can hold both figures ("Adobe puts it at $5.6B ... Salesforce at $7.5B")
+        figures = [x for x in split_sentences(s.evidence) if asked and holds(asked, x)][:2]
+        shown = figures if len(figures) > 1 else [sentence]
+        lines.append(
+            f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, *shown)}: "
+            + " ".join(place_markers(x.strip(), f"[{s.n}]") for x in shown)
+        )
     return "\n".join(lines) if lines else NO_ANSWER
 
 

@@ -96,6 +96,16 @@ _DISAGREE = re.compile(
     re.I,
 )
 _ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s)\s*")
+# The same said in a clause of a one-sentence question: only a reader's own words, since a question's clause
+# can itself ask whether two reports differ ("Does A suggest a different issue than B, and …?").
+_ASIDE_CLAUSE = re.compile(
+    r"\b(?:(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)\s+(?:vary|varies|(?:don'?t|do\s+not)\s+(?:match|agree))|"
+    r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?\s+(?:say|said|report)|"
+    r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)\b|not\s+sure\s+which|"
+    r"i(?:'ve|\s+have)?\s+(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|different|conflicting)|"
+    r"conflicting\s+(?:reports|numbers|figures|accounts)|one\s+(?:report|source|article|outlet|site|story)\s+says)",
+    re.I,
+)
 _WHY_DIFFER = re.compile(
     r"^\s*(?:why\s+(?:do|does|are|is)\b[^?]*\b(?:differ|disagree|conflict|contradict)\w*|"
     r"which\s+(?:figure|number|report|account|version)\s+is\s+(?:right|correct|true))",
@@ -202,7 +212,7 @@ def _aside_at(text: str) -> int | None:
         return len(head) + len(mark)
     # or what follows the first clause of a one-sentence question ("how many died, reports vary?")
     brk = _ASIDE_BREAK.search(head)
-    return brk.start() if brk and _DISAGREE.search(head[brk.end() :]) else None
+    return brk.start() if brk and _ASIDE_CLAUSE.search(head[brk.end() :]) else None
 
 
 # How a reader asks for news ("what's the latest on", "any update on"): words no article about the story holds.
