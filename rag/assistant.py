@@ -11,7 +11,7 @@ from datetime import date, datetime, timezone
 from pathlib import Path
 
 from chromadb.errors import ChromaError
-from llama_index.core.schema import NodeWithScore, TextNode
+from llama_index.core.schema import NodeWithScore
 
 from ingest.article import url_doc_id
 from ingest.dates import parse_date
@@ -31,7 +31,7 @@ from rag.backends.store import log_change, manifest, open_collection
 from rag.errors import ConfigError, EmptyIndexError
 from rag.query.read import Question
 from rag.query.read import read as read_question
-from rag.retrieval import Filters, hybrid_search
+from rag.retrieval import Filters, hybrid_search, node_at
 from rag.settings import Settings
 from rag.text import terms
 from rag.tuning import Tuning
@@ -338,8 +338,7 @@ class Assistant:
         index = self.keyword_index()
         for row in index.rows_of(doc_id):
             if index.metas[row].get("chunk_index") == 0:
-                node = TextNode(id_=index.ids[row], text=index.texts[row], metadata=dict(index.metas[row]))
-                return NodeWithScore(node=node, score=0.0)
+                return node_at(index, row, 0.0)
         return None
 
     def _search(self, read: Question, flt: Filters, k: int, limit: int) -> tuple:

@@ -344,8 +344,10 @@ def hybrid_search(
     ranked = rank(qplan, index, dense, mask, k, bm25_weight, vector, tuning)
     if expects_name(question) if names_first is None else names_first:
         ranked = _with_feedback(question, ranked, index, dense, mask, k, bm25_weight, year, vector, tuning)
-    results = []
-    for i, score in ranked:
-        node = TextNode(id_=index.ids[i], text=index.texts[i], metadata=dict(index.metas[i]))
-        results.append(NodeWithScore(node=node, score=score))
-    return results
+    return [node_at(index, i, score) for i, score in ranked]
+
+
+def node_at(index: KeywordIndex, row: int, score: float) -> NodeWithScore:
+    """The chunk at `row` of the index, as a scored llama-index node."""
+    node = TextNode(id_=index.ids[row], text=index.texts[row], metadata=dict(index.metas[row]))
+    return NodeWithScore(node=node, score=score)

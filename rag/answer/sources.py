@@ -84,14 +84,9 @@ def select_sources(
     pool = 1 if question.is_verdict or question.kind in ("name", "choice") else tuning.pooled_chunks
     chunks: dict[str, list[NodeWithScore]] = {}
     for hit in hits:
-        doc = hit.node.metadata.get("doc_id") or hit.node.node_id
-        if len(chunks.setdefault(doc, [])) < pool:
-            chunks[doc].append(hit)
-    if lead is not None and pool > 1:  # an article's opening sums it up: its first chunk is read too
-        for doc, group in chunks.items():
-            first = None if any(h.node.metadata.get("chunk_index") == 0 for h in group) else lead(doc)
-            if first is not None:
-                chunks[doc] = group[: pool - 1] + [first]
+        group = chunks.setdefault(hit.node.metadata.get("doc_id") or hit.node.node_id, [])
+        if len(group) < pool:
+            group.append(hit)
     for hit in hits:
         meta = hit.node.metadata
         doc = meta.get("doc_id")
@@ -106,10 +101,14 @@ def select_sources(
         if len(picked) >= limit:
             continue  # full: only copies of the stories already picked are still looked for
         slots[slot] = len(picked)
-        text = pooled_text(chunks.get(doc or hit.node.node_id, [hit]))
+        key = doc or hit.node.node_id
+        group = chunks[key]
+        if lead is not None and pool > 1 and not any(h.node.metadata.get("chunk_index") == 0 for h in group):
+            opening = lead(key)  # an article's opening sums it up: its first chunk is read too
+            group = group if opening is None else group[: pool - 1] + [opening]
+        text = pooled_text(group)
         sentences = [s for s in split_sentences(chunk_body(text)) if not is_instruction(s)]
-        opening = _opening(chunks.get(doc or hit.node.node_id, [hit]), tuning.lead_sentences)
-        picked.append((hit, text, list(dict.fromkeys(sentences)), opening))
+        picked.append((hit, text, list(dict.fromkeys(sentences)), _opening(group, tuning.lead_sentences)))
     meaning = _similarities(question.topic, [s for _, _, sentences, _ in picked for s in sentences], embed)
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
@@ -121,12 +120,13 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
+        first = written and not sources  # a written answer's first source shows more
         keep = _best(
             sentences,
             q_terms,
             sims,
-            tuning.sentences_per_source if not (written and not sources) else tuning.first_source_sentences,
-            tuning.first_source_words if written and not sources and tuning.first_source_words else words,
+            tuning.first_source_sentences if first else tuning.sentences_per_source,
+            (tuning.first_source_words or words) if first else words,
             loose=written,
             speaker=question.speaker,
             asked=asked,

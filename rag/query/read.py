@@ -81,16 +81,20 @@ _COVERAGE = re.compile(
     r"vs|versus|each|focus\w*)\b",
     re.I,
 )
+# Wordings of a reader's aside that both patterns below read.
+_FIGURES = r"(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)"
+_ONE_SAYS = r"one\s+(?:report|source|article|outlet|site|story)\s+says"
+_WHICH_RIGHT = r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)"
 # A remark after the question that the sources disagree ("…? the numbers don't match"), or a question about the
 # disagreement itself: the answer lays the sources side by side instead of picking one.
 _DISAGREE = re.compile(
     r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
     r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
-    r"one\s+(?:report|source|article|outlet|site|story)\s+says|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*)|"
-    r"(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)\s+(?:vary|varies|vary\s+a\s+lot)|"
+    rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*)|"
+    rf"{_FIGURES}\s+(?:vary|varies)|"
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?|"
     r"(?:other|another)\s+(?:reports?|outlets?|sources?|articles?|sites?|story)\s+(?:says?|said|puts?|has|had|report\w*)|"
-    r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)|"
+    rf"{_WHICH_RIGHT}|"
     r"not\s+sure\s+which|(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|as\s+well\s+as)|"
     r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals))\b",
     re.I,
@@ -99,11 +103,11 @@ _ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s)\s*")
 # The same said in a clause of a one-sentence question: only a reader's own words, since a question's clause
 # can itself ask whether two reports differ ("Does A suggest a different issue than B, and …?").
 _ASIDE_CLAUSE = re.compile(
-    r"\b(?:(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)\s+(?:vary|varies|(?:don'?t|do\s+not)\s+(?:match|agree))|"
+    rf"\b(?:{_FIGURES}\s+(?:vary|varies|(?:don'?t|do\s+not)\s+(?:match|agree))|"
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?\s+(?:say|said|report)|"
-    r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)\b|not\s+sure\s+which|"
+    rf"{_WHICH_RIGHT}\b|not\s+sure\s+which|"
     r"i(?:'ve|\s+have)?\s+(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|different|conflicting)|"
-    r"conflicting\s+(?:reports|numbers|figures|accounts)|one\s+(?:report|source|article|outlet|site|story)\s+says)",
+    rf"conflicting\s+(?:reports|numbers|figures|accounts)|{_ONE_SAYS})",
     re.I,
 )
 _WHY_DIFFER = re.compile(
@@ -163,7 +167,7 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     """The kind of answer the question expects (see KINDS)."""
     request = bool(_REQUEST.match(text))
     body = _REQUEST.sub("", text) if request else text
-    if _WHY_DIFFER.match(body) or _disagreeing_aside(body):
+    if _WHY_DIFFER.match(body) or _aside_at(body) is not None:
         return "conflict"
     if not request:
         if choice_options(body):
@@ -199,14 +203,9 @@ def speaker_of(text: str) -> str:
     return "" if not who or _NOT_A_SPEAKER.match(who) else who
 
 
-def _disagreeing_aside(text: str) -> bool:
-    """Whether what follows the first question mark, or the question's first clause, is a reader's aside that the
-    sources disagree ("…? i keep seeing different numbers", "how many died, reports vary?")."""
-    return _aside_at(text) is not None
-
-
 def _aside_at(text: str) -> int | None:
-    """Where a disagreeing aside starts (see `_disagreeing_aside`), or None."""
+    """Where a reader's aside that the sources disagree starts, after the first question mark or the question's
+    first clause ("…? i keep seeing different numbers", "how many died, reports vary?"), or None."""
     head, mark, after = text.partition("?")
     if _DISAGREE.search(after):
         return len(head) + len(mark)
