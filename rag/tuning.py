@@ -57,10 +57,15 @@ class Tuning(BaseModel):
         "(1: its best-ranked chunk alone; yes/no and name questions always use that one).",
     )
     first_source_words: int = Field(
-        55, description="Words of evidence of a written answer's first source (0: as many as the others')."
+        80, description="Words of evidence of a written answer's first source (0: as many as the others')."
     )
     first_source_sentences: int = Field(
-        3, description="Sentences of evidence of a written answer's first source."
+        4, description="Sentences of evidence of a written answer's first source."
+    )
+    evidence_decay: float = Field(
+        0.3,
+        description="What a question term still counts, in a written answer's evidence, once a sentence chosen "
+        "before holds it.",
     )
     lead_sentences: int = Field(2, description="An article's first sentences that count as its lead.")
     lead_bonus: float = Field(

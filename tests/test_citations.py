@@ -551,7 +551,8 @@ ARTICLE = [
 def test_a_written_answer_chooses_evidence_from_the_articles_retrieved_chunks_and_its_opening():
     question = read("Why is the watch banned in the US?", [])
     hits = [ARTICLE[2], ARTICLE[1]]  # its first chunk was not retrieved
-    pooled = select_sources(question, hits, 3, lead=lambda doc: ARTICLE[0] if doc == "w" else None)
+    three = Tuning(first_source_sentences=3, evidence_decay=1.0)  # the best three, by terms and lead
+    pooled = select_sources(question, hits, 3, three, lead=lambda doc: ARTICLE[0] if doc == "w" else None)
     alone = select_sources(question, hits, 3, Tuning(pooled_chunks=1))
     assert len(pooled) == 1 and pooled[0].chunk_id == "w:2"  # cited as its best-ranked chunk
     assert pooled[0].evidence == (

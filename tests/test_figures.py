@@ -16,6 +16,7 @@ from rag.answer.figures import Asked, asked_figure, figures, missing_figure
         ("how much bigger is the new stadium?", Asked("figure")),
         ("how big would the european force be?", Asked("figure")),
         ("what was the score in the derby?", Asked("score")),
+        ("what were the judges' scores?", Asked("score")),
         ("what's kestrel's full-year revenue?", Asked("money")),
         ("what is the jobless rate in Spain?", Asked("figure")),
         ("what is Russia's position on peacekeepers?", None),

@@ -19,6 +19,7 @@ import pytest
 from conftest import DEMO, demo_url
 from openai_server import OpenAIServer, hashed_embedding
 
+from rag.answer.compose import unsaid_names
 from rag.answer.sources import format_sources, select_sources
 from rag.assistant import Assistant
 from rag.backends.embeddings import OpenAIEmbedder
@@ -229,7 +230,7 @@ def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
 def test_follow_up_rewrites_then_answers(assistant, srv):
     history = [
         {"role": "user", "content": "What did Lavrov say after the Riyadh talks?"},
-        {"role": "assistant", "content": "He rejected NATO troops in Ukraine [1]."},
+        {"role": "assistant", "content": "He said Russia rejected NATO troops in Ukraine [1]."},
     ]
     follow_up = "And what about European peacekeepers?"
     sources = select_sources(QUESTION, assistant.retrieve(QUESTION), assistant.settings.context_sources)
@@ -245,7 +246,7 @@ def test_follow_up_rewrites_then_answers(assistant, srv):
     assert rewrite.body["max_tokens"] == 64
     (msg,) = rewrite.body["messages"]
     assert "user: What did Lavrov say after the Riyadh talks?" in msg["content"]
-    assert "assistant: He rejected NATO troops in Ukraine [1]." in msg["content"]
+    assert "assistant: He said Russia rejected NATO troops in Ukraine [1]." in msg["content"]
     assert f"Last question: {follow_up}" in msg["content"]
     assert f"Question: {QUESTION}\n" in final.body["messages"][-1]["content"]  # the rewrite was searched
     assert [r.body["input"] for r in srv.embedding_requests][-2] == [QUESTION]
@@ -263,6 +264,38 @@ def test_a_rewrite_that_resolves_nothing_is_searched_with_the_previous_questions
 
     assert answer.query == "What are the pilots asking for? (happened Aerlume strike)"
     assert [answer.query] in [r.body["input"] for r in srv.embedding_requests]
+
+
+def test_a_rewrite_naming_someone_the_conversation_never_mentioned_is_not_searched(assistant, srv):
+    history = [
+        {"role": "user", "content": "What did Starmer say about sending troops to Ukraine?"},
+        {"role": "assistant", "content": "He said the UK was ready to put troops on the ground [1]."},
+    ]
+    follow_up = "And what did Trump say when they met?"
+    srv.reset(["What did Trump say when he met with Putin?\n", "He offered no backstop [1]."])
+
+    answer = assistant.ask(follow_up, history=history)
+
+    assert answer.query == "And what did Trump say when they met? (Starmer sending troops Ukraine)"
+    searched = ["what did Trump say when they met? (Starmer sending troops Ukraine)"]  # the topic: no "And"
+    assert searched in [r.body["input"] for r in srv.embedding_requests]
+
+
+def test_names_a_rewrite_gives_that_the_conversation_never_did():
+    history = [
+        {"role": "user", "content": "did man united beat chelsea?"},
+        {"role": "assistant", "content": "Yes, United won 2-1 [1]."},
+    ]
+    assert unsaid_names("Who scored for Manchester United against Chelsea?", "who scored?", history) == []
+    assert unsaid_names("Did the European Union fine X?", "did they fine x?", [HISTORY_EU]) == []  # initials
+    assert unsaid_names("What did the Russian minister say?", "and lavrov?", [HISTORY_RU]) == []  # demonym
+    assert unsaid_names("Who scored for Manchester United against Arsenal?", "who scored?", history) == [
+        "Arsenal"
+    ]
+
+
+HISTORY_EU = {"role": "user", "content": "what did the EU do about X?"}
+HISTORY_RU = {"role": "user", "content": "what is Russia's position?"}
 
 
 # -- 4. errors ----------------------------------------------------------------------------------------

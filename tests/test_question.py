@@ -15,6 +15,7 @@ from rag.answer.sources import is_instruction, select_sources
 from rag.query.dates import resolve
 from rag.query.read import KINDS, kind_of, read
 from rag.text import terms
+from rag.tuning import Tuning
 
 AS_OF = date(2025, 6, 11)  # a Wednesday
 
@@ -114,6 +115,13 @@ def test_a_range_is_described_for_people():
             "yes_no",
         ),
         ("Who is the pilot, who flew for two airlines, that the reports differ about?", "name"),
+        ("how did google's gemini launch go?", "summary"),
+        ("how's ratcliffe's bid for man united going?", "summary"),
+        ("how did united do in the champions league this year?", "summary"),
+        ("what's the deal with the cybertruck?", "summary"),
+        ("whatever happened to pebble?", "summary"),
+        ("how does the app do encryption?", "open"),  # a "do" that is not how it went
+        ("how did the trial go from start to finish?", "timeline"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -523,7 +531,36 @@ def test_evidence_for_a_figure_question_holds_a_figure_of_that_kind():
         ("Can you tell me about the pilots' strike?", "the pilots' strike?"),
         ("What's Germany's take on the plan?", "What's Germany's the plan?"),
         ("Who took on the role?", "Who took on the role?"),  # a name question keeps its words
+        ("how did google's gemini launch go?", "google's gemini launch?"),
+        ("how did united do in the champions league?", "united in the champions league?"),
+        ("what's the deal with the cybertruck?", "the cybertruck?"),
     ],
 )
 def test_the_words_a_request_is_framed_in_are_not_its_topic(text, topic):
     assert read(text, [], AS_OF).topic == topic
+
+
+def _planners(body: str) -> NodeWithScore:
+    text = f"Planners meet\nHarbour Post | 2025-03-20\n\n{body}"
+    meta = {"doc_id": "p", "chunk_index": 0, "title": "Planners meet", "source": "Harbour Post"}
+    return NodeWithScore(node=TextNode(id_="p:0", text=text, metadata=meta), score=1.0)
+
+
+def test_a_written_answers_next_sentence_is_chosen_for_what_it_adds():
+    hit = _planners(
+        "Planners from 30 countries met at Northwood on Thursday to talk about a force. "
+        "Officials gave no figures. "
+        "Germany said the planners at Northwood were moving too fast. "
+        "The discussions covered air policing for Ukraine and training."
+    )
+    question = read("What did the planners at Northwood talk about for Ukraine?", [])
+    chosen = select_sources(question, [hit], 3, Tuning(first_source_sentences=2))
+    repeated = select_sources(question, [hit], 3, Tuning(first_source_sentences=2, evidence_decay=1.0))
+    assert chosen[0].evidence == (
+        "Planners from 30 countries met at Northwood on Thursday to talk about a force. "
+        "The discussions covered air policing for Ukraine and training."
+    )  # "planners" and "Northwood" already shown count 0.3 each: the sentence that says what was discussed
+    assert repeated[0].evidence == (
+        "Planners from 30 countries met at Northwood on Thursday to talk about a force. "
+        "Germany said the planners at Northwood were moving too fast."
+    )

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 
+from rag.answer.answerable import named_entities
 from rag.answer.citations import Source, place_markers, strip_markers
 from rag.answer.figures import Asked, asked_figure, holds
 from rag.answer.prompts import render
@@ -230,6 +231,25 @@ def resolved(rewrite: str, question: str) -> bool:
     """Whether an LLM's standalone rewrite of a follow-up added anything to it (a name, a topic): a small model
     often hands back the follow-up as it was, which searches for nothing the conversation was about."""
     return bool(set(terms(rewrite)) - set(terms(question)))
+
+
+def unsaid_names(
+    rewrite: str, question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT
+) -> list[str]:
+    """Names an LLM's rewrite of a follow-up gives that the conversation it was shown never mentions: a small
+    model invents who "they" met ("What did Trump say when he met with Putin?"). A name counts as said when
+    one of its words is (a demonym for its country: "Russian" for "Russia") or its initials are ("EU")."""
+    shown = [question] + [t["content"][: tuning.history_chars] for t in history[-tuning.history_turns :]]
+    said = set(re.findall(r"\w+", " ".join(shown).lower()))
+    unsaid = []
+    for name in named_entities(rewrite):
+        words = [w.lower() for w in re.findall(r"\w+", name) if w[0].isupper()]
+        initials = "".join(w[0] for w in words)
+        if not any(shared_terms({w}, said, loose=True) for w in words) and not (
+            len(words) > 1 and initials in said
+        ):
+            unsaid.append(name)
+    return unsaid
 
 
 def _previous_question(history: list[dict[str, str]]) -> str:

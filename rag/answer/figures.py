@@ -24,7 +24,7 @@ _HOW_MANY = re.compile(r"\bhow many (?P<noun>[a-z][\w-]*)", re.I)
 _HOW_MUCH = re.compile(r"\bhow much\b(?P<rest>[^?.]*)", re.I)
 _HOW_SIZE = re.compile(r"\bhow (?:big|large|small|long|far|high|old|tall|heavy|fast|often|deep|wide)\b", re.I)
 _WHAT_IS = re.compile(r"\bwhat(?:'s|’s| was| is| were| are)\b(?P<rest>[^?.]*)", re.I)
-_SCORE_NOUN = re.compile(r"\b(?:score|scoreline)\b", re.I)
+_SCORE_NOUN = re.compile(r"\b(?:scores?|scorelines?)\b", re.I)
 _MONEY_NOUN = re.compile(
     r"\b(?:revenue|price|cost|fine|salary|valuation|profit|loss|sales|turnover|fee)s?\b", re.I
 )

@@ -131,6 +131,7 @@ def select_sources(
             speaker=question.speaker,
             asked=asked,
             prior={i: tuning.lead_bonus for i, s in enumerate(sentences) if s in opening},
+            decay=tuning.evidence_decay if written else 1.0,
         )
         meta = hit.node.metadata
         sources.append(
@@ -192,15 +193,21 @@ def _similarities(question: str, sentences: list[str], embed: Embed | None) -> n
     return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
 
 
-def shared_terms(q_terms: set[str], s_terms: set[str], loose: bool) -> int:
-    """How many question terms the sentence holds; `loose`, also as the start of a longer word or the other
-    way round ("ukrain" in "ukrainian", "russian" for "russia"), so a demonym counts for its country."""
+def held_terms(q_terms: set[str], s_terms: set[str], loose: bool) -> set[str]:
+    """The question terms the sentence holds; `loose`, also as the start of a longer word or the other way round
+    ("ukrain" in "ukrainian", "russian" for "russia"), so a demonym counts for its country."""
     if not loose:
-        return len(q_terms & s_terms)
-    return sum(
-        any(t == w or (min(len(t), len(w)) >= 5 and (w.startswith(t) or t.startswith(w))) for w in s_terms)
+        return q_terms & s_terms
+    return {
+        t
         for t in q_terms
-    )
+        if any(t == w or (min(len(t), len(w)) >= 5 and (w.startswith(t) or t.startswith(w))) for w in s_terms)
+    }
+
+
+def shared_terms(q_terms: set[str], s_terms: set[str], loose: bool) -> int:
+    """How many question terms the sentence holds (see `held_terms`)."""
+    return len(held_terms(q_terms, s_terms, loose))
 
 
 def _best(
@@ -213,24 +220,35 @@ def _best(
     speaker: str = "",
     asked: Asked | None = None,
     prior: dict[int, float] | None = None,
+    decay: float = 1.0,
 ) -> list[int]:
     """Positions of the `n` sentences that best answer the question, in text order: most shared terms first;
     among equals (and where no word is shared) the one closest in meaning. With `words`, only the best ones
     that fit in that many words together (the best one always). `loose` matching is for the written kinds
     only: the verdict and name prompts keep the evidence their calibration was measured on. With a `speaker`
     (whose words the question asks for), a sentence giving their words counts as one more shared term; so does
-    one holding a figure of the kind `asked` for ("how much…": an amount)."""
-    hits = [
-        shared_terms(q_terms, set(terms(s)), loose)
-        + (bool(speaker) and speaks(speaker, s))
-        + (asked is not None and holds(asked, s))
-        for s in sentences
-    ]
+    one holding a figure of the kind `asked` for ("how much…": an amount). Below 1, `decay` is what a term
+    still counts once a sentence chosen before holds it: the next sentence is chosen for what it adds (the one
+    that says what was discussed, after the one that names the meeting)."""
+    held = [held_terms(q_terms, set(terms(s)), loose) for s in sentences]
     prior = prior or {}
-    score = [
-        h + (float(sims[i]) if sims is not None else 0.0) + prior.get(i, 0.0) for i, h in enumerate(hits)
+    extra = [
+        (bool(speaker) and speaks(speaker, s))
+        + (asked is not None and holds(asked, s))
+        + (float(sims[i]) if sims is not None else 0.0)
+        + prior.get(i, 0.0)
+        for i, s in enumerate(sentences)
     ]
-    ranked = sorted(range(len(sentences)), key=lambda i: -score[i])[:n]
+    weight = dict.fromkeys(q_terms, 1.0)
+    ranked: list[int] = []
+    for _ in range(min(n, len(sentences))):
+        best = max(
+            (i for i in range(len(sentences)) if i not in ranked),
+            key=lambda i: (sum(weight[t] for t in held[i]) + extra[i], -i),
+        )
+        ranked.append(best)
+        for t in held[best]:
+            weight[t] *= decay
     if words is not None:
         fits, used = [], 0
         for i in ranked:

@@ -47,7 +47,15 @@ _REQUEST = re.compile(
 )
 _ASKS_SUMMARY = re.compile(
     r"^\s*(?:what\s+came\s+(?:out\s+)?of|summari[sz]e|tell\s+me\s+about|give\s+me\s+(?:an?\s+)?(?:overview|summary|"
-    r"rundown|recap)|what(?:'s|\s+is)\s+going\s+on|what\s+went\s+on)\b",
+    r"rundown|recap)|what(?:'s|\s+is)\s+going\s+on|what\s+went\s+on|what(?:'s|\s+is)\s+(?:the\s+(?:deal|story)|up)\s+with|"
+    r"whatever\s+happened\s+(?:to|with))\b",
+    re.I,
+)
+# "How did the launch go?", "how's the bid going?", "how did United do in Europe?": an account of an event.
+_HOW_WENT = re.compile(
+    r"^\s*how(?:'s|’s|\s+(?:did|does|do|is|are|was|were|has|have))\s+(?P<what>.+?)\s+"
+    r"(?:go|going|gone|do|doing|done|fare|fared|faring|turn(?:ed)?\s+out|shap(?:e|ing)\s+up)"
+    r"(?P<rest>(?:\s+(?:in|at|on|against|with|for|since|after|over|so\s+far|this|last)\b[^?]*)?)\s*\??\s*$",
     re.I,
 )
 _AUXILIARY = re.compile(
@@ -186,6 +194,8 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
         return "timeline"
     if _LATEST.search(body):
         return "latest"
+    if _HOW_WENT.match(body):
+        return "summary"
     if _POSITION.search(body):
         return "position"
     if _SUMMARY.search(body):
@@ -228,7 +238,8 @@ _NEWS_ON = re.compile(
 _FRAMING = re.compile(
     r"^\s*(?:so|and|ok(?:ay)?|hey|also|well)\b[\s,]*|"
     r"\bwhat\s+came\s+(?:out\s+)?of\b|\bwhat(?:'s|’s|\s+is|\s+was|\s+has\s+been)\s+going\s+on\b(?:\s+(?:with|in|at|over)\b)?|"
-    r"\bwhat\s+went\s+on\b(?:\s+(?:with|in|at)\b)?|\bwhat(?:'s|’s|\s+has)?\s+happened\b(?:\s+(?:with|to|at|in|between|over)\b)?|"
+    r"\bwhat\s+went\s+on\b(?:\s+(?:with|in|at)\b)?|\bwhat(?:'s|’s|\s+is)\s+(?:the\s+(?:deal|story)|up)\s+with\b|"
+    r"\bwhatever\s+happened\s+(?:to|with)\b|\bwhat(?:'s|’s|\s+has)?\s+happened\b(?:\s+(?:with|to|at|in|between|over)\b)?|"
     r"\b(?:(?:can|could)\s+you\s+)?tell\s+me\s+(?:about|what)\b|"
     r"\bgive\s+me\s+(?:an?\s+)?(?:overview|summary|rundown|recap)\b(?:\s+(?:of|on)\b)?|"
     r"(?<=['’]s)\s+take\s+on\b",
@@ -243,6 +254,8 @@ def _topic(text: str, date_range: DateRange | None, kind: str = "") -> str:
         text = text[:aside].rstrip(" ?") + "?"
     if kind == "latest":
         text = re.sub(r"\s{2,}", " ", _NEWS_ON.sub(" ", text)).strip() or text
+    if kind in _ACCOUNTS and (went := _HOW_WENT.match(text)):
+        text = f"{went.group('what')}{went.group('rest')}?"
     if kind in _ACCOUNTS:
         text = re.sub(r"\s{2,}", " ", _FRAMING.sub(" ", text)).strip() or text
     if date_range is None:
