@@ -18,7 +18,7 @@ from ingest.dates import parse_date
 from rag import indexing
 from rag.answer import citations, compose, names
 from rag.answer.answerable import unanswerable_reason
-from rag.answer.figures import Asked, asked_figure, holds
+from rag.answer.figures import asked_figure, gives_figure
 from rag.answer.result import NO_ANSWER, Answer, Retrieved
 from rag.answer.sources import select_sources, sources_needed
 from rag.backends import embeddings, llms
@@ -475,10 +475,9 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
     """Hits in the order sources are taken from them: a comparison takes each named outlet's best hit first,
     a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
     instead of one day's. For a question asking for a figure, each article is represented by its best chunk
-    that holds a figure of that kind."""
-    asked = asked_figure(read.topic)
-    if asked:
-        hits = _figure_first(hits, asked)
+    that gives a figure of that kind of what the question is about."""
+    if asked_figure(read.topic):
+        hits = _figure_first(hits, read.topic)
     if read.kind == "comparison":
         first = [
             next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
@@ -493,16 +492,17 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
     return hits
 
 
-def _figure_first(hits: list[NodeWithScore], asked: Asked) -> list[NodeWithScore]:
-    """The hits grouped by article in order of each article's best hit, its chunks holding the asked figure
-    first: an article is answered from one chunk, and the one with the figure answers "how much"."""
+def _figure_first(hits: list[NodeWithScore], question: str) -> list[NodeWithScore]:
+    """The hits grouped by article in order of each article's best hit, its chunks giving the asked figure of
+    what the question is about first: an article is answered from one chunk, and the one with the figure
+    answers "how much" (a chunk with any amount in it may not)."""
     by_doc: dict[str, list[NodeWithScore]] = {}
     for h in hits:
         by_doc.setdefault(str(h.node.metadata.get("doc_id") or h.node.node_id), []).append(h)
     return [
         h
         for group in by_doc.values()
-        for h in sorted(group, key=lambda h: not holds(asked, h.node.get_content()))
+        for h in sorted(group, key=lambda h: not gives_figure(question, h.node.get_content()))
     ]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from rag.answer.figures import Asked, asked_figure, figures, missing_figure
+from rag.answer.figures import Asked, asked_figure, figures, gives_figure, missing_figure
 
 
 @pytest.mark.parametrize(
@@ -64,3 +64,26 @@ def test_a_date_is_not_a_scoreline():
     assert missing_figure(
         "what was the score in westbury's game?", ["Westbury game\nX | 2025-02-03\n\nIt rained."]
     ) == ("The sources found do not give the score.")
+
+
+CUBIC = [
+    "Deal\nTechCrunch | 2023-12-05\n\nTo be clear, the investment comes from SoftBank Corp. The Vision Fund "
+    "has put $100 billion into startups.",
+    "Deal\nTechCrunch | 2023-12-05\n\nCubic Telecom has picked up €473 million from SoftBank Corp. It was "
+    "founded in Dublin.",
+]
+
+
+def test_the_chunk_an_article_answers_a_figure_question_from_gives_that_figure_of_its_subject():
+    from llama_index.core.schema import NodeWithScore, TextNode
+
+    from rag.assistant import _figure_first
+
+    question = "how much did softbank pay for its cubic telecom stake?"
+    assert [gives_figure(question, text) for text in CUBIC] == [False, True]  # $100 billion is the fund's
+    hits = [
+        NodeWithScore(node=TextNode(id_=f"c:{i}", text=text, metadata={"doc_id": "c"}), score=1.0 - i / 10)
+        for i, text in enumerate(CUBIC)
+    ]
+    assert [h.node.node_id for h in _figure_first(hits, question)] == ["c:1", "c:0"]
+    assert missing_figure(question, CUBIC[:1]) == "The sources found do not give the amount."

@@ -115,6 +115,9 @@ def test_a_range_is_described_for_people():
             "yes_no",
         ),
         ("Who is the pilot, who flew for two airlines, that the reports differ about?", "name"),
+        ("how many were hit by the breach? one number is tiny and another is millions", "conflict"),
+        ("did she agree to be filmed? the stories don't line up", "conflict"),
+        ("Does one report say more than the other?", "yes_no"),
         ("how did google's gemini launch go?", "summary"),
         ("how's ratcliffe's bid for man united going?", "summary"),
         ("how did united do in the champions league this year?", "summary"),
@@ -492,7 +495,6 @@ def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
 
 
 def test_an_article_is_represented_by_its_chunk_with_the_figure_asked_for():
-    from rag.answer.figures import asked_figure
     from rag.assistant import _figure_first
 
     def chunk(n, doc, body):
@@ -505,8 +507,11 @@ def test_an_article_is_represented_by_its_chunk_with_the_figure_asked_for():
         chunk(2, "other", "Texts.com was bought by Automattic."),
         chunk(3, "beeper", "Beeper Mini costs $1.99 per month after a free trial."),
     ]
-    asked = asked_figure("how much does beeper mini cost?")
-    assert [h.node.node_id for h in _figure_first(hits, asked)] == ["c3", "c1", "c2"]
+    assert [h.node.node_id for h in _figure_first(hits, "how much does beeper mini cost?")] == [
+        "c3",
+        "c1",
+        "c2",
+    ]
 
 
 def test_evidence_for_a_figure_question_holds_a_figure_of_that_kind():

@@ -110,19 +110,27 @@ def holds(asked: Asked, sentence: str) -> bool:
     return bool(figures(sentence))
 
 
+def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
+    """Whether the text gives a figure of the kind the question asks for, said of what it is about: in a
+    sentence holding two of its key terms (one, when it has only one), counting the sentence before."""
+    asked = asked or asked_figure(question)
+    if asked is None:
+        return False
+    about = set(terms(question.replace("-", " "))) - _ASKING
+    need = min(2, len(about))
+    before: set[str] = set()  # the previous sentence often names what this one gives a figure for
+    for sentence in split_sentences(chunk_body(text)):
+        said = set(terms(sentence.replace("-", " ")))
+        if len((said | before) & about) >= need and holds(asked, sentence):
+            return True
+        before = said
+    return False
+
+
 def missing_figure(question: str, texts: list[str]) -> str | None:
     """Why the texts cannot give the figure the question asks for, or None (also when it asks for none)."""
     asked = asked_figure(question)
-    if asked is None:
+    if asked is None or any(gives_figure(question, text, asked) for text in texts):
         return None
-    about = set(terms(question.replace("-", " "))) - _ASKING
-    need = min(2, len(about))
-    for text in texts:
-        before: set[str] = set()  # the previous sentence often names what this one gives a figure for
-        for sentence in split_sentences(chunk_body(text)):
-            said = set(terms(sentence.replace("-", " ")))
-            if len((said | before) & about) >= need and holds(asked, sentence):
-                return None
-            before = said
     what = {"count": f"how many {asked.noun}", "money": "the amount", "score": "the score"}.get(asked.kind)
     return f"The sources found do not give {what or 'the figure asked for'}."

@@ -97,6 +97,8 @@ _WHICH_RIGHT = r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|ri
 # disagreement itself: the answer lays the sources side by side instead of picking one.
 _DISAGREE = re.compile(
     r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
+    r"(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+(?:line\s+up|add\s+up|square)|"
+    r"one\s+(?:number|figure|report|estimate|total|version|account)\b[^?]*\b(?:another|the\s+other|others?)\b|"
     r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
     rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*)|"
     rf"{_FIGURES}\s+(?:vary|varies)|"
