@@ -118,6 +118,9 @@ def test_a_range_is_described_for_people():
         ("how many were hit by the breach? one number is tiny and another is millions", "conflict"),
         ("did she agree to be filmed? the stories don't line up", "conflict"),
         ("Does one report say more than the other?", "yes_no"),
+        ("Is Poland willing to send troops?", "position"),  # a view asked as yes or no
+        ("does the rba think more rate cuts are coming?", "position"),
+        ("Does the Harbour Post article expect the strike to end?", "yes_no"),  # a claim about a report
         ("how did google's gemini launch go?", "summary"),
         ("how's ratcliffe's bid for man united going?", "summary"),
         ("how did united do in the champions league this year?", "summary"),

@@ -58,6 +58,14 @@ _HOW_WENT = re.compile(
     r"(?P<rest>(?:\s+(?:in|at|on|against|with|for|since|after|over|so\s+far|this|last)\b[^?]*)?)\s*\??\s*$",
     re.I,
 )
+# "Does the RBA think…?", "Is Poland willing to…?": someone's view asked as yes or no, answered in their words
+# (not "Does the article expect…?": a claim about a report is a yes/no question).
+_VIEW_ASKED = re.compile(
+    r"^\s*(?:does|do|did|is|are|was|were)\s+(?P<who>[^?]{1,40}?)\s+(?:think|thinks|believe|believes|expect|"
+    r"expects|want|wants|feel|feels|willing|up\s+for|open\s+to|plan|plans|intend|intends)\b",
+    re.I,
+)
+_REPORT = re.compile(r"\b(?:articles?|reports?|stor(?:y|ies)|pieces?|coverage|sources?|outlets?)\b", re.I)
 _AUXILIARY = re.compile(
     r"^\s*(?:does|did|do|is|was|are|were|has|have|had|can|could|will|would|should)\b", re.I
 )
@@ -183,7 +191,8 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
         if choice_options(body):
             return "choice"
         if expects_yes_no(body):
-            return "yes_no"
+            view = _VIEW_ASKED.match(body)
+            return "position" if view and not _REPORT.search(view.group("who")) else "yes_no"
     if _ASKS_SUMMARY.match(body):
         return "summary"  # "What came out of…" reads like a "what X…" name question
     if expects_name(body):
