@@ -18,7 +18,7 @@ from ingest.dates import parse_date
 from rag import indexing
 from rag.answer import citations, compose, names
 from rag.answer.answerable import unanswerable_reason
-from rag.answer.figures import asked_figure, gives_figure
+from rag.answer.figures import Asked, asked_figure, gives_figure
 from rag.answer.result import NO_ANSWER, Answer, Retrieved
 from rag.answer.sources import select_sources, sources_needed
 from rag.backends import embeddings, llms
@@ -476,8 +476,8 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
     a conflict each outlet's; a timeline takes one hit per publication day first, so it spans the coverage
     instead of one day's. For a question asking for a figure, each article is represented by its best chunk
     that gives a figure of that kind of what the question is about."""
-    if asked_figure(read.topic):
-        hits = _figure_first(hits, read.topic)
+    if asked := asked_figure(read.topic):
+        hits = _figure_first(hits, read.topic, asked)
     if read.kind == "comparison":
         first = [
             next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
@@ -492,7 +492,9 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
     return hits
 
 
-def _figure_first(hits: list[NodeWithScore], question: str) -> list[NodeWithScore]:
+def _figure_first(
+    hits: list[NodeWithScore], question: str, asked: Asked | None = None
+) -> list[NodeWithScore]:
     """The hits grouped by article in order of each article's best hit, its chunks giving the asked figure of
     what the question is about first: an article is answered from one chunk, and the one with the figure
     answers "how much" (a chunk with any amount in it may not)."""
@@ -502,7 +504,7 @@ def _figure_first(hits: list[NodeWithScore], question: str) -> list[NodeWithScor
     return [
         h
         for group in by_doc.values()
-        for h in sorted(group, key=lambda h: not gives_figure(question, h.node.get_content()))
+        for h in sorted(group, key=lambda h: not gives_figure(question, h.node.get_content(), asked))
     ]
 
 

@@ -201,11 +201,13 @@ def is_no_answer(text: str) -> bool:
 def rewrite_messages(
     question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT
 ) -> list[dict[str, str]]:
-    lines = [
-        f"{turn['role']}: {turn['content'][: tuning.history_chars]}"
-        for turn in history[-tuning.history_turns :]
-    ]
+    lines = [f"{turn['role']}: {content}" for turn, content in _shown(history, tuning)]
     return [{"role": "user", "content": render("rewrite", history="\n".join(lines), question=question)}]
+
+
+def _shown(history: list[dict[str, str]], tuning: Tuning) -> list[tuple[dict[str, str], str]]:
+    """The turns a rewrite is shown, each with its (shortened) text."""
+    return [(turn, turn["content"][: tuning.history_chars]) for turn in history[-tuning.history_turns :]]
 
 
 def heuristic_rewrite(question: str, history: list[dict[str, str]]) -> str:
@@ -239,7 +241,7 @@ def unsaid_names(
     """Names an LLM's rewrite of a follow-up gives that the conversation it was shown never mentions: a small
     model invents who "they" met ("What did Trump say when he met with Putin?"). A name counts as said when
     one of its words is (a demonym for its country: "Russian" for "Russia") or its initials are ("EU")."""
-    shown = [question] + [t["content"][: tuning.history_chars] for t in history[-tuning.history_turns :]]
+    shown = [question] + [content for _, content in _shown(history, tuning)]
     said = set(re.findall(r"\w+", " ".join(shown).lower()))
     unsaid = []
     for name in named_entities(rewrite):

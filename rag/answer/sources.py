@@ -72,7 +72,9 @@ def select_sources(
     A copy from an outlet the question names keeps a slot of its own, so outlets can be compared."""
     question = as_question(question)
     q_terms = set(terms(question.topic))
-    if not (question.is_verdict or question.kind == "name"):  # their calibrated prompts keep their evidence
+    # yes/no and name prompts are calibrated on their evidence: it keeps the outlets' terms and one chunk
+    calibrated = question.is_verdict or question.kind == "name"
+    if not calibrated:
         q_terms -= set(terms(" ".join(question.outlets)))  # an article rarely names itself: no evidence there
     picked: list[tuple[NodeWithScore, list[str]]] = []
     also: dict[int, list[dict]] = {}  # position in `picked` -> the other copies of its story
@@ -81,7 +83,7 @@ def select_sources(
     seen: set[str] = set()
     named = set(question.outlets)
     # the part of an article that holds the fact asked for is often not its best-ranked chunk
-    pool = 1 if question.is_verdict or question.kind in ("name", "choice") else tuning.pooled_chunks
+    pool = 1 if calibrated else tuning.pooled_chunks
     chunks: dict[str, list[NodeWithScore]] = {}
     for hit in hits:
         group = chunks.setdefault(hit.node.metadata.get("doc_id") or hit.node.node_id, [])
