@@ -489,7 +489,11 @@ def test_a_written_answer_reads_its_best_sentences_within_a_word_budget_and_its_
     one_budget = Tuning(first_source_words=0, first_source_sentences=2)  # the first source's is larger
     position = select_sources(read("What did Lavrov say about NATO troops?", []), hits, 4, one_budget)
     verdict = select_sources(read("Did Lavrov reject NATO troops?", []), hits, 4, one_budget)
-    assert position[0].evidence == "Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
+    # the filler does not fit the 30 words left after the best sentence; the next best that fits does
+    assert (
+        position[0].evidence
+        == "Talks resumed. Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
+    )
     assert verdict[0].evidence == f"{filler} Lavrov said NATO troops in Ukraine were unacceptable to Moscow."
     written = messages(read("What did Lavrov say about NATO troops?", []), position)
     direct = messages(read("Did Lavrov reject NATO troops?", []), verdict)

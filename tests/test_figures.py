@@ -15,6 +15,11 @@ from rag.answer.figures import Asked, asked_figure, figures, gives_figure, missi
         ("how much does beeper mini cost?", Asked("money")),
         ("how much bigger is the new stadium?", Asked("figure")),
         ("how big would the european force be?", Asked("figure")),
+        ("how many more goals does he need for the record?", Asked("count", "goals")),
+        ("how much got wagered in the first month?", Asked("money")),
+        ("how many paying subscribers does it have now?", Asked("count", "subscribers")),
+        ("how many people did it hit?", Asked("count", "people")),
+        ("how big a fine is tiktok facing?", Asked("money")),
         ("what was the score in the derby?", Asked("score")),
         ("what were the judges' scores?", Asked("score")),
         ("what's kestrel's full-year revenue?", Asked("money")),
@@ -87,3 +92,16 @@ def test_the_chunk_an_article_answers_a_figure_question_from_gives_that_figure_o
     ]
     assert [h.node.node_id for h in _figure_first(hits, question)] == ["c:1", "c:0"]
     assert missing_figure(question, CUBIC[:1]) == "The sources found do not give the amount."
+
+
+def test_a_figure_question_s_evidence_leads_with_the_sentence_giving_that_figure():
+    from rag.answer.sources import _best
+    from rag.text import terms
+
+    sentences = [
+        "Kentucky sports betting sites let fans wager on every sport, from football to college basketball.",
+        "The governor said that a month after launch, upwards of $250 million has been wagered.",
+    ]
+    q_terms = set(terms("how much got wagered on kentucky sports betting in the first month?"))
+    assert _best(sentences, q_terms, None, 1) == [0]  # more of the question's words
+    assert _best(sentences, q_terms, None, 1, asked=Asked("money")) == [1]

@@ -59,11 +59,12 @@ def test_relative_dates_resolve_against_the_as_of_date(text, since, until, phras
         "Officials may meet again.",
         "What did Macron say on March 3, 2025?",  # a calendar day: a boost in retrieval, not a range
         "What did USA Today report?",  # an outlet's name
+        "how did business today and the harbour post cover it?",  # a short form of an outlet's name
         "Which company was recently fined?",  # "recently" orders by date, it does not filter
     ],
 )
 def test_words_that_only_look_like_dates_name_no_range(text):
-    assert read(text, ["USA Today"], AS_OF).range is None
+    assert read(text, ["USA Today", "Harbour Post", "Business Today | Markets News"], AS_OF).range is None
 
 
 def test_a_range_is_described_for_people():
@@ -128,6 +129,14 @@ def test_a_range_is_described_for_people():
         ("whatever happened to pebble?", "summary"),
         ("how does the app do encryption?", "open"),  # a "do" that is not how it went
         ("how did the trial go from start to finish?", "timeline"),
+        (
+            "how many live in the city? one article said 2.3 million but another had a lower number",
+            "conflict",
+        ),
+        ("how many staff were laid off? i've seen 830 and 870", "conflict"),
+        ("how many staff were laid off? i've seen 830", "name"),
+        ("does the coach reckon the title race is over?", "position"),
+        ("How did the Harbour Post and the Eastbridge Observer explain the delay?", "comparison"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -156,6 +165,14 @@ def test_outlets_typed_in_lower_case():
         "Fortune",
     ]
     assert read("is apple on the verge of a deal worth a fortune?", outlets, AS_OF).named_outlets == []
+    # readers leave an edition or a domain off ("globes" for "Globes English")
+    outlets = ["Globes English | Israel Business Arena", "CBSSports.com", "Business Today | Markets News"]
+    assert read("how did business today and globes explain it?", outlets, AS_OF).named_outlets == [
+        outlets[2],
+        outlets[0],
+    ]
+    assert read("what did cbssports say?", outlets, AS_OF).named_outlets == ["CBSSports.com"]
+    assert read("who sold snow globes?", outlets, AS_OF).named_outlets == []
 
 
 def test_a_question_is_read_once_with_its_outlets_every_time_named():
@@ -346,6 +363,29 @@ def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
         "London says it would have 20,000 troops [1]."
     )
 
+    # when some sources give the figure asked for, one that does not is no side of the disagreement
+    q = read("how much did the airline pay for the jets? i've seen two figures", outlets, AS_OF)
+    hits = [
+        _hit(1, "Harbour Post", "2025-03-11", "The airline paid A$82 million for the jets."),
+        _hit(2, "Northern Wire", "2025-03-12", "The airline's jets arrived late, the airline said."),
+        _hit(3, "Northern Wire", "2025-03-13", "The jets cost the airline $A50 million in all."),
+    ]
+    assert conflict(q, select_sources(q, hits, 6)) == (
+        "- Harbour Post (2025-03-11) “Headline 1”: The airline paid A$82 million for the jets [1].\n"
+        "- Northern Wire (2025-03-13) “Headline 3”: The jets cost the airline $A50 million in all [3]."
+    )
+    # a "when" question's sides are the sentences giving a date ("may" the verb is none)
+    q = read("when will the jets arrive? the dates don't match", outlets, AS_OF)
+    hits = [
+        _hit(1, "Harbour Post", "2025-03-11", "The jets will arrive in 2026, the airline said."),
+        _hit(2, "Northern Wire", "2025-03-12", "The jets may arrive late, the airline said."),
+        _hit(3, "Northern Wire", "2025-03-13", "The jets will arrive in May, the airline said."),
+    ]
+    assert [line.split(" “")[0] for line in conflict(q, select_sources(q, hits, 6)).splitlines()] == [
+        "- Harbour Post (2025-03-11)",
+        "- Northern Wire (2025-03-13)",
+    ]
+
 
 PIECES = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.;:?!'\"-–|()[]\n") + [
     "last ",
@@ -474,6 +514,20 @@ def test_a_question_asking_for_words_no_source_gives_is_refused():
     assert unanswerable_reason(on_the_day, [about_putin, quoting]) == refused
     later = source(3, "Putin told reporters the reassurance force was a provocation.", "2025-03-28")
     assert unanswerable_reason(on_the_day, [about_putin, later]) is None
+    # Their words must be on what the question asks about: in the sentence quoting them or one beside it.
+    elsewhere = source(5, "Markets fell. Putin told reporters the harvest was good. Rain is due.")
+    assert unanswerable_reason(question, [about_putin, elsewhere]) == refused
+    beside = source(6, "Talks on the reassurance force stalled. Putin told reporters it was a provocation.")
+    assert unanswerable_reason(question, [about_putin, beside]) is None
+    # A speaker named by role is named otherwise in the articles: the check cannot look for "boss".
+    boss = read("what did the airline's pay boss say about the strike?", [], AS_OF)
+    assert boss.speaker == "airline's pay boss"
+    minton = source(4, "Mike Minton, the airline's chief pay officer, said the strike was about pay.")
+    assert unanswerable_reason(boss, [minton]) is None
+    board = read("what did the airline's board say about the strike?", [], AS_OF)
+    assert unanswerable_reason(board, [minton]) == (
+        "The sources found never give the words of airline's board on this."
+    )
 
 
 def test_the_latest_is_the_newest_hit_that_bears_on_the_question():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from rag.answer.attribution import as_written, quoted
+from rag.answer.attribution import as_written, by_role, quoted
 from rag.answer.citations import Source
 from rag.answer.figures import missing_figure
 from rag.query.read import Question, as_question
@@ -111,7 +111,11 @@ def unanswerable_reason(
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
     first_day = _first_day(read)
-    if read.speaker and not quoted(read.speaker, [t for t in texts if chunk_day(t) >= first_day]):
+    if (
+        read.speaker
+        and not by_role(read.speaker)
+        and not quoted(read.speaker, [t for t in texts if chunk_day(t) >= first_day], question)
+    ):
         return f"The sources found never give the words of {as_written(read.speaker, texts)} on this."
     if coverage(question, found) < tuning.coverage:
         return "The sources found cover too little of the question."

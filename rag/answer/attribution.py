@@ -23,6 +23,22 @@ _OBJECT_OF = {"to", "at", "asked", "with", "against", "about", "urged", "told", 
 _TOKEN = re.compile(r"[\w'’.-]+|[:“\"]")
 
 
+# A speaker named by role ("twitch's monetization boss", "the coach"): the articles name the person, and a
+# role's words ("boss") are rarely theirs, so whose words they are cannot be checked by name.
+_ROLE = re.compile(
+    r"\b(?:boss|bosses|chief|ceo|cfo|cto|head|executive|exec|officer|spokes(?:person|man|woman)|minister|"
+    r"president|chair(?:man|woman|person)?|director|manager|coach|founder|leader|official|officials|lawyer|"
+    r"lawyers|analyst|analysts|regulators?|owner|owners|founders|governor|mayor|secretary|commissioner|"
+    r"economist|economists|experts?|critics?|fans|players?|staff|employees|workers|unions?)$",
+    re.I,
+)
+
+
+def by_role(speaker: str) -> bool:
+    """Whether the speaker is named by role, not by name ("Twitch's monetization boss")."""
+    return bool(_ROLE.search(speaker.strip()))
+
+
 def speaks(speaker: str, sentence: str) -> bool:
     """Whether the sentence gives words of the speaker's: its last name or word with a speech word within the
     next four ("Lavrov said", "Cue had two messages:"), a quote or colon right after it, or "said"/"according
@@ -44,11 +60,27 @@ def speaks(speaker: str, sentence: str) -> bool:
     return False
 
 
-def quoted(speaker: str, texts: list[str]) -> bool:
-    """Whether one of the texts gives the speaker's words, and the texts hold the rest of the speaker's name."""
-    return set(terms(speaker)) <= {t for text in texts for t in terms(text)} and any(
-        speaks(speaker, s) for text in texts for s in split_sentences(text)
-    )
+# Words that ask for a view rather than say what it is about.
+_VIEW_WORDS = frozenset(
+    terms("think believe feel view stance position opinion reckon actually react response reaction comment")
+)
+
+
+def quoted(speaker: str, texts: list[str], topic: str = "") -> bool:
+    """Whether one of the texts gives the speaker's words, and the texts hold the rest of the speaker's name;
+    with a `topic` (the question), words on it: the sentence or one beside it holds one of its other terms."""
+    if not set(terms(speaker)) <= {t for text in texts for t in terms(text)}:
+        return False
+    about = set(terms(topic)) - set(terms(speaker)) - _VIEW_WORDS
+    for text in texts:
+        sentences = split_sentences(text)
+        for at, sentence in enumerate(sentences):
+            if not speaks(speaker, sentence):
+                continue
+            near = " ".join(sentences[max(0, at - 1) : at + 2])
+            if not about or about & set(terms(near)):
+                return True
+    return False
 
 
 def as_written(name: str, texts: list[str]) -> str:

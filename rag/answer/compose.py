@@ -8,7 +8,7 @@ import re
 
 from rag.answer.answerable import named_entities
 from rag.answer.citations import Source, place_markers, strip_markers
-from rag.answer.figures import Asked, asked_figure, holds
+from rag.answer.figures import Asked, asked_figure, asked_when, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources, shared_terms
@@ -272,12 +272,12 @@ def _best_sentence(source: Source, q_terms: set[str], asked: Asked | None) -> st
     )
 
 
-def _bearing(question: str, sources: list[Source]) -> list[tuple[Source, str]]:
+def _bearing(question: str, sources: list[Source], asked: Asked | None = None) -> list[tuple[Source, str]]:
     """Each source with its best sentence, leaving out a source whose evidence holds fewer than half the
-    question's terms the best source's does (unless its sentence holds the figure asked for): a built answer
-    shows every line it is given, so an unrelated source is a wrong line."""
+    question's terms the best source's does (unless its sentence holds the figure `asked` for, by default the
+    question's): a built answer shows every line it is given, so an unrelated source is a wrong line."""
     q_terms = set(terms(question))
-    asked = asked_figure(question)
+    asked = asked or asked_figure(question)
     found = [
         (s, _best_sentence(s, q_terms, asked), shared_terms(q_terms, set(terms(s.evidence)), loose=True))
         for s in sources
@@ -355,8 +355,11 @@ def conflict(question: Question, sources: list[Source]) -> str:
     """Sources that may disagree, side by side and never merged: one line per source that bears on the
     question, oldest first, with its outlet, date and the sentence that bears on it (a figure of the kind
     asked for first), cited."""
-    ordered = sorted(_bearing(question.topic, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
-    asked = asked_figure(question.topic)
+    asked = asked_when(question.topic)
+    bearing = _bearing(question.topic, sources, asked)
+    # when some give the figure asked for, the others are no side of the disagreement
+    giving = [(s, x) for s, x in bearing if asked and holds(asked, x)]
+    ordered = sorted(giving or bearing, key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = []
     for s, sentence in ordered:
         # one article can hold both figures ("Adobe puts it at $5.6B ... Salesforce at $7.5B")

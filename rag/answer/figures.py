@@ -18,9 +18,15 @@ from rag.text import MONTHS, chunk_body, split_sentences, terms
 _MONEY_VERBS = (
     "cost|costs|pay|paid|charge|charges|charged|fine|fined|make|made|earn|earned|raise|raised|lose|lost|"
     "worth|spend|spent|sell|sold|price|priced|money|revenue|gross|grossed|salary|valuation|profit|loss|sales|"
-    "bid|offer|offered|invest|invested|fee|fees"
+    "bid|offer|offered|invest|invested|fee|fees|wager|wagered|bet|bets|gambled|owe|owes|owed|donate|donated|"
+    "award|awarded|borrow|borrowed|generate|generated|pocket|pocketed|bring|brought|fetch|fetched"
 )
-_HOW_MANY = re.compile(r"\bhow many (?P<noun>[a-z][\w-]*)", re.I)
+# "how many more goals", "how many paying subscribers": goals and subscribers are counted
+_HOW_MANY = re.compile(
+    r"\bhow many (?:(?:more|fewer|extra|additional|other|new|total|active|monthly|daily|[a-z]+ing)\s+(?!did\b|do\b|"
+    r"does\b|are\b|were\b|is\b|was\b|have\b|has\b|had\b|will\b|would\b|can\b))?(?P<noun>[a-z][\w-]*)",
+    re.I,
+)
 _HOW_MUCH = re.compile(r"\bhow much\b(?P<rest>[^?.]*)", re.I)
 _HOW_SIZE = re.compile(r"\bhow (?:big|large|small|long|far|high|old|tall|heavy|fast|often|deep|wide)\b", re.I)
 _WHAT_IS = re.compile(r"\bwhat(?:'s|’s| was| is| were| are)\b(?P<rest>[^?.]*)", re.I)
@@ -37,7 +43,7 @@ _FIGURE = re.compile(
     re.I,
 )
 _MONEY = re.compile(
-    r"[$€£¥]\s?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)?\s?(?:dollars|euros|pounds|yen|usd|eur|gbp)\b"
+    r"[$€£¥]\s?(?:[A-Z]{1,2}\s?)?\d|\b\d[\d,.]*\s?(?:million|billion|bn|m|k)?\s?(?:dollars|euros|pounds|yen|usd|eur|gbp)\b"
     r"|\b(?:usd|eur|gbp)\s?\d",
     re.I,
 )
@@ -49,7 +55,7 @@ _ASKING = frozenset(terms("much many score game match result final get got did d
 
 @dataclass(frozen=True)
 class Asked:
-    kind: str  # "count", "money", "score" or "figure"
+    kind: str  # "count", "money", "score", "figure" or "date" (see `asked_when`)
     noun: str = ""  # what is counted ("points"), for a count
 
 
@@ -59,8 +65,10 @@ def asked_figure(question: str) -> Asked | None:
         return Asked("count", m.group("noun"))
     if m := _HOW_MUCH.search(question):
         return Asked("money" if re.search(rf"\b(?:{_MONEY_VERBS})\b", m.group("rest"), re.I) else "figure")
-    if _HOW_SIZE.search(question):
-        return Asked("figure")
+    if m := _HOW_SIZE.search(question):
+        # "how big a fine", "how large was the payout": an amount of money
+        head = " ".join(question[m.end() :].split()[:3])
+        return Asked("money" if _MONEY_NOUN.search(head) else "figure")
     if m := _WHAT_IS.search(question):
         head = " ".join(m.group("rest").split()[:5])
         if _SCORE_NOUN.search(head):
@@ -70,6 +78,17 @@ def asked_figure(question: str) -> Asked | None:
         if _MEASURE_NOUN.search(head):
             return Asked("figure")
     return None
+
+
+_WHEN = re.compile(r"^\s*(?:so\s+|and\s+)?when\b", re.I)
+_DATE = re.compile(
+    rf"\b(?:(?:1[89]|20)\d\d|{'|'.join(m.capitalize() for m in MONTHS)})\b"
+)  # not "may" the verb
+
+
+def asked_when(question: str) -> Asked | None:
+    """A date for a "when…" question (a year or a month answers it), else the figure it asks for, if any."""
+    return Asked("date") if _WHEN.match(question) else asked_figure(question)
 
 
 def figures(text: str) -> list[str]:
@@ -107,6 +126,8 @@ def holds(asked: Asked, sentence: str) -> bool:
         return bool(_MONEY.search(sentence))
     if asked.kind == "score":
         return bool(_SCORELINE.search(sentence))
+    if asked.kind == "date":
+        return bool(_DATE.search(sentence))
     return bool(figures(sentence))
 
 

@@ -241,12 +241,22 @@ def _best(
         + prior.get(i, 0.0)
         for i, s in enumerate(sentences)
     ]
+    # a figure question's answer is the sentence giving that figure of what it asks about: it comes first
+    gives = [
+        asked is not None and holds(asked, s) and len(held[i]) >= min(2, len(q_terms))
+        for i, s in enumerate(sentences)
+    ]
     weight = dict.fromkeys(q_terms, 1.0)
     ranked: list[int] = []
-    for _ in range(min(n, len(sentences))):
+    # with a word budget, a sentence too long for what is left gives way to the next best that fits
+    for _ in range(min(n if words is None else 2 * n, len(sentences))):
         best = max(
             (i for i in range(len(sentences)) if i not in ranked),
-            key=lambda i: (sum(weight[t] for t in held[i]) + extra[i], -i),
+            key=lambda i: (
+                gives[i] and not any(gives[j] for j in ranked),
+                sum(weight[t] for t in held[i]) + extra[i],
+                -i,
+            ),
         )
         ranked.append(best)
         for t in held[best]:
@@ -254,10 +264,13 @@ def _best(
     if words is not None:
         fits, used = [], 0
         for i in ranked:
-            used += len(sentences[i].split())
-            if fits and used > words:
-                break
+            size = len(sentences[i].split())
+            if fits and used + size > words:
+                continue
+            used += size
             fits.append(i)
+            if len(fits) == n:
+                break
         ranked = fits
     return sorted(ranked)
 

@@ -64,6 +64,9 @@ def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
     # "The Age" may not shrink to "Age": a short bare word is too common to stand for an outlet.
     variants = [v for v in sorted({name, short}, key=len, reverse=True) if v == name or len(v) >= 5]
     variants += [alias] if alias else []
+    # "Globes English", "CBSSports.com": readers leave the edition or the domain off
+    bare = [re.sub(r"(?:\s+(?:english|news|online|digital)|\.com)$", "", v, flags=re.I) for v in variants]
+    variants += [b for b in bare if b not in variants and len(b) >= 5]
     if len(name) < 3:
         return None
     return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
@@ -91,6 +94,12 @@ def _between(text: str, a: tuple[int, int], b: tuple[int, int]) -> str:
 def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, str]]:
     """(position, outlet) for each corpus outlet the question names, in order of appearance; with `every`,
     each time it is named ("a TechCrunch article … another TechCrunch article" counts twice)."""
+    return [(start, outlet) for start, _, outlet in outlet_spans(question, outlets, every)]
+
+
+def outlet_spans(question: str, outlets: list[str], every: bool = False) -> list[tuple[int, int, str]]:
+    """(start, end, outlet) of each outlet the question names, as `outlet_mentions` finds them: the words
+    written, which may be a short form of the outlet's name ("business today")."""
     found = []
     unsure = []  # short names in a lower-case question: outlets only beside another ("the verge and fortune")
     typed_lower = question == question.lower()
@@ -120,7 +129,7 @@ def outlet_mentions(question: str, outlets: list[str], every: bool = False) -> l
         if kept and start < kept[-1][1]:
             continue
         kept.append((start, end, outlet))
-    return [(start, outlet) for start, _, outlet in kept]
+    return kept
 
 
 def outlets_named(question: str, outlets: list[str]) -> list[str]:

@@ -16,7 +16,7 @@ from rag.query.question import (
     choice_options,
     expects_name,
     expects_yes_no,
-    outlet_mentions,
+    outlet_spans,
     plan,
     unknown_publications,
 )
@@ -62,7 +62,7 @@ _HOW_WENT = re.compile(
 # (not "Does the article expect…?": a claim about a report is a yes/no question).
 _VIEW_ASKED = re.compile(
     r"^\s*(?:does|do|did|is|are|was|were)\s+(?P<who>[^?]{1,40}?)\s+(?:think|thinks|believe|believes|expect|"
-    r"expects|want|wants|feel|feels|willing|up\s+for|open\s+to|plan|plans|intend|intends)\b",
+    r"expects|want|wants|feel|feels|reckon|reckons|willing|up\s+for|open\s+to|plan|plans|intend|intends)\b",
     re.I,
 )
 _REPORT = re.compile(r"\b(?:articles?|reports?|stor(?:y|ies)|pieces?|coverage|sources?|outlets?)\b", re.I)
@@ -94,12 +94,14 @@ _NOT_A_SPEAKER = re.compile(
 )
 _COVERAGE = re.compile(
     r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote|"
-    r"vs|versus|each|focus\w*)\b",
+    r"vs|versus|each|both|focus\w*|explain\w*|handl\w*|tell|told|spin|angle|take)\b",
     re.I,
 )
 # Wordings of a reader's aside that both patterns below read.
 _FIGURES = r"(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)"
-_ONE_SAYS = r"one\s+(?:report|source|article|outlet|site|story)\s+says"
+_ONE_SAYS = r"one\s+(?:report|source|article|outlet|site|story|piece)\s+(?:says|said|had|has|gave|gives|puts?|claims?|claimed)"
+# a figure as a reader types it ("830", "$2.3 billion", "2.3m"): two of them side by side are two versions
+_AMOUNT = r"[$€£]?\d[\d,.]*\s?(?:%|million|billion|m|bn|k)?"
 _WHICH_RIGHT = r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)"
 # A remark after the question that the sources disagree ("…? the numbers don't match"), or a question about the
 # disagreement itself: the answer lays the sources side by side instead of picking one.
@@ -108,13 +110,14 @@ _DISAGREE = re.compile(
     r"(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+(?:line\s+up|add\s+up|square)|"
     r"one\s+(?:number|figure|report|estimate|total|version|account)\b[^?]*\b(?:another|the\s+other|others?)\b|"
     r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
-    rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?)\s+(?:says?|report\w*)|"
+    rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?|the\s+other)\s+(?:one\s+)?(?:says?|said|had|has|gave|report\w*)|"
     rf"{_FIGURES}\s+(?:vary|varies)|"
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?|"
     r"(?:other|another)\s+(?:reports?|outlets?|sources?|articles?|sites?|story)\s+(?:says?|said|puts?|has|had|report\w*)|"
     rf"{_WHICH_RIGHT}|"
     r"not\s+sure\s+which|(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|as\s+well\s+as)|"
-    r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals))\b",
+    r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals)|"
+    rf"(?:seen|heard|read)\s+(?:both\s+)?{_AMOUNT}\s+(?:and|or|vs\.?|versus)\s+{_AMOUNT})\b",
     re.I,
 )
 _ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s)\s*")
@@ -287,16 +290,16 @@ def read(
 ) -> Question:
     """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`."""
     default_year = default_year or (as_of.year if as_of else datetime.now(timezone.utc).year)
-    mentions = outlet_mentions(text, outlets, every=True)
-    named = list(dict.fromkeys(o for _, o in mentions))
+    mentions = outlet_spans(text, outlets, every=True)
+    named = list(dict.fromkeys(o for _, _, o in mentions))
     kind = kind_of(text, len(named))
-    spans = [(m.start(), m.end()) for _, o in mentions for m in re.finditer(re.escape(o), text, re.I)]
+    spans = [(start, end) for start, end, _ in mentions]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
     topic = _topic(text, date_range, kind)
     return Question(
         text=text,
         kind=kind,
-        outlets=tuple(o for _, o in mentions),
+        outlets=tuple(o for _, _, o in mentions),
         options=choice_options(text) if kind == "choice" else None,
         range=date_range,
         as_of=as_of,
