@@ -44,6 +44,14 @@ def test_supported_marker_is_kept_and_verified():
     assert cites[0].quote == "Sergei Lavrov said NATO troops in Ukraine would be unacceptable to Moscow."
 
 
+def test_a_marker_used_as_the_subject_goes_with_the_words_pointing_at_it():
+    text, cites = check(
+        "According to [1], Lavrov said NATO troops in Ukraine would be unacceptable.", SOURCES, "q"
+    )
+    assert text == "Lavrov said NATO troops in Ukraine would be unacceptable [1]."
+    assert [(c.n, c.verified) for c in cites] == [(1, True)]
+
+
 @pytest.mark.parametrize(
     "tail", ["Sources: and [1][3].", "The sources are [1] and [3].", "See sources 1 and 3 above [3]."]
 )

@@ -136,6 +136,9 @@ def test_a_range_is_described_for_people():
         ("how many staff were laid off? i've seen 830 and 870", "conflict"),
         ("how many staff were laid off? i've seen 830", "name"),
         ("does the coach reckon the title race is over?", "position"),
+        ("how does the new chief ai officer see ai in healthcare", "position"),
+        ("so what's actually in the memoir? heard it's brutal", "summary"),
+        ("what's in store for the airline?", "open"),
         ("How did the Harbour Post and the Eastbridge Observer explain the delay?", "comparison"),
     ],
 )

@@ -69,8 +69,20 @@ class Citation:
         return asdict(self)
 
 
+# "According to [1], Kyncl…": a marker used as the sentence's subject goes with the words that point at it.
+_CITED_LEAD = re.compile(
+    r"^\s*(?:according\s+to|as\s+(?:stated|reported|mentioned|noted|said)\s+in|per)\s+(?:sources?\s*)?"
+    r"(?:\[\d+(?:\s*[,;]\s*\d+)*\]\s*(?:and\s*)?)+,\s*",
+    re.I,
+)
+
+
 def strip_markers(text: str) -> str:
     """The text without its [n] markers."""
+    lead = _CITED_LEAD.match(text)
+    if lead:
+        rest = text[lead.end() :]
+        text = rest[:1].upper() + rest[1:]
     return _MARKERS.sub("", text).strip()
 
 

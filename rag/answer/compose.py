@@ -357,8 +357,10 @@ def conflict(question: Question, sources: list[Source]) -> str:
     asked for first), cited."""
     asked = asked_when(question.topic)
     bearing = _bearing(question.topic, sources, asked)
-    # when some give the figure asked for, the others are no side of the disagreement
-    giving = [(s, x) for s, x in bearing if asked and holds(asked, x)]
+    # when some give the figure asked for, the others are no side of the disagreement (a count may be of
+    # another noun: "18 leaders", "19 delegations")
+    side = Asked("figure") if asked and asked.kind == "count" else asked
+    giving = [(s, x) for s, x in bearing if side and holds(side, x)]
     ordered = sorted(giving or bearing, key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = []
     for s, sentence in ordered:

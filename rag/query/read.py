@@ -138,13 +138,16 @@ _WHY_DIFFER = re.compile(
 )
 _POSITION = re.compile(
     r"\b(?:position|stance|view|views|opinion|think|thinks|believe|believes|feel|feels|reaction|react\w*|"
-    r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*)\b",
+    r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*|"
+    r"how\s+(?:does|do|did)\s+[^?]{1,60}?\s+(?:see|view|regard))\b",
     re.I,
 )
 _SUMMARY = re.compile(
     r"\b(?:what\s+happened|what\s+came\s+out|summar\w+|tell\s+me\s+about|overview|what\s+do\s+we\s+know|"
     r"what'?s\s+going\s+on|what\s+is\s+going\s+on|explain|recap|brief\s+me|what\s+was\s+(?:agreed|decided)|"
-    r"what\s+were\s+the\s+(?:main|key)|key\s+points|outcome)\b",
+    r"what\s+were\s+the\s+(?:main|key)|key\s+points|outcome|"
+    r"what(?:'s|’s|\s+is|\s+was)\s+(?:actually\s+|really\s+)?in\s+(?:the|his|her|their|its|[\w-]+['’]s)"
+    r"(?:\s+[\w-]+){1,2}\s*(?:\?|$))",
     re.I,
 )
 
