@@ -366,28 +366,35 @@ def test_disagreeing_sources_are_laid_side_by_side_with_the_figure_asked_for():
         "London says it would have 20,000 troops [1]."
     )
 
-    # when some sources give the figure asked for, one that does not is no side of the disagreement
-    q = read("how much did the airline pay for the jets? i've seen two figures", outlets, AS_OF)
+
+@pytest.mark.parametrize(
+    "question, bodies",
+    [
+        (  # the sides of a disagreement over an amount are the sources giving one ("A$82 million" is one)
+            "how much did the airline pay for the jets? i've seen two figures",
+            ["The airline paid A$82 million for the jets.", "The jets cost the airline $A50 million in all."],
+        ),
+        (  # a "when" question's sides give a date ("may" the verb is none)
+            "when will the jets arrive? the dates don't match",
+            [
+                "The jets will arrive in 2026, the airline said.",
+                "The jets will arrive in May, the airline said.",
+            ],
+        ),
+    ],
+)
+def test_a_source_not_giving_what_is_asked_is_no_side_of_the_disagreement(question, bodies):
+    q = read(question, ["Harbour Post", "Northern Wire"], AS_OF)
+    aside = "The airline's jets may arrive late, the airline said."
     hits = [
-        _hit(1, "Harbour Post", "2025-03-11", "The airline paid A$82 million for the jets."),
-        _hit(2, "Northern Wire", "2025-03-12", "The airline's jets arrived late, the airline said."),
-        _hit(3, "Northern Wire", "2025-03-13", "The jets cost the airline $A50 million in all."),
+        _hit(1, "Harbour Post", "2025-03-11", bodies[0]),
+        _hit(2, "Northern Wire", "2025-03-12", aside),
+        _hit(3, "Northern Wire", "2025-03-13", bodies[1]),
     ]
     assert conflict(q, select_sources(q, hits, 6)) == (
-        "- Harbour Post (2025-03-11) “Headline 1”: The airline paid A$82 million for the jets [1].\n"
-        "- Northern Wire (2025-03-13) “Headline 3”: The jets cost the airline $A50 million in all [3]."
+        f"- Harbour Post (2025-03-11) “Headline 1”: {bodies[0][:-1]} [1].\n"
+        f"- Northern Wire (2025-03-13) “Headline 3”: {bodies[1][:-1]} [3]."
     )
-    # a "when" question's sides are the sentences giving a date ("may" the verb is none)
-    q = read("when will the jets arrive? the dates don't match", outlets, AS_OF)
-    hits = [
-        _hit(1, "Harbour Post", "2025-03-11", "The jets will arrive in 2026, the airline said."),
-        _hit(2, "Northern Wire", "2025-03-12", "The jets may arrive late, the airline said."),
-        _hit(3, "Northern Wire", "2025-03-13", "The jets will arrive in May, the airline said."),
-    ]
-    assert [line.split(" “")[0] for line in conflict(q, select_sources(q, hits, 6)).splitlines()] == [
-        "- Harbour Post (2025-03-11)",
-        "- Northern Wire (2025-03-13)",
-    ]
 
 
 PIECES = list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789 ,.;:?!'\"-–|()[]\n") + [
