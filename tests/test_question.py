@@ -175,6 +175,15 @@ def test_outlets_typed_in_lower_case():
         outlets[0],
     ]
     assert read("what did cbssports say?", outlets, AS_OF).named_outlets == ["CBSSports.com"]
+    # a name typed in lower case beside a capitalised one ("The Guardian and techcrunch") is an outlet too
+    outlets = ["The Guardian", "TechCrunch", "Fortune"]
+    assert read("How did The Guardian and techcrunch cover it?", outlets, AS_OF).named_outlets == [
+        "The Guardian",
+        "TechCrunch",
+    ]
+    assert read("Who made a fortune from The Guardian's story?", outlets, AS_OF).named_outlets == [
+        "The Guardian"
+    ]
     assert read("who sold snow globes?", outlets, AS_OF).named_outlets == []
 
 

@@ -101,7 +101,7 @@ def outlet_spans(question: str, outlets: list[str], every: bool = False) -> list
     """(start, end, outlet) of each outlet the question names, as `outlet_mentions` finds them: the words
     written, which may be a short form of the outlet's name ("business today")."""
     found = []
-    unsure = []  # short names in a lower-case question: outlets only beside another ("the verge and fortune")
+    unsure = []  # names in lower case: outlets only beside another ("the verge and fortune")
     typed_lower = question == question.lower()
     for outlet, pattern in _patterns(tuple(outlets)):
         for match in pattern.finditer(question):
@@ -112,7 +112,7 @@ def outlet_spans(question: str, outlets: list[str], every: bool = False) -> list
                 found.append((match.start(), match.end(), outlet))
                 if not every:
                     break
-            elif typed_lower:
+            else:  # also in "The Guardian and techcrunch": typed in lower case beside another outlet
                 unsure.append((match.start(), match.end(), outlet))
     others = found + unsure
     found += [
