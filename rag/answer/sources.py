@@ -233,32 +233,29 @@ def _best(
     still counts once a sentence chosen before holds it: the next sentence is chosen for what it adds (the one
     that says what was discussed, after the one that names the meeting)."""
     held = [held_terms(q_terms, set(terms(s)), loose) for s in sentences]
+    holding = [asked is not None and holds(asked, s) for s in sentences]
     prior = prior or {}
     extra = [
         (bool(speaker) and speaks(speaker, s))
-        + (asked is not None and holds(asked, s))
+        + holding[i]
         + (float(sims[i]) if sims is not None else 0.0)
         + prior.get(i, 0.0)
         for i, s in enumerate(sentences)
     ]
-    # a figure question's answer is the sentence giving that figure of what it asks about: it comes first
-    gives = [
-        asked is not None and holds(asked, s) and len(held[i]) >= min(2, len(q_terms))
-        for i, s in enumerate(sentences)
-    ]
+    # a figure question's answer is the sentence giving that figure of what it asks about: the first one
+    # chosen comes before any other
+    gives = [holding[i] and len(held[i]) >= min(2, len(q_terms)) for i in range(len(sentences))]
     weight = dict.fromkeys(q_terms, 1.0)
     ranked: list[int] = []
     # with a word budget, a sentence too long for what is left gives way to the next best that fits
     for _ in range(min(n if words is None else 2 * n, len(sentences))):
         best = max(
             (i for i in range(len(sentences)) if i not in ranked),
-            key=lambda i: (
-                gives[i] and not any(gives[j] for j in ranked),
-                sum(weight[t] for t in held[i]) + extra[i],
-                -i,
-            ),
+            key=lambda i: (gives[i], sum(weight[t] for t in held[i]) + extra[i], -i),
         )
         ranked.append(best)
+        if gives[best]:
+            gives[:] = [False] * len(sentences)
         for t in held[best]:
             weight[t] *= decay
     if words is not None:
