@@ -23,9 +23,17 @@ from rag.answer.figures import Asked, asked_figure, figures, gives_figure, missi
         ("what was the score in the derby?", Asked("score")),
         ("what were the judges' scores?", Asked("score")),
         ("what's kestrel's full-year revenue?", Asked("money")),
-        ("what is the jobless rate in Spain?", Asked("figure")),
+        ("what is the jobless rate in Spain?", Asked("figure", "jobless rate")),
+        ("what's ohtani's batting average so far?", Asked("figure", "batting average")),
+        ("what's kestrel's average?", Asked("figure", "average")),
         ("what is Russia's position on peacekeepers?", None),
-        ("who won the final?", None),
+        ("who won the final?", Asked("winner", "the final")),
+        (
+            "which team won the davis cup final, australia or italy?",
+            Asked("winner", "the davis cup final, australia or italy"),
+        ),
+        ("who won last week?", None),
+        ("what was the score, and who won the final?", Asked("score")),
         ("how did the daily meridian cover the summit?", None),
     ],
 )
@@ -63,6 +71,46 @@ SOURCES = [
 )
 def test_a_figure_of_the_asked_kind_said_of_the_question_s_subject(question, reason):
     assert missing_figure(question, SOURCES) == reason
+
+
+DAVIS = [
+    "Davis Cup\nThe Age | 2023-11-25\n\nItaly's Davis Cup semi-final victory over Serbia was Sinner's second win "
+    "over Djokovic. Australia hope to beat Italy in the Davis Cup final. Canada defeated rivals Italy "
+    "in the Davis Cup final group stage. The Buckeyes have Heisman Trophy candidate Marvin Harrison Jr., who "
+    "shone when Ohio State beat Penn State 20-12.",
+    "Cricket\nThe Guardian | 2023-12-21\n\nThe fifth game was eventually won for West Indies with four balls "
+    "to spare. Jayden Daniels is the 2023 Heisman Trophy winner.",
+]
+
+
+@pytest.mark.parametrize(
+    "question, reason",
+    [
+        # a semi-final, a hope, and the losing side are no result of the final
+        (
+            "who won the davis cup final, australia or italy?",
+            "The sources found do not say who won the davis cup final, australia or italy.",
+        ),
+        ("who won the t20 decider between west indies and england?", None),  # a side named as the winner
+        ("who won the heisman trophy?", None),  # a winner word after what was won
+        (
+            "who won the nba in-season tournament?",
+            "The sources found do not say who won the nba in-season tournament.",
+        ),
+    ],
+)
+def test_who_won_needs_a_sentence_that_names_the_winner(question, reason):
+    assert missing_figure(question, DAVIS) == reason
+
+
+def test_a_measure_asked_for_must_be_the_one_the_sentence_gives():
+    contract = [
+        "Deal\nNYT | 2023-12-11\n\nThe deferrals lower Ohtani's average annual value to $25.5 million."
+    ]
+    assert missing_figure("what's ohtani's batting average?", contract) == (
+        "The sources found do not give the figure asked for."
+    )
+    assert missing_figure("what's ohtani's average annual value?", contract) is None
 
 
 def test_a_date_is_not_a_scoreline():

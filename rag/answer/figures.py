@@ -1,5 +1,6 @@
-"""Questions that ask for a figure ("how many points…", "how much did X pay…", "what was the score…") and
-whether the sources hold one of that type, said of what the question is about.
+"""Questions that ask for a figure ("how many points…", "how much did X pay…", "what was the score…") or a
+result ("who won the final?"), and whether the sources hold one of that type, said of what the question is
+about.
 
 A small model asked for a figure the sources do not hold writes one anyway (a score, a fee, another
 company's payment), so such a question is refused unless some source sentence carries a figure of the
@@ -12,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import MONTHS, chunk_body, split_sentences, terms
+from rag.text import CALENDAR, MONTHS, chunk_body, split_sentences, terms
 
 # Words that ask for an amount of money after "how much".
 _MONEY_VERBS = (
@@ -34,7 +35,29 @@ _SCORE_NOUN = re.compile(r"\b(?:scores?|scorelines?)\b", re.I)
 _MONEY_NOUN = re.compile(
     r"\b(?:revenue|price|cost|fine|salary|valuation|profit|loss|sales|turnover|fee)s?\b", re.I
 )
-_MEASURE_NOUN = re.compile(r"\b(?:average|rate|percentage|tally|attendance|total)\b", re.I)
+# a measure and the word that says which one ("batting average", "cash rate"; not "kestrel's average")
+_MEASURE_NOUN = re.compile(
+    r"(?:\b(?P<which>[a-z][a-z-]+)(?<!'s)(?<!’s)\s+)?\b(?:average|rate|percentage|tally|attendance|total)\b",
+    re.I,
+)
+# "who won the Davis Cup final", "which team wins the tie", "who was the winner of…": what was won follows
+_WHO_WON = re.compile(
+    r"\b(?:who|which(?:\s+[a-z]+){1,2}?)\s+(?:won|wins|win|will win|was the winner of|is the winner of|"
+    r"were the winners of)\s+(?P<rest>[^?.;]*)",
+    re.I,
+)
+_WHEN_WORDS = frozenset(terms("this last year week month season weekend today tonight yesterday night now"))
+# A result: a win word close before what was won ("won the Davis Cup", "beat Italy to lift the Davis Cup"),
+# or a winner word close after it ("the Heisman Trophy winner"). Only the forms that report a result: "a first
+# win in the World Cup" and "hopes of winning" are not one.
+_WIN_BEFORE = frozenset(
+    "won wins beat beats defeated defeats clinched clinches claimed claims lifted lifts captured captures "
+    "triumphed retained retains crowned awarded sealed seals".split()
+)
+_WIN_AFTER = frozenset("winner winners champion champions victory victors".split())
+# what was won ends where the sides or the day begin: "the T20 decider | between West Indies and England"
+_OBJECT_END = re.compile(r",|\s(?:between|against|on|in|at|over|vs\.?|v\.?|versus|with|after|before)\s", re.I)
+_HOPE = frozenset("to will would could can may might should must".split())
 
 _FIGURE = re.compile(
     r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent\b|per cent\b)|\b\d[\d,.]*\b"
@@ -55,12 +78,12 @@ _ASKING = frozenset(terms("much many score game match result final get got did d
 
 @dataclass(frozen=True)
 class Asked:
-    kind: str  # "count", "money", "score", "figure" or "date" (see `asked_when`)
-    noun: str = ""  # what is counted ("points"), for a count
+    kind: str  # "count", "money", "score", "figure", "winner" or "date" (see `asked_when`)
+    noun: str = ""  # what is counted ("points"), measured ("rate") or won ("the davis cup final")
 
 
 def asked_figure(question: str) -> Asked | None:
-    """The kind of figure the question asks for, or None when it asks for none."""
+    """The kind of figure (or result) the question asks for, or None when it asks for none."""
     if m := _HOW_MANY.search(question):
         return Asked("count", m.group("noun"))
     if m := _HOW_MUCH.search(question):
@@ -75,8 +98,13 @@ def asked_figure(question: str) -> Asked | None:
             return Asked("score")
         if _MONEY_NOUN.search(head):
             return Asked("money")
-        if _MEASURE_NOUN.search(head):
-            return Asked("figure")
+        if m := _MEASURE_NOUN.search(head):
+            which = m.group("which")
+            return Asked(
+                "figure", m.group(0).lower() if which and terms(which) else m.group(0).split()[-1].lower()
+            )
+    if (m := _WHO_WON.search(question)) and set(terms(m.group("rest"))) - _WHEN_WORDS - CALENDAR:
+        return Asked("winner", m.group("rest").strip())
     return None
 
 
@@ -119,7 +147,31 @@ def _counts(sentence: str, noun: str) -> bool:
     return False
 
 
+def _tells_winner(sentence: str, won: str) -> bool:
+    """Whether the sentence says who won `won` ("the Davis Cup final, Australia or Italy"): a win word up to
+    four words before a term of what was won, the sentence naming all of it ("Davis Cup semi-final" is not
+    the "Davis Cup final"), or a winner word up to two after it ("the Heisman Trophy winner"); or one of the
+    sides named as the winner ("it was won for West Indies"). "Heisman Trophy candidate … when Ohio State beat
+    Penn State" does not say who won the Heisman Trophy."""
+    thing, *sides = _OBJECT_END.split(won)
+    want = set(terms(thing)) - _WHEN_WORDS - CALENDAR
+    side = set(terms(" ".join(sides))) - _WHEN_WORDS - CALENDAR
+    words = re.findall(r"[\w'’-]+", sentence.lower())  # "semi-final" is not the "final"
+    said = [(terms(w) or [""])[0] for w in words]
+    # "hope to beat Italy in the final", "could win the title": a hope, not a result
+    won = {i for i, w in enumerate(words) if w in _WIN_BEFORE and (i == 0 or words[i - 1] not in _HOPE)}
+    whole = want <= set(said)
+    for i, word in enumerate(said):
+        if whole and word in want and (won & set(range(i - 4, i)) or _WIN_AFTER & set(words[i + 1 : i + 3])):
+            return True
+        if word in side and (i + 1 in won or (i - 2 in won and words[i - 1] in ("by", "for"))):
+            return True  # "West Indies beat England", "won for West Indies"; not "Canada defeated Italy"
+    return False
+
+
 def holds(asked: Asked, sentence: str) -> bool:
+    if asked.kind == "winner":
+        return _tells_winner(sentence, asked.noun)
     if asked.kind == "count":
         return _counts(sentence, asked.noun)
     if asked.kind == "money":
@@ -128,6 +180,8 @@ def holds(asked: Asked, sentence: str) -> bool:
         return bool(_SCORELINE.search(sentence))
     if asked.kind == "date":
         return bool(_DATE.search(sentence))
+    if asked.noun:  # "what's his batting average": a figure in a sentence that speaks of a batting average
+        return bool(figures(sentence)) and set(terms(asked.noun)) <= set(terms(sentence))
     return bool(figures(sentence))
 
 
@@ -153,5 +207,7 @@ def missing_figure(question: str, texts: list[str]) -> str | None:
     asked = asked_figure(question)
     if asked is None or any(gives_figure(question, text, asked) for text in texts):
         return None
+    if asked.kind == "winner":
+        return f"The sources found do not say who won {asked.noun}."
     what = {"count": f"how many {asked.noun}", "money": "the amount", "score": "the score"}.get(asked.kind)
     return f"The sources found do not give {what or 'the figure asked for'}."
