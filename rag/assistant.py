@@ -33,7 +33,7 @@ from rag.query.read import Question
 from rag.query.read import read as read_question
 from rag.retrieval import Filters, hybrid_search, node_at
 from rag.settings import Settings
-from rag.text import terms
+from rag.text import of_outlet, terms
 from rag.tuning import Tuning
 
 History = list[dict[str, str]]
@@ -480,7 +480,8 @@ def _arranged(read: Question, hits: list[NodeWithScore], tuning: Tuning) -> list
         hits = _figure_first(hits, read.topic, asked)
     if read.kind == "comparison":
         first = [
-            next((h for h in hits if h.node.metadata.get("source") == o), None) for o in read.named_outlets
+            next((h for h in hits if of_outlet(str(h.node.metadata.get("source", "")), o)), None)
+            for o in read.named_outlets
         ]
         return _leading([h for h in first if h is not None], hits)
     if read.kind == "conflict":  # the disagreement is usually between outlets

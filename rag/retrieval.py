@@ -23,7 +23,7 @@ from rag.backends.keyword import KeywordIndex
 from rag.backends.vectors import MatrixDense, VectorIndex, top_positions
 from rag.errors import ConfigError
 from rag.query.question import QueryPlan, expects_name, plan
-from rag.text import bm25_tokens
+from rag.text import bm25_tokens, of_outlet
 from rag.tuning import DEFAULT, Tuning
 
 
@@ -305,7 +305,9 @@ def _where(filters: Filters, index: KeywordIndex) -> dict | None:
     clauses: list[dict] = []
     if filters.sources:
         wanted = {s.lower() for s in filters.sources}
-        clauses.append({"source": {"$in": [o for o in index.outlets if o.lower() in wanted] or [""]}})
+        clauses.append(
+            {"source": {"$in": [o for o in index.outlets if any(of_outlet(o, w) for w in wanted)] or [""]}}
+        )
     if filters.since:
         clauses.append({"published_ts": {"$gte": int(filters.since.timestamp())}})
     if filters.until:

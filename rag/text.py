@@ -304,6 +304,21 @@ def bm25_corpus(texts: list[str]):
     return bm25s.tokenize(texts, stopwords="en", stemmer=stemmer(), show_progress=False)
 
 
+_SECTION = re.compile(r"\s+[|–-]\s+|:\s+")
+
+
+def outlet_head(outlet: str) -> str:
+    """The outlet's name before its tagline or section: "The Independent - Sports" -> "The Independent"."""
+    return _SECTION.split(outlet.strip(), maxsplit=1)[0]
+
+
+def of_outlet(source: str, named: str) -> bool:
+    """Whether an article's `source` is the outlet `named`, or one of its sections when `named` is the name they
+    share ("The Independent - Sports" is of "The Independent"). Case does not matter."""
+    source, named = source.lower(), named.lower()
+    return source == named or outlet_head(source) == named
+
+
 def words(text: str) -> list[str]:
     """Lower-cased letters-and-digits words: "Bankman-Fried's" -> ["bankman", "fried", "s"]."""
     return re.findall(r"[a-z0-9]+", text.lower())

@@ -316,6 +316,20 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
         "- Harbour Post (2025-03-05): Moscow rejected the European force [1].\n"
         "- Northern Wire: nothing in the sources found."
     )  # two outlets named: the others among the sources are not compared
+    # an outlet published in sections is named by the name they share, and its sections' sources are its own
+    sections = [
+        _hit(4, "Daily Ledger - Sports", "2025-03-04", "The Ledger said the force would need US cover.")
+    ]
+    q = read(
+        "how did the daily ledger and the harbour post cover the force?",
+        ["Harbour Post", "Daily Ledger - Sports", "Daily Ledger - Travel"],
+        AS_OF,
+    )
+    assert (q.kind, q.named_outlets) == ("comparison", ["Daily Ledger", "Harbour Post"])
+    assert comparison(q, select_sources(q, hits + sections, 4)) == (
+        "- Daily Ledger (2025-03-04) “Headline 4”: The Ledger said the force would need US cover [4].\n"
+        "- Harbour Post (2025-03-05): Moscow rejected the European force [1]."
+    )
 
 
 def test_a_compared_quote_whose_speaker_is_only_she_comes_with_the_sentence_naming_her():

@@ -13,7 +13,7 @@ from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources, shared_terms
 from rag.query.read import Question, as_question
-from rag.text import MONTHS, chunk_body, numbers, split_sentences, terms
+from rag.text import MONTHS, chunk_body, numbers, of_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 # Kinds whose answer the code lays out from the sources, with no LLM call.
@@ -72,7 +72,11 @@ def extractive(question: str, sources: list[Source], max_sentences: int = 2, out
     chosen: dict[int, str] = {}  # source number -> its sentence, in the order picked
     for outlet in outlets:
         best = next(
-            ((n, sentence) for _, _, sentence, n in scored if outlet_of[n] == outlet and n not in chosen),
+            (
+                (n, sentence)
+                for _, _, sentence, n in scored
+                if of_outlet(outlet_of[n], outlet) and n not in chosen
+            ),
             None,
         )
         if best:
@@ -161,7 +165,15 @@ def named_answer(reply: str, question: Question | str, sources: list[Source]) ->
             got = set(terms(sentence))
             hits = len((q_terms - name_terms) & got)
             if len(name_terms & got) >= need and hits:
-                scored.append((src.source not in named, -len(name_terms & got), -hits, src.n, sentence))
+                scored.append(
+                    (
+                        not any(of_outlet(src.source, o) for o in named),
+                        -len(name_terms & got),
+                        -hits,
+                        src.n,
+                        sentence,
+                    )
+                )
     # two of the question's terms beside the name where some sentence has them, else one: a sentence that
     # holds the name beats the best-matching one that does not
     scored = sorted(x for x in scored if x[2] <= -2) or sorted(scored)
@@ -317,10 +329,12 @@ def comparison(question: Question, sources: list[Source]) -> str:
     outlets = question.named_outlets
     if len(outlets) < 2:
         outlets = outlets + [
-            s.source for s, _ in _bearing(question.topic, sources) if s.source not in outlets
+            s.source
+            for s, _ in _bearing(question.topic, sources)
+            if not any(of_outlet(s.source, o) for o in outlets)
         ]
     for outlet in dict.fromkeys(outlets):
-        own = [s for s in sources if s.source == outlet]
+        own = [s for s in sources if of_outlet(s.source, outlet)]
         if not own:
             lines.append(f"- {outlet}: nothing in the sources found.")
             continue

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from rag.text import bm25_corpus, bm25_tokens, chunk_body, split_sentences
+from rag.text import bm25_corpus, bm25_tokens, chunk_body, outlet_head, split_sentences
 from rag.tuning import DEFAULT, Tuning
 
 ROW_FIELDS = ("chunk_index",)  # the metadata that differs between the chunks of one article
@@ -314,8 +314,8 @@ class KeywordIndex:
         return chunk
 
     def outlet_mask(self, outlets: Sequence[str], ignore_case: bool = False) -> np.ndarray:
-        """Rows from any of `outlets`: compared as numbers, since comparing a million outlet names takes
-        tens of milliseconds a question."""
+        """Rows from any of `outlets` (or their sections: `rag.text.outlet_head`): compared as numbers, since
+        comparing a million outlet names takes tens of milliseconds a question."""
         if self._outlet_codes is None:
             table: dict[str, int] = {}
             codes = np.fromiter(
@@ -325,7 +325,11 @@ class KeywordIndex:
         codes, table = self._outlet_codes
         fold = str.lower if ignore_case else str
         wanted = {fold(o) for o in outlets}
-        hits = [code for name, code in table.items() if name and fold(name) in wanted]
+        hits = [
+            code
+            for name, code in table.items()
+            if name and (fold(name) in wanted or fold(outlet_head(name)) in wanted)
+        ]
         if len(hits) == 1:
             return codes == hits[0]
         return np.isin(codes, hits) if hits else np.zeros(len(codes), dtype=bool)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from rag.text import MONTHS, PUBLICATION_NAME, words
+from rag.text import MONTHS, PUBLICATION_NAME, outlet_head, words
 
 _M = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE = re.compile(
@@ -51,7 +51,7 @@ class QueryPlan:
 def _alias(outlet: str, outlets: list[str]) -> str | None:
     """The outlet's name before its tagline or section ("Cnbc | World Business News Leader" -> "Cnbc"), when
     no other outlet of the corpus shares it ("BBC News - Technology" and "BBC News - Entertainment" do)."""
-    head = re.split(r"\s+[|–-]\s+|:\s+", outlet.strip(), maxsplit=1)[0]
+    head = outlet_head(outlet)
     if head == outlet.strip() or len(head) < 3:
         return None
     shared = [o for o in outlets if o != outlet and o.lower().startswith(head.lower())]
@@ -72,13 +72,25 @@ def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
     return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
 
 
+def families(outlets: list[str] | tuple[str, ...]) -> list[str]:
+    """Names that outlets published in sections share ("The Independent" for "The Independent - Sports" and
+    "The Independent - Travel"): a reader names the outlet, not the section."""
+    heads: dict[str, int] = {}
+    for outlet in outlets:
+        if (head := outlet_head(outlet)) != outlet.strip() and len(head) >= 3:
+            heads[head] = heads.get(head, 0) + 1
+    known = {o.lower() for o in outlets}
+    return [head for head, n in heads.items() if n >= 2 and head.lower() not in known]
+
+
 @lru_cache(maxsize=8)
 def _patterns(outlets: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
-    """Each outlet's pattern, built once per outlet list (aliases compare every outlet with every other)."""
+    """Each outlet's pattern, and each family's (`families`), built once per outlet list (aliases compare
+    every outlet with every other)."""
     return [
         (outlet, pattern)
-        for outlet in outlets
-        if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets)))
+        for outlet in outlets + tuple(families(outlets))
+        if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets) if outlet in outlets else None))
     ]
 
 
