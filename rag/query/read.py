@@ -72,8 +72,9 @@ _AUXILIARY = re.compile(
 _TIMELINE = re.compile(
     r"\b(?:timeline|chronolog\w*|sequence\s+of\s+events|walk\s+me\s+through|step\s+by\s+step|"
     r"from\s+(?:the\s+)?(?:start|beginning|outset)\s+(?:to|until|till)\b|"
-    r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|play(?:ed)?\s+out|"
-    r"turn(?:ed)?\s+out)\w*|"
+    r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|unravel|collaps|"
+    r"play(?:ed)?\s+out|turn(?:ed)?\s+out|f[ae]ll\s+apart|c[oa]me\s+about|end(?:ed)?\s+up|"
+    r"(?:go|went)\s+down|(?:build|built|lead|led)\s+up)\w*|"
     r"what(?:'s|\s+has|\s+have)\s+happened\b[^?]*\bsince\b)",
     re.I,
 )
