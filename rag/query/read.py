@@ -139,7 +139,8 @@ _WHY_DIFFER = re.compile(
 )
 _POSITION = re.compile(
     r"\b(?:position|stance|view|views|opinion|think|thinks|believe|believes|feel|feels|reaction|react\w*|"
-    r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*|"
+    r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*|take\s+on|"
+    r"(?:problems?|issues?|beef|gripes?)\s+with|objections?|complain\w*|critici[sz]\w*|"
     r"how\s+(?:does|do|did)\s+[^?]{1,60}?\s+(?:see|view|regard))\b",
     re.I,
 )
