@@ -44,6 +44,14 @@ class Tuning(BaseModel):
     sentence_weight: float = Field(
         0.3, description="Weight of a chunk's best-matching sentence, relative to the chunk's own BM25 scale."
     )
+    sentence_pool_from: int = Field(
+        250_000,
+        description="Largest index (chunks) whose every sentence is scored for each question; above it only "
+        "the sentences of the `sentence_pool` chunks with the best BM25 of their own are.",
+    )
+    sentence_pool: int = Field(
+        2_000, description="Chunks whose sentences are scored past `sentence_pool_from`."
+    )
     chunk_k1: float = Field(0.6, description="BM25 k1 (term-frequency saturation) for chunks.")
     chunk_b: float = Field(0.75, description="BM25 b (length normalisation) for chunks.")
     sentence_k1: float = Field(0.6, description="BM25 k1 for single sentences.")

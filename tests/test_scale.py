@@ -71,6 +71,38 @@ def test_delta_scores_equal_a_rebuild_on_the_same_statistics():
     assert len(index) == 3 and index.live.all()  # the original is untouched
 
 
+def test_past_a_size_only_the_best_chunks_sentences_are_scored():
+    from rag.tuning import Tuning
+
+    texts = [
+        f"Report {i}. The cash rate was cut on day {i}. Troops and the minister {'met' if i % 3 else 'spoke'}."
+        + (" The cash rate troops minister spoke." if i == 4 else "")
+        for i in range(12)
+    ]
+    metas = [{"source": "S", "doc_id": f"d{i}"} for i in range(12)]
+    exact = KeywordIndex([f"c{i}" for i in range(12)], texts, metas)
+    every = KeywordIndex(
+        [f"c{i}" for i in range(12)], texts, metas, tuning=Tuning(sentence_pool_from=0, sentence_pool=100)
+    )
+    few = KeywordIndex(
+        [f"c{i}" for i in range(12)], texts, metas, tuning=Tuning(sentence_pool_from=0, sentence_pool=3)
+    )
+    for query in ["cash rate troops minister spoke", "minister met", "day 7 cash rate"]:
+        # every chunk in the pool: the same scores, bit for bit (a common token's postings are looked up the
+        # other way round, rows in postings)
+        assert every.scores(query).tolist() == exact.scores(query).tolist()
+        tokens = bm25_tokens([query])[0]
+        chunk = exact._chunk_scores(tokens)
+        best = exact._best_per_chunk(exact._sentence_scores(tokens))
+        pooled = few._pooled_best(tokens, chunk)  # "cash" has more postings than the pool has sentences
+        pool = np.flatnonzero(pooled)
+        assert 0 < len(pool) <= 3 and int(np.argmax(chunk)) in pool  # the best chunk is in the pool
+        assert pooled[pool].tolist() == best[pool].tolist()  # and its sentences score as before
+    grown = every.updated([1], ["c12"], [texts[4]], [{"source": "S", "doc_id": "d12"}])
+    again = grown.scores("troops minister spoke")
+    assert again[1] == 0 and again[12] == pytest.approx(again[4], rel=1e-5) and again[4] > 0
+
+
 def test_outlet_rows_and_best_sentences_follow_additions_and_removals():
     texts = [f"Story {i} on the cash rate. The minister spoke on day {i}." for i in range(6)]
     metas = [{"source": "ABC"[i % 3], "doc_id": f"d{i}"} for i in range(6)]

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.backends.vectors import top_positions
 from rag.text import bm25_corpus, bm25_tokens, chunk_body, outlet_head, split_sentences
 from rag.tuning import DEFAULT, Tuning
 
@@ -305,13 +306,34 @@ class KeywordIndex:
             chunk = np.where(self.live, chunk, np.float32(0))
         if self.sentence_owner is None or not self.sentence_owner.size or chunk.max() <= 0:
             return chunk
-        best = self._best_per_chunk(self._sentence_scores(tokens))
+        if len(self.ids) > self.tuning.sentence_pool_from:
+            best = self._pooled_best(tokens, chunk)
+        else:
+            best = self._best_per_chunk(self._sentence_scores(tokens))
         if dead:
             best = np.where(self.live, best, np.float32(0))
         if best.max() > 0:
             weight = self.tuning.sentence_weight if sentence_weight is None else sentence_weight
             chunk = chunk + weight * float(chunk.max()) * best / float(best.max())
         return chunk
+
+    def _pooled_best(self, tokens: list[str], chunk: np.ndarray) -> np.ndarray:
+        """`_best_per_chunk(_sentence_scores(tokens))` for the `sentence_pool` chunks with the best scores of
+        their own, 0 for the rest: past `sentence_pool_from` chunks, scoring every sentence of the index (ten a
+        chunk) for each question costs more than the rest of the search; a chunk whose own words rank it
+        below that pool rarely has the sentence that lifts it into the few the search reads."""
+        pool = top_positions(chunk, self.tuning.sentence_pool)
+        pool = np.sort(pool[chunk[pool] > 0])
+        owner = np.asarray(self.sentence_owner)  # a plain view: a memmap's own indexing is slow
+        lo, hi = np.searchsorted(owner, pool), np.searchsorted(owner, pool, side="right")
+        # each chunk's run of sentence rows, end to end: lo[0]..hi[0]-1, lo[1]..hi[1]-1, …
+        rows = np.arange(int((hi - lo).sum())) + np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo)
+        scores = np.zeros(len(rows), dtype=np.float32)
+        for token in tokens:  # a repeated query token counts again, as in bm25s
+            scores += self._sentence_scores_at(token, rows)
+        best = np.zeros(len(self.ids), dtype=np.float32)
+        np.maximum.at(best, np.asarray(owner[rows], dtype=np.int64), scores)
+        return best
 
     def outlet_mask(self, outlets: Sequence[str], ignore_case: bool = False) -> np.ndarray:
         """Rows from any of `outlets` (or their sections: `rag.text.outlet_head`): compared as numbers, since
@@ -364,24 +386,33 @@ class KeywordIndex:
     def _sentence_scores_at(self, token: str, rows: np.ndarray) -> np.ndarray:
         """`_sentence_scores([token])[rows]`, read from the token's postings alone: an index of millions of
         sentences is not scored whole for the few hundred that are wanted."""
-        rows, back = np.unique(rows, return_inverse=True)
+        ordered = rows.size < 2 or bool((rows[1:] > rows[:-1]).all())
+        rows, back = (rows, None) if ordered else np.unique(rows, return_inverse=True)
         out = np.zeros(len(rows), dtype=np.float32)
         main_rows = rows[rows < self._n_main_sentences]
         index = self.sentence_bm25
         tid = (getattr(index, "vocab_dict", None) or {}).get(token) if self._n_main_sentences else None
         if tid is not None and main_rows.size:
             start, end = int(index.scores["indptr"][tid]), int(index.scores["indptr"][tid + 1])
-            docs = np.asarray(index.scores["indices"][start:end])
-            at = np.searchsorted(main_rows, docs)
-            at[at == main_rows.size] = 0
-            hit = main_rows[at] == docs
-            out[at[hit]] += np.asarray(index.scores["data"][start:end], dtype=np.float32)[hit]
+            # plain views of the memory maps: a memmap's own indexing costs more than the lookups
+            docs = np.asarray(index.scores["indices"])[start:end]  # in row order
+            data = np.asarray(index.scores["data"])[start:end]
+            if end - start > main_rows.size:  # a common token: look the rows up in its postings
+                at = np.searchsorted(docs, main_rows)
+                at[at == end - start] = 0
+                hit = docs[at] == main_rows
+                out[: main_rows.size][hit] += data[at[hit]].astype(np.float32)
+            else:
+                at = np.searchsorted(main_rows, docs)
+                at[at == main_rows.size] = 0
+                hit = main_rows[at] == docs
+                out[at[hit]] += data.astype(np.float32)[hit]
         if getattr(index, "nonoccurrence_array", None) is not None and tid is not None:
             out[: main_rows.size] += np.float32(index.nonoccurrence_array[tid])
         if self._sentence_delta.size and main_rows.size < rows.size:
             delta = self._sentence_delta.scores([token], self._sentence_delta.size)
             out[main_rows.size :] = delta[rows[main_rows.size :] - self._n_main_sentences]
-        return out[back]
+        return out if back is None else out[back]
 
     # -- on disk ------------------------------------------------------------------------------
     def save(self, path: Path) -> None:

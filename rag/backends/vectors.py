@@ -70,14 +70,35 @@ class ChromaDense:
         return self.vectors.rows(rows) @ vector.astype(np.float32)
 
 
+SAMPLED_FROM = 250_000  # values past which the n largest are looked for among a sample's best first
+_STRIDE = 64
+
+
 def top_positions(values: np.ndarray, n: int) -> np.ndarray:
     """Positions of the `n` largest values, best first (ties: lower position first)."""
     if n <= 0 or values.size == 0:
         return np.zeros(0, dtype=np.int64)
     if n < values.size:
-        part = np.argpartition(-values, n - 1)[:n]
+        among = _above_sample(values, n) if values.size > SAMPLED_FROM else None
+        if among is None:
+            part = np.argpartition(-values, n - 1)[:n]
+        else:
+            part = among[np.argpartition(-values[among], n - 1)[:n]]
         return part[np.lexsort((part, -values[part]))]
     return np.argsort(-values, kind="stable")
+
+
+def _above_sample(values: np.ndarray, n: int) -> np.ndarray | None:
+    """Positions of the values at or above a threshold that at least `n` of them reach, taken from every
+    64th value (a partition of a million values costs ~15 ms, a comparison ~1 ms); None when the sample
+    gives no such threshold."""
+    sample = values[::_STRIDE]
+    k = 2 * (n // _STRIDE) + 16  # about twice the sample's share of the n largest
+    if k >= sample.size:
+        return None
+    threshold = np.partition(sample, sample.size - k)[sample.size - k]
+    among = np.flatnonzero(values >= threshold)
+    return among if n <= among.size else None
 
 
 class RowVectors:
