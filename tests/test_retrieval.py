@@ -126,6 +126,20 @@ def test_top_breaks_ties_by_position():
     assert top_positions(values, 0).tolist() == []
 
 
+def test_the_best_of_a_million_scores_are_found_from_a_sample_the_same():
+    rng = np.random.default_rng(7)
+    for values in (
+        rng.random(1_000_000).astype(np.float32),
+        np.where(rng.random(1_000_000) < 0.9, 0, rng.random(1_000_000)).astype(np.float32),  # mostly zeros
+        np.round(rng.random(1_000_000) * 50).astype(np.float32) / 50,  # many ties
+    ):
+        for n in (1, 60, 2_000):
+            exact = np.argsort(-values, kind="stable")[:n]
+            got = top_positions(values, n)
+            assert values[got].tolist() == values[exact].tolist()  # the same values, best first
+            assert got.tolist() == exact.tolist()  # ties: lower position first
+
+
 def test_fused_scores_mix_keyword_and_exact_dense_scores_inside_the_filter():
     bm25 = np.array([2.0, 0.0, 1.0, 0.0], dtype=np.float32)
     dense = MatrixDense(

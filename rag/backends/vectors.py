@@ -80,10 +80,9 @@ def top_positions(values: np.ndarray, n: int) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     if n < values.size:
         among = _above_sample(values, n) if values.size > SAMPLED_FROM else None
-        if among is None:
-            part = np.argpartition(-values, n - 1)[:n]
-        else:
-            part = among[np.argpartition(-values[among], n - 1)[:n]]
+        if among is not None:  # a few thousand candidates in position order: a stable sort settles ties
+            return among[np.argsort(-values[among], kind="stable")[:n]]
+        part = np.argpartition(-values, n - 1)[:n]
         return part[np.lexsort((part, -values[part]))]
     return np.argsort(-values, kind="stable")
 
