@@ -338,6 +338,33 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     )
 
 
+def test_a_built_line_shows_the_headline_unless_the_sentence_holds_all_its_words_but_one():
+    outlets = ["Harbour Post", "Northern Wire"]
+    q = read(
+        "How did the Harbour Post and the Northern Wire cover United going out of Europe?", outlets, AS_OF
+    )
+    hits = [
+        _hit(
+            1,
+            "Harbour Post",
+            "2025-03-05",
+            "United are out of Europe.",
+            "United out of Europe after defeat to Bayern",
+        ),
+        _hit(
+            2,
+            "Northern Wire",
+            "2025-03-06",
+            "United are out of Europe after a defeat.",
+            "United out of Europe after defeat",
+        ),
+    ]
+    assert comparison(q, select_sources(q, hits, 4)) == (
+        "- Harbour Post (2025-03-05) “United out of Europe after defeat to Bayern”: United are out of Europe [1].\n"
+        "- Northern Wire (2025-03-06): United are out of Europe after a defeat [2]."
+    )  # "defeat" and "Bayern" are news the sentence lacks; a headline the sentence repeats is not shown
+
+
 def test_a_compared_quote_whose_speaker_is_only_she_comes_with_the_sentence_naming_her():
     body = (
         "Markets were calm on Thursday. Spokeswoman Maria Zakharova spoke in Moscow. "

@@ -314,10 +314,11 @@ def timeline(question: Question, sources: list[Source]) -> str:
 
 def _headline(source: Source, *shown: str) -> str:
     """ " “Headline”" for a built line: a headline says what the development was, which the sentence quoted
-    from the article often assumes; "" when the lines shown already hold most of its words."""
+    from the article often assumes; "" when the lines shown already hold all its words but one ("out of
+    Europe" shown, "after defeat to Bayern Munich" not: the headline is shown)."""
     title = source.title.strip()
     title_terms = set(terms(title))
-    if not title_terms or 2 * len(title_terms - set(terms(" ".join(shown)))) < len(title_terms):
+    if not title_terms or len(title_terms - set(terms(" ".join(shown)))) <= 1:
         return ""
     return f" “{title}”"
 
