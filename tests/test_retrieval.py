@@ -131,6 +131,9 @@ def test_the_best_of_a_million_scores_are_found_from_a_sample_the_same():
     for values in (
         rng.random(1_000_000).astype(np.float32),
         np.where(rng.random(1_000_000) < 0.9, 0, rng.random(1_000_000)).astype(np.float32),  # mostly zeros
+        np.where(rng.random(1_000_000) < 0.999, 0, rng.random(1_000_000)).astype(
+            np.float32
+        ),  # the sample fails
         np.round(rng.random(1_000_000) * 50).astype(np.float32) / 50,  # many ties
     ):
         for n in (1, 60, 2_000):

@@ -79,8 +79,13 @@ def top_positions(values: np.ndarray, n: int) -> np.ndarray:
     if n <= 0 or values.size == 0:
         return np.zeros(0, dtype=np.int64)
     if n < values.size:
-        among = _above_sample(values, n) if values.size > SAMPLED_FROM else None
-        if among is not None:  # a few thousand candidates in position order: a stable sort settles ties
+        if values.size > SAMPLED_FROM:
+            among = _above_sample(values, n)
+            if among is None:  # every value above the n-th largest, then the first of those equal to it
+                edge = -np.partition(-values, n - 1)[n - 1]  # (from the top: fast on a run of zeros)
+                above = np.flatnonzero(values > edge)
+                among = np.union1d(above, np.flatnonzero(values == edge)[: n - above.size])
+            # candidates in position order: a stable sort settles ties
             return among[np.argsort(-values[among], kind="stable")[:n]]
         part = np.argpartition(-values, n - 1)[:n]
         return part[np.lexsort((part, -values[part]))]
@@ -89,15 +94,16 @@ def top_positions(values: np.ndarray, n: int) -> np.ndarray:
 
 def _above_sample(values: np.ndarray, n: int) -> np.ndarray | None:
     """Positions of the values at or above a threshold that at least `n` of them reach, taken from every
-    64th value (a partition of a million values costs ~15 ms, a comparison ~1 ms); None when the sample
-    gives no such threshold."""
+    64th value: one comparison pass over all of them costs a fraction of partitioning them. None when the
+    sample gives no threshold that leaves a few candidates."""
     sample = values[::_STRIDE]
     k = 2 * (n // _STRIDE) + 16  # about twice the sample's share of the n largest
     if k >= sample.size:
         return None
-    threshold = np.partition(sample, sample.size - k)[sample.size - k]
+    threshold = -np.partition(-sample, k - 1)[k - 1]
     among = np.flatnonzero(values >= threshold)
-    return among if n <= among.size else None
+    # too few reach it, or (ties at the threshold, zeros) too many to sort
+    return among if n <= among.size <= 16 * n + 4096 else None
 
 
 class RowVectors:
