@@ -9,6 +9,7 @@ Three tokenisers serve three jobs, all with one Snowball stemmer:
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from functools import lru_cache
 
 _SPLIT = re.compile(r"(?<=[.!?])([\"'”’)\]]*)\s+(?=[\"'“‘(\[]?[A-Z0-9])")
@@ -317,6 +318,11 @@ def of_outlet(source: str, named: str) -> bool:
     share ("The Independent - Sports" is of "The Independent"). Case does not matter."""
     source, named = source.lower(), named.lower()
     return source == named or outlet_head(source) == named
+
+
+def named_outlet(source: str, named: Iterable[str]) -> str:
+    """The first of the `named` outlets that `source` is (or is a section of: `of_outlet`), or ""."""
+    return next((o for o in named if of_outlet(source, o)), "")
 
 
 def words(text: str) -> list[str]:

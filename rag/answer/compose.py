@@ -13,7 +13,7 @@ from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources, shared_terms
 from rag.query.read import Question, as_question
-from rag.text import MONTHS, chunk_body, numbers, of_outlet, split_sentences, terms
+from rag.text import MONTHS, chunk_body, named_outlet, numbers, of_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 # Kinds whose answer the code lays out from the sources, with no LLM call.
@@ -167,7 +167,7 @@ def named_answer(reply: str, question: Question | str, sources: list[Source]) ->
             if len(name_terms & got) >= need and hits:
                 scored.append(
                     (
-                        not any(of_outlet(src.source, o) for o in named),
+                        not named_outlet(src.source, named),
                         -len(name_terms & got),
                         -hits,
                         src.n,
@@ -330,9 +330,7 @@ def comparison(question: Question, sources: list[Source]) -> str:
     outlets = question.named_outlets
     if len(outlets) < 2:
         outlets = outlets + [
-            s.source
-            for s, _ in _bearing(question.topic, sources)
-            if not any(of_outlet(s.source, o) for o in outlets)
+            s.source for s, _ in _bearing(question.topic, sources) if not named_outlet(s.source, outlets)
         ]
     for outlet in dict.fromkeys(outlets):
         own = [s for s in sources if of_outlet(s.source, outlet)]

@@ -22,7 +22,7 @@ from rag.answer.attribution import speaks
 from rag.answer.citations import Source
 from rag.answer.figures import Asked, asked_figure, holds
 from rag.query.read import Question, as_question
-from rag.text import chunk_body, of_outlet, split_sentences, terms
+from rag.text import chunk_body, named_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -96,7 +96,7 @@ def select_sources(
             continue
         seen.add(doc)
         outlet = meta.get("source", "") or ""
-        slot = (meta.get("story_id") or doc or "", next((o for o in named if of_outlet(outlet, o)), ""))
+        slot = (meta.get("story_id") or doc or "", named_outlet(outlet, named))
         if slot in slots:
             also.setdefault(slots[slot], []).append(copy_of(meta))
             continue

@@ -325,9 +325,7 @@ class KeywordIndex:
         pool = top_positions(chunk, self.tuning.sentence_pool)
         pool = np.sort(pool[chunk[pool] > 0])
         owner = np.asarray(self.sentence_owner)  # a plain view: a memmap's own indexing is slow
-        lo, hi = np.searchsorted(owner, pool), np.searchsorted(owner, pool, side="right")
-        # each chunk's run of sentence rows, end to end: lo[0]..hi[0]-1, lo[1]..hi[1]-1, …
-        rows = np.arange(int((hi - lo).sum())) + np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo)
+        rows = self._sentence_rows(pool)
         scores = np.zeros(len(rows), dtype=np.float32)
         for token in tokens:  # a repeated query token counts again, as in bm25s
             scores += self._sentence_scores_at(token, rows)
@@ -376,12 +374,17 @@ class KeywordIndex:
         (rows: sentences, columns: `terms`, already tokenised by `bm25_tokens`)."""
         if self.sentence_owner is None or not terms or not chunks:
             return np.zeros(0, dtype=np.int64), np.zeros((0, len(terms)), dtype=np.float32)
-        owner = self.sentence_owner
-        rows = np.concatenate(
-            [np.arange(np.searchsorted(owner, c), np.searchsorted(owner, c, side="right")) for c in chunks]
-        )
+        rows = self._sentence_rows(np.asarray(chunks, dtype=np.int64))
         scores = [self._sentence_scores_at(t, rows) for t in terms]
-        return owner[rows], np.stack(scores, axis=1)
+        return np.asarray(self.sentence_owner[rows]), np.stack(scores, axis=1)
+
+    def _sentence_rows(self, chunks: np.ndarray) -> np.ndarray:
+        """The rows of the chunks' sentences, chunk after chunk in the order given (sentences are stored in
+        chunk order, so each chunk's are one run)."""
+        owner = np.asarray(self.sentence_owner)  # a plain view: a memmap's own indexing is slow
+        lo, hi = np.searchsorted(owner, chunks), np.searchsorted(owner, chunks, side="right")
+        # the runs end to end: lo[0]..hi[0]-1, lo[1]..hi[1]-1, …
+        return np.arange(int((hi - lo).sum())) + np.repeat(lo - np.cumsum(hi - lo) + (hi - lo), hi - lo)
 
     def _sentence_scores_at(self, token: str, rows: np.ndarray) -> np.ndarray:
         """`_sentence_scores([token])[rows]`, read from the token's postings alone: an index of millions of

@@ -90,7 +90,7 @@ def _patterns(outlets: tuple[str, ...]) -> list[tuple[str, re.Pattern]]:
     return [
         (outlet, pattern)
         for outlet in outlets + tuple(families(outlets))
-        if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets) if outlet in outlets else None))
+        if (pattern := _outlet_pattern(outlet, _alias(outlet, outlets)))
     ]
 
 
