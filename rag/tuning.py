@@ -81,7 +81,7 @@ class Tuning(BaseModel):
         description="Added to a lead sentence's score (in shared question terms) when evidence is chosen.",
     )
     relevance_floor: float = Field(
-        0.2,
+        0.3,
         description="Cosine similarity to the question that a source's best "
         "sentence must reach to be sent at all (the best source always is).",
     )
