@@ -19,9 +19,8 @@ from rag.text import bm25_tokens, terms, words
 from rag.tuning import Tuning
 
 PROMPT_VARIABLES = {
-    "system": {"shape"},
-    "shape_direct": set(),
-    "shape_written": set(),
+    "system_direct": set(),
+    "system_written": set(),
     "answer": {"sources", "question", "instruction"},
     "rewrite": {"history", "question"},
     "instruction_yes_no": set(),
