@@ -75,6 +75,11 @@ class Tuning(BaseModel):
         description="What a question term still counts, in a written answer's evidence, once a sentence chosen "
         "before holds it.",
     )
+    meaning_candidates: int = Field(
+        8,
+        description="Sentences of each source compared in meaning to the question: those sharing the most terms "
+        "with it, and its lead.",
+    )
     lead_sentences: int = Field(2, description="An article's first sentences that count as its lead.")
     lead_bonus: float = Field(
         0.5,

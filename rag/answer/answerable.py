@@ -48,10 +48,20 @@ def named_entities(question: str) -> list[str]:
     return list(found.values())
 
 
+_MID_SENTENCE = frozenset("abcdefghijklmnopqrstuvwxyz,;")
+
+
 def _capitalised_in(word: str, texts: list[str]) -> bool:
     """Whether the texts write the word as a name: capitalised mid-sentence, almost never in lower case."""
-    pattern = re.compile(rf"(?<=[a-z,;] )({re.escape(word.capitalize())}|{re.escape(word)})\b")
-    forms = [m.group(1) for text in texts for m in pattern.finditer(text)]
+    # a use mid-sentence: after a lower-case letter, comma or semicolon and a space (checked by hand: a pattern
+    # that starts with the word is searched for far faster than one that starts with a look-behind)
+    pattern = re.compile(rf"(?:{re.escape(word.capitalize())}|{re.escape(word)})\b")
+    forms = [
+        m.group(0)
+        for text in texts
+        for m in pattern.finditer(text)
+        if m.start() >= 2 and text[m.start() - 1] == " " and text[m.start() - 2] in _MID_SENTENCE
+    ]
     capital = sum(f[0].isupper() for f in forms)
     return capital >= 2 and capital >= 4 * (len(forms) - capital)
 

@@ -111,7 +111,7 @@ def select_sources(
         text = pooled_text(group)
         sentences = [s for s in split_sentences(chunk_body(text)) if not is_instruction(s)]
         picked.append((hit, text, list(dict.fromkeys(sentences)), _opening(group, tuning.lead_sentences)))
-    meaning = _similarities(question.topic, [s for _, _, sentences, _ in picked for s in sentences], embed)
+    meaning = _candidate_similarities(question, picked, q_terms, tuning.meaning_candidates, embed)
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = tuning.written_evidence_words if written else None
@@ -187,12 +187,39 @@ def also_reported_by(source: Source) -> str:
     return f"Also reported by {', '.join(outlets)}" if outlets else ""
 
 
+def _candidate_similarities(
+    question: Question, picked: list[tuple], q_terms: set[str], n: int, embed: Embed | None
+) -> np.ndarray | None:
+    """Similarity to the question of every picked source's sentences, in order; only each source's `n` sentences
+    sharing the most terms with the question, and its lead, are embedded (each costs milliseconds; meaning
+    orders sentences that share as many terms, and the others are rarely chosen), the rest count 0."""
+    if embed is None:
+        return None
+    positions, flat, offset = [], [], 0
+    for _, _, sentences, opening in picked:
+        keep = _most_terms(sentences, q_terms, n, question.is_written)
+        keep |= {i for i, s in enumerate(sentences) if s in opening}
+        for i in sorted(keep):
+            positions.append(offset + i)
+            flat.append(sentences[i])
+        offset += len(sentences)
+    meaning = np.zeros(offset, dtype=np.float32)
+    meaning[positions] = _similarities(question.topic, flat, embed)
+    return meaning
+
+
 def _similarities(question: str, sentences: list[str], embed: Embed | None) -> np.ndarray | None:
     """Cosine similarity of each sentence to the question (the embedder's vectors are normalised)."""
     if embed is None or not sentences:
         return None if embed is None else np.zeros(0, dtype=np.float32)
     vectors = embed([question, *sentences])
     return np.asarray(vectors[1:] @ vectors[0], dtype=np.float32)
+
+
+def _most_terms(sentences: list[str], q_terms: set[str], n: int, loose: bool) -> set[int]:
+    """Positions of the `n` sentences holding the most question terms (the first ones among equals)."""
+    held = [shared_terms(q_terms, set(terms(s)), loose) for s in sentences]
+    return set(sorted(range(len(sentences)), key=lambda i: (-held[i], i))[:n])
 
 
 def held_terms(q_terms: set[str], s_terms: set[str], loose: bool) -> set[str]:
