@@ -332,9 +332,9 @@ class Assistant:
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]
         index = self.keyword_index()
-        # a lower-case question's words are looked up in the whole corpus only while that is cheap; its texts
-        # as one string, a line apart, find the same capitalised uses
-        corpus = [index.texts.joined()] if len(index) <= tuning.name_lookup_max_chunks else ()
+        # a lower-case question's words are looked up in the whole corpus only while that is cheap: its texts
+        # as one string, a line apart, read only when a word is not in the results
+        corpus = (lambda: [index.texts.joined()]) if len(index) <= tuning.name_lookup_max_chunks else tuple
         return hits, chosen, unanswerable_reason(read, chosen, retrieved, tuning, corpus)
 
     def _first_chunk(self, doc_id: str) -> NodeWithScore | None:

@@ -77,6 +77,7 @@ class Tuning(BaseModel):
     )
     meaning_candidates: int = Field(
         8,
+        ge=1,
         description="Sentences of each source compared in meaning to the question: those sharing the most terms "
         "with it, and its lead.",
     )

@@ -264,6 +264,31 @@ def test_evidence_by_meaning_a_relevance_floor_and_no_injected_instructions():
     assert [s.doc_id for s in without_meaning] == ["d1", "d2", "d3"]
 
 
+def test_only_the_sentences_sharing_most_terms_and_the_lead_are_compared_in_meaning():
+    body = "Leaders met in London. " + " ".join(f"Filler line number {i} here." for i in range(10))
+    body += " Russia opposes European troops in Ukraine. Moscow also said European soldiers would be targets."
+    hits = [_hit(1, "Harbour Post", "2025-03-02", body)]
+    hits[0].node.metadata["chunk_index"] = 0  # the article's first chunk: its first sentence is its lead
+    embedded: list[str] = []
+
+    def counting(texts: list[str]) -> np.ndarray:
+        embedded.extend(texts[1:])  # the first is the question
+        return _embed(texts)
+
+    question = read("What is Russia's position on European peacekeepers in Ukraine?", [], AS_OF)
+    sources = select_sources(question, hits, 4, Tuning(meaning_candidates=2, lead_sentences=1), counting)
+    # the two sentences holding question terms and the lead; no filler
+    assert embedded == [
+        "Leaders met in London.",
+        "Russia opposes European troops in Ukraine.",
+        "Moscow also said European soldiers would be targets.",
+    ]
+    assert sources[0].evidence == (  # four sentences for a first source: a filler, unscored, fills the fourth
+        "Leaders met in London. Filler line number 0 here. Russia opposes European troops in Ukraine. "
+        "Moscow also said European soldiers would be targets."
+    )
+
+
 @pytest.mark.parametrize(
     ("sentence", "instruction"),
     [

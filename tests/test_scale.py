@@ -120,6 +120,20 @@ def test_outlet_rows_and_best_sentences_follow_additions_and_removals():
         np.testing.assert_array_equal(grown._best_per_chunk(sentence), best)
 
 
+def test_the_joined_corpus_follows_additions_and_removals(tmp_path):
+    index = KeywordIndex(["c0", "c1"], ["One story.", "Two story."], [{"doc_id": "d0"}, {"doc_id": "d1"}])
+    index.save(tmp_path)
+    loaded = KeywordIndex.load(tmp_path)
+    assert loaded.texts.joined() == "One story.\nTwo story."
+    loaded.texts.blank(0)
+    assert loaded.texts.joined() == "\nTwo story."
+    loaded.texts.extend(["Three story."])
+    assert loaded.texts.joined() == "\nTwo story.\nThree story."
+    grown = index.updated([1], ["c2"], ["New story."], [{"doc_id": "d2"}])
+    assert grown.texts.joined() == "One story.\n\nNew story."
+    assert index.texts.joined() == "One story.\nTwo story."  # a published index is not changed
+
+
 def test_vectors_of_saved_and_added_rows_are_gathered_in_the_order_asked():
     from rag.backends.vectors import RowVectors
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Sequence
 
 from rag.answer.attribution import as_written, by_role, quoted
 from rag.answer.citations import Source
@@ -48,13 +49,14 @@ def named_entities(question: str) -> list[str]:
     return list(found.values())
 
 
+# not "\n": texts joined a line apart never make one use out of two texts' edges
 _MID_SENTENCE = frozenset("abcdefghijklmnopqrstuvwxyz,;")
 
 
 def _capitalised_in(word: str, texts: list[str]) -> bool:
     """Whether the texts write the word as a name: capitalised mid-sentence, almost never in lower case."""
     # a use mid-sentence: after a lower-case letter, comma or semicolon and a space (checked by hand: a pattern
-    # that starts with the word is searched for far faster than one that starts with a look-behind)
+    # that starts with the word is searched for faster than one that starts with a look-behind)
     pattern = re.compile(rf"(?:{re.escape(word.capitalize())}|{re.escape(word)})\b")
     forms = [
         m.group(0)
@@ -66,18 +68,22 @@ def _capitalised_in(word: str, texts: list[str]) -> bool:
     return capital >= 2 and capital >= 4 * (len(forms) - capital)
 
 
-def lowercase_names(question: str, texts: list[str], corpus: list[str] = ()) -> list[str]:
+def lowercase_names(
+    question: str, texts: list[str], corpus: Callable[[], Sequence[str]] = tuple
+) -> list[str]:
     """Words a question typed in lower case ("what did putin say…") that the texts write as names; a word the
-    texts never use is looked up in the `corpus`."""
+    texts never use is looked up in the `corpus` (called only then: reading it is not free)."""
     if question != question.lower():
         return []
     words = re.findall(r"(?<![\w'’-])[a-z][a-z'’-]{2,}", question)
-    found = []
+    found, whole = [], None
     for w in dict.fromkeys(words):
         if not terms(w) or w in CALENDAR:
             continue
         used = any(re.search(rf"\b{re.escape(w)}\b", t, re.I) for t in texts)
-        if _capitalised_in(w, texts if used else list(corpus)):
+        if not used and whole is None:
+            whole = list(corpus())
+        if _capitalised_in(w, texts if used else whole):
             found.append(w)
     return found
 
@@ -96,7 +102,7 @@ def unanswerable_reason(
     sources: list[Source],
     retrieved: list[str] = (),
     tuning: Tuning = DEFAULT,
-    corpus: list[str] = (),
+    corpus: Callable[[], Sequence[str]] = tuple,
 ) -> str | None:
     """Why the sources cannot answer, or None. Decided from the evidence: a model this small cannot tell.
     The question's names and terms are looked for in the sources and the rest of what was `retrieved` (chunk

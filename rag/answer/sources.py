@@ -190,9 +190,9 @@ def also_reported_by(source: Source) -> str:
 def _candidate_similarities(
     question: Question, picked: list[tuple], q_terms: set[str], n: int, embed: Embed | None
 ) -> np.ndarray | None:
-    """Similarity to the question of every picked source's sentences, in order; only each source's `n` sentences
-    sharing the most terms with the question, and its lead, are embedded (each costs milliseconds; meaning
-    orders sentences that share as many terms, and the others are rarely chosen), the rest count 0."""
+    """Similarity to the question of every picked source's sentences, in order: only each source's `n` sentences
+    sharing the most terms with the question, and its lead, are embedded (the others are rarely chosen, and
+    embedding is most of the time to the sources); the rest count 0."""
     if embed is None:
         return None
     positions, flat, offset = [], [], 0
