@@ -506,7 +506,7 @@ def test_a_written_answer_reads_its_best_sentences_within_a_word_budget_and_its_
     written = messages(read("What did Lavrov say about NATO troops?", []), position)
     direct = messages(read("Did Lavrov reject NATO troops?", []), verdict)
     assert "Start with the direct answer" in direct[0]["content"]
-    assert written[0]["content"] == render("system_written")
+    assert written[0]["content"] == render("system", shape=render("shape_written").strip())
 
 
 def test_a_question_about_dates_the_sources_do_not_cover_is_not_answered_from_other_dates(demo):

@@ -19,8 +19,9 @@ from rag.text import bm25_tokens, terms, words
 from rag.tuning import Tuning
 
 PROMPT_VARIABLES = {
-    "system_direct": set(),
-    "system_written": set(),
+    "system": {"shape"},
+    "shape_direct": set(),
+    "shape_written": set(),
     "answer": {"sources", "question", "instruction"},
     "rewrite": {"history", "question"},
     "instruction_yes_no": set(),

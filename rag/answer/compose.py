@@ -40,11 +40,11 @@ def instruction(question: Question | str) -> str:
 
 def messages(question: Question | str, sources: list[Source]) -> list[dict[str, str]]:
     """The answer prompt. For a question answered in the LLM's own sentences, the shape of the answer is left
-    to its instruction and its system prompt is shorter (and `select_sources` gives it fewer words of
-    evidence); the yes/no margins are calibrated on the direct system prompt's exact words."""
+    to its instruction (and `select_sources` gives it fewer words of evidence)."""
     question = as_question(question)
+    shape = render("shape_written" if question.is_written else "shape_direct").strip()
     return [
-        {"role": "system", "content": render("system_written" if question.is_written else "system_direct")},
+        {"role": "system", "content": render("system", shape=shape)},
         {
             "role": "user",
             "content": render(
