@@ -77,6 +77,7 @@ def test_local_model_decides_a_yes_no_question_and_quotes_its_sources(demo_data_
 @pytest.mark.slow
 def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_path, model_file):
     from rag.answer.compose import messages
+    from rag.backends.llms import complete
 
     data = tmp_path / "data"
     shutil.copytree(demo_data_dir, data)
@@ -91,6 +92,17 @@ def test_local_model_throughput_leaves_its_scores_unchanged(demo_data_dir, tmp_p
     amx = uses_amx(llama_cpp.llama_print_system_info().decode())
     assert assistant.llm.model.model_params.use_extra_bufts is (not amx)  # AMX kernels crash on Q4_K
     assert assistant.ask(question).yes_margin == before.yes_margin
+    # a follow-up's rewrite reads another prompt; the answer prompt's head is then reloaded, not read again
+    complete(assistant.llm, [{"role": "user", "content": "Rewrite: and what did Moscow say?"}], 4)
+    read: list[int] = []
+    evaluate = assistant.llm.model.eval
+    assistant.llm.model.eval = lambda tokens: (read.append(len(tokens)), evaluate(tokens))[1]
+    again = assistant.ask(question)
+    assistant.llm.model.eval = evaluate
+    assert again.yes_margin == before.yes_margin
+    assert len(read) == 1 and read[0] == assistant.llm.count_prompt_tokens(
+        messages(again.query, again.sources)
+    ) - len(assistant.llm._head)  # only the part after the head
     prompt = messages(before.query, before.sources)
     system_only = assistant.llm.count_prompt_tokens(prompt[:1])
     assert system_only < assistant.llm.count_prompt_tokens(prompt) < assistant.settings.n_ctx

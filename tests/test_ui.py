@@ -180,7 +180,7 @@ def test_filters_are_applied_and_shown(demo):
     assistant = scripted(demo, "Reply.")
     _, display, _ = ask(
         assistant,
-        "What happened with Ukraine?",
+        "What did Starmer and Macron say about Ukraine?",
         outlets=["Northern Wire"],
         since="2025-02-01",
         until="2025-03-31",

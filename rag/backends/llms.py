@@ -102,6 +102,10 @@ def _plain_weight_buffers():
             lib.llama_model_default_params = original
 
 
+# Prompt heads whose KV cache is kept (a few MB each): the answer prompts' two and the rewrite's.
+_KEPT_HEADS = 4
+
+
 class LocalLLM:
     """A GGUF model on llama-cpp-python; the chat template is read from the file."""
 
@@ -130,6 +134,9 @@ class LocalLLM:
         self._polar_ids: dict[str, list[int]] | None = None
         self._formatter = None
         self._head: list[int] = []  # the prompt head last evaluated on its own (see _prefill)
+        self._heads: dict[
+            tuple[int, ...], bytes
+        ] = {}  # each head read so far -> the KV cache holding just it
 
     def _prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat-formatted prompt, as create_chat_completion would build it from the GGUF's template."""
@@ -156,8 +163,9 @@ class LocalLLM:
     def _prefill(self, messages: Messages) -> list[int]:
         """Tokenise the prompt and make the KV cache hold its fixed head (system prompt and the user turn's
         opening) evaluated on its own. llama.cpp's logits shift with how a prompt is split into batches, so
-        the head is always evaluated alone and the rest in one go: the same prompt then scores the same
-        whatever was asked before. Returns the tokens; the cache holds their head."""
+        the head is always evaluated alone (or its cache reloaded as it was then) and the rest in one go: the
+        same prompt then scores the same whatever was asked before. Returns the tokens; the cache holds their
+        head."""
         model = self.model
         tokens = self._prompt_tokens(messages)
         if not tokens:
@@ -168,11 +176,40 @@ class LocalLLM:
             head += 1
         cached = list(model.input_ids[: min(model.n_tokens, head)])
         if self._head != tokens[:head] or cached != tokens[:head]:
-            model.reset()
-            model.eval(tokens[:head])
+            state = self._heads.get(tuple(tokens[:head]))
+            if state is None:
+                model.reset()
+                model.eval(tokens[:head])
+                self._heads[tuple(tokens[:head])] = self._kv_state()
+                while len(self._heads) > _KEPT_HEADS:
+                    self._heads.pop(next(iter(self._heads)))
+            else:  # read before, then replaced by another prompt's (a rewrite's): reloaded, not read again
+                self._load_kv_state(state)
+                model.input_ids[:head] = tokens[:head]
             self._head = tokens[:head]
         model.n_tokens = head
         return tokens
+
+    def _kv_state(self) -> bytes:
+        """llama.cpp's context state (the KV cache of what was evaluated), without llama-cpp-python's copy of
+        every batch's logits that `save_state` adds."""
+        import ctypes
+
+        import llama_cpp
+
+        ctx = self.model._ctx.ctx
+        size = llama_cpp.llama_state_get_size(ctx)
+        buffer = (ctypes.c_uint8 * size)()
+        return ctypes.string_at(buffer, llama_cpp.llama_state_get_data(ctx, buffer, size))
+
+    def _load_kv_state(self, state: bytes) -> None:
+        import ctypes
+
+        import llama_cpp
+
+        data = (ctypes.c_uint8 * len(state)).from_buffer_copy(state)
+        if llama_cpp.llama_state_set_data(self.model._ctx.ctx, data, len(state)) != len(state):
+            raise ModelError("could not restore the model's cached prompt head")
 
     def yes_no(self, messages: Messages) -> float | None:
         import numpy as np
@@ -280,7 +317,7 @@ class LocalLLM:
         for token in decoded:  # one decoding step per token, as generation does
             model.eval([token])
         decode_s = time.perf_counter() - t0
-        model.reset()  # _prefill sees the empty cache and evaluates the next prompt's head again
+        model.reset()  # _prefill sees the empty cache and reloads the next prompt's head
         return {
             "prompt_tokens": len(prompt),
             "prompt_tokens_per_s": len(prompt) / prompt_s,
