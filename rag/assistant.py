@@ -275,7 +275,7 @@ class Assistant:
         read = self.read(query, as_of)
         tuning = self.settings.tuning
         limit = sources or self.settings.context_sources
-        if read.kind in compose.BUILT:
+        if read.kind in compose.WIDE:
             limit = max(limit, tuning.built_sources)
         k = max(self.settings.top_k, 2 * limit, tuning.latest_pool if read.kind == "latest" else 0)
         hits, chosen, reason, flt = self._search(read, flt, k, limit)
@@ -311,8 +311,6 @@ class Assistant:
                 raw = yield from self._write(read, chosen, timings, t0)
             if raw != NO_ANSWER:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
-                if read.kind == "latest":
-                    answer.text = compose.dated(answer.text, chosen)
                 answer.answered = bool(answer.text.strip())
                 if not answer.answered:
                     answer.text = NO_ANSWER

@@ -129,6 +129,7 @@ _COUNTRY_OF = {
     "afghan": "afghanistan",
     "argentine": "argentina",
     "argentinian": "argentina",
+    "aussie": "australia",
     "australian": "australia",
     "austrian": "austria",
     "belgian": "belgium",

@@ -73,6 +73,15 @@ def test_a_figure_of_the_asked_kind_said_of_the_question_s_subject(question, rea
     assert missing_figure(question, SOURCES) == reason
 
 
+def test_dates_money_and_light_verbs_are_not_what_a_figure_question_is_about():
+    stake = "Meltwater investment\nTechCrunch | 2023-12-18\n\nVerdane is taking a stake in Meltwater, valued at $65 million."
+    assert missing_figure("who put money into meltwater yesterday, and how much?", [stake]) is None
+    assert (
+        missing_figure("how much did kestrel pay last week?", [stake])
+        == "The sources found do not give the amount."
+    )
+
+
 DAVIS = [
     "Davis Cup\nThe Age | 2023-11-25\n\nItaly's Davis Cup semi-final victory over Serbia was Sinner's second win "
     "over Djokovic. Australia hope to beat Italy in the Davis Cup final. Canada defeated rivals Italy "

@@ -30,7 +30,6 @@ PROMPT_VARIABLES = {
     "instruction_choice": {"a", "b"},
     "instruction_position": set(),
     "instruction_summary": set(),
-    "instruction_latest": set(),
 }
 
 

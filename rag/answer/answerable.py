@@ -78,7 +78,7 @@ def lowercase_names(
     words = re.findall(r"(?<![\w'’-])[a-z][a-z'’-]{2,}", question)
     found, whole = [], None
     for w in dict.fromkeys(words):
-        if not terms(w) or w in CALENDAR:
+        if not terms(w) or w in CALENDAR or w[:2] in ("i'", "i’"):  # "i've": "I" is always capitalised
             continue
         used = any(re.search(rf"\b{re.escape(w)}\b", t, re.I) for t in texts)
         if not used and whole is None:

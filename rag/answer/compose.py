@@ -13,18 +13,19 @@ from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import format_sources, shared_terms
 from rag.query.read import Question, as_question
-from rag.text import MONTHS, chunk_body, named_outlet, numbers, of_outlet, split_sentences, terms
+from rag.text import chunk_body, named_outlet, numbers, of_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
-# Kinds whose answer the code lays out from the sources, with no LLM call.
-BUILT = ("timeline", "comparison", "conflict")
+# Kinds whose answer the code lays out from the sources, with no LLM call; the first three are built from more
+# sources than the LLM reads (`Tuning.built_sources`).
+BUILT = ("timeline", "comparison", "conflict", "latest")
+WIDE = BUILT[:3]
 # The prompt instruction of each kind the LLM writes for (prompts/instruction_<name>.txt).
 _INSTRUCTIONS = {
     "yes_no": "yes_no",
     "name": "name",
     "position": "position",
     "summary": "summary",
-    "latest": "latest",
     "open": "open",
 }
 
@@ -387,25 +388,23 @@ def conflict(question: Question, sources: list[Source]) -> str:
     return "\n".join(lines) if lines else NO_ANSWER
 
 
-def dated(answer: str, sources: list[Source]) -> str:
-    """A latest-news answer led by the date and outlet of the source its first sentence cites, unless that
-    sentence already gives the date: "newest" means little without it, and a small model often leaves it out."""
-    first = split_sentences(answer)[0] if answer.strip() else ""
-    cited = re.search(r"\[(\d+)\]", first)
-    by_n = {s.n: s for s in sources}
-    source = by_n.get(int(cited.group(1))) if cited else None
-    if source is None or not source.published_at:
-        return answer
-    day = source.published_at[:10]
-    _, m, d = (int(x) for x in day.split("-"))
-    month = MONTHS[m - 1]
-    if day in first or re.search(rf"\b{d}(?:st|nd|rd|th)?\s+{month}\b|\b{month}\s+{d}\b", first, re.I):
-        return answer
-    return f"As of {day} ({source.source or 'unknown outlet'}): {answer}"
+def latest(question: Question, sources: list[Source]) -> str:
+    """The newest development: the newest source that bears on the question, dated, with its evidence whole.
+    Older coverage is left out: a small model asked to lead with the newest copied an older source as often."""
+    bearing = _bearing(question.topic, sources)
+    if not bearing:
+        return NO_ANSWER
+    s = max(bearing, key=lambda x: (x[0].published_at or "", -x[0].n))[0]
+    shown = _with_speakers(s)
+    return f"As of {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: " + " ".join(
+        place_markers(x.strip(), f"[{s.n}]") for x in shown
+    )
 
 
 def built(question: Question, sources: list[Source]) -> str:
     """The answer of a kind the code lays out itself (see BUILT)."""
+    if question.kind == "latest":
+        return latest(question, sources)
     if question.kind == "timeline":
         return timeline(question, sources)
     if question.kind == "conflict":

@@ -73,7 +73,12 @@ _MONEY = re.compile(
 _SCORELINE = re.compile(r"(?<![\d-])\d{1,3}\s?[-–]\s?\d{1,3}(?![\d-])")  # 2-1, not 2025-02-03
 _YEAR = re.compile(r"(?:1[89]|20)\d\d")
 # Words that say what is asked, not what it is about: a sentence sharing only these does not count.
-_ASKING = frozenset(terms("much many score game match result final get got did does now still so far again"))
+# Light verbs ("who put money into X") and "money" say little of what it is about either.
+_ASKING = frozenset(
+    terms(
+        "much many score game match result final get got did does now still so far again put take gave give money"
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -191,7 +196,7 @@ def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
     asked = asked or asked_figure(question)
     if asked is None:
         return False
-    about = set(terms(question.replace("-", " "))) - _ASKING
+    about = set(terms(question.replace("-", " "))) - _ASKING - _WHEN_WORDS - CALENDAR  # dates are not topics
     need = min(2, len(about))
     before: set[str] = set()  # the previous sentence often names what this one gives a figure for
     for sentence in split_sentences(chunk_body(text)):

@@ -69,8 +69,14 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(rf"\b(?:over|in|during)\s+the\s+(?:past|last)\s+{_UNIT}\b", re.I), "past_one"),
     (re.compile(rf"\b{_COUNT}\s+{_UNIT}\s+ago\b", re.I), "ago"),
     (re.compile(r"\b(?:yesterday|last\s+night)\b", re.I), "yesterday"),
-    # lower case only: "Today" mid-sentence is a name ("USA Today", "Business Today")
-    (re.compile(r"\b(?:today|tonight|this\s+morning|this\s+afternoon|this\s+evening)\b"), "today"),
+    # lower case only: "Today" mid-sentence is a name ("USA Today", "Business Today"); so is "the today show"
+    (
+        re.compile(
+            r"\b(?<!usa\s)(?:today|tonight)\b(?!\s+(?:show|programme|program)\b)|"
+            r"\bthis\s+(?:morning|afternoon|evening)\b"
+        ),
+        "today",
+    ),
     (
         re.compile(
             r"\b(?:this|the)\s+(?:past\s+)?weekend\b|\bover\s+the\s+weekend\b|\blast\s+weekend\b", re.I
@@ -139,7 +145,10 @@ def resolve(text: str, as_of: date) -> DateRange | None:
     for pattern, rule in _PATTERNS:
         m = pattern.search(text)
         if m:
-            since, until = _apply(rule, m, as_of)
+            try:
+                since, until = _apply(rule, m, as_of)
+            except (OverflowError, ValueError):  # before 1 January of year 1: no such dates
+                return None
             return DateRange(since, min(until, as_of) if since <= as_of else until, m.group(0))
     return None
 

@@ -35,8 +35,8 @@ KINDS = (
     "open",
 )
 
-# Kinds the LLM answers in its own sentences: their prompts are kept short (fewer sources, shorter evidence),
-# since the wait for the first token is the prompt's reading time.
+# Kinds answered in prose from a few sources, the first showing most: the LLM writes all but "latest" (built from
+# its newest source, rag.answer.compose), and their prompts are kept short, as the wait is the prompt's reading.
 WRITTEN = ("position", "summary", "latest", "open")
 
 # "Can you walk me through…", "Could you tell me…": a request, not a yes/no question.
@@ -80,6 +80,7 @@ _TIMELINE = re.compile(
 )
 _LATEST = re.compile(
     r"\b(?:latest|most\s+recent|newest|any\s+(?:new\s+)?(?:updates?|news|developments?)|what'?s\s+new|"
+    r"anything\s+new|lately|these\s+days|"
     r"where\s+(?:do|does|did)\b[^?]*\bstand(?!\s+on\b)|current(?:ly)?\b|right\s+now|as\s+of\s+now|so\s+far|"
     r"what(?:'s|\s+is)\s+next\s+for|where(?:'s|\s+is|\s+are)\b[^?]*\bat\s*\?)",
     re.I,
@@ -112,12 +113,13 @@ _DISAGREE = re.compile(
     r"one\s+(?:number|figure|report|estimate|total|version|account)\b[^?]*\b(?:another|the\s+other|others?)\b|"
     r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
     rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?|the\s+other)\s+(?:one\s+)?(?:says?|said|had|has|gave|report\w*)|"
-    rf"{_FIGURES}\s+(?:vary|varies)|"
+    rf"{_FIGURES}\s+(?:seems?\s+to\s+)?(?:vary|varies)|(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+seem\s+to\s+(?:match|agree)|"
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?|"
     r"(?:other|another)\s+(?:reports?|outlets?|sources?|articles?|sites?|story)\s+(?:says?|said|puts?|has|had|report\w*)|"
     rf"{_WHICH_RIGHT}|"
     r"not\s+sure\s+which|(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|as\s+well\s+as)|"
     r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals)|"
+    r"(?:seen|heard|read)\s+both\s*(?:[.!?]|$)|"
     rf"(?:seen|heard|read)\s+(?:both\s+)?{_AMOUNT}\s+(?:and|or|vs\.?|versus)\s+{_AMOUNT})\b",
     re.I,
 )
@@ -185,7 +187,7 @@ class Question:
 
     @property
     def is_written(self) -> bool:
-        """Answered in the LLM's own sentences (see WRITTEN)."""
+        """Answered in prose from a few sources (see WRITTEN)."""
         return self.kind in WRITTEN
 
 
@@ -247,7 +249,9 @@ def _aside_at(text: str) -> int | None:
 _NEWS_ON = re.compile(
     r"\b(?:(?:what(?:'s|\s+is|\s+are)\s+)?the\s+(?:latest|newest|most\s+recent)(?:\s+(?:news|updates?|developments?))?"
     r"(?:\s+(?:on|with|about|in|for|from)\b)?|(?:latest|newest)(?:\s+(?:news|updates?))?\s+(?:on|with|about)\b|"
-    r"any\s+(?:new\s+)?(?:updates?|news|developments?)(?:\s+(?:on|with|about|in|from)\b)?|what'?s\s+new\s+(?:on|with|in)\b)",
+    r"any\s+(?:new\s+)?(?:updates?|news|developments?)(?:\s+(?:on|with|about|in|from)\b)?|what'?s\s+new\s+(?:on|with|in)\b|"
+    r"anything\s+new(?:\s+(?:on|with|about|in|from)\b)?|where\s+(?:do|does)\s+things\s+stand(?:\s+(?:with|on|in)\b)?|"
+    r"(?:been\s+)?(?:doing\s+)?(?:lately|these\s+days)\b)",
     re.I,
 )
 
