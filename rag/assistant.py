@@ -220,10 +220,11 @@ class Assistant:
             names_first=read.kind == "name" if read else None,
         )
 
-    def read(self, query: str, as_of: date | str | None = None) -> Question:
-        """The question read once, against the index's outlets and the as-of date."""
+    def read(self, query: str, as_of: date | str | None = None, asked: str = "") -> Question:
+        """The question read once, against the index's outlets and the as-of date (`asked`: the follow-up
+        `query` was rewritten from)."""
         index = self.keyword_index()
-        return read_question(query, index.outlets, self.as_of(as_of), index.latest_year)
+        return read_question(query, index.outlets, self.as_of(as_of), index.latest_year, asked)
 
     def as_of(self, value: date | str | None = None) -> date:
         """The date questions are asked on: `value`, else `Settings.as_of`, else today (UTC)."""
@@ -272,7 +273,7 @@ class Assistant:
         flt = Filters.coerce(filters)
         query = self.standalone_query(question, history)
         t_rewrite = time.perf_counter()
-        read = self.read(query, as_of)
+        read = self.read(query, as_of, asked=question if query != question else "")
         tuning = self.settings.tuning
         limit = sources or self.settings.context_sources
         if read.kind in compose.WIDE:
@@ -419,6 +420,9 @@ class Assistant:
             raw = compose.named_answer(
                 self._corroborated(compose.lead(raw, read.text), read, sources), read, sources
             )
+            yield "\n\n" + raw
+        elif (filled := compose.beyond_header(raw, sources)) != raw:
+            raw = filled
             yield "\n\n" + raw
         return raw
 

@@ -602,3 +602,19 @@ def test_an_articles_first_chunk_is_found_for_its_opening(settings, tmp_path):
     assert first.node.metadata["chunk_index"] == 0
     assert "The watch was banned over a patent." in first.node.get_content()
     assert assistant._first_chunk("no such article") is None
+
+
+def test_an_answer_that_only_repeats_a_sources_header_gets_that_sources_evidence(demo):
+    question = "What came out of the London summit?"
+    first = Assistant(demo.settings, llm=ScriptedLLM("x")).ask(question, as_of="2025-06-30").sources[0]
+    echo = f"{first.title} ({first.source}, {first.published_at[:10]}) [1]"
+    answer = Assistant(demo.settings, llm=ScriptedLLM(echo)).ask(question, as_of="2025-06-30")
+    head = f"{first.source} ({first.published_at[:10]}) “{first.title}”: "
+    assert answer.text.startswith(head) and len(answer.text) > len(head) + 40
+    assert answer.text[len(head) :].replace(" [1]", "") == first.evidence.replace("\n", " ")
+    assert {c.n for c in answer.citations} == {1}
+    # an answer saying more than the header is left as the model wrote it
+    said = f"{echo}. Leaders agreed a four-point plan [1]."
+    assert (
+        Assistant(demo.settings, llm=ScriptedLLM(said)).ask(question, as_of="2025-06-30").text != answer.text
+    )

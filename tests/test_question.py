@@ -736,3 +736,24 @@ def test_a_lower_case_question_s_names_are_the_words_the_texts_capitalise_but_no
         "The figure grew, Altman said, and I've seen it, as Altman wrote. It rose, I've heard, said Altman."
     ]
     assert lowercase_names("did altman say it was weekly? i've seen both", texts) == ["altman"]
+
+
+@pytest.mark.parametrize(
+    ("rewrite", "asked", "kind"),
+    [
+        (
+            "how did nike's latest quarter go? what did they say about china?",
+            "what did they say about china?",
+            "position",
+        ),
+        ("what's the latest on the nike strike?", "and the latest?", "latest"),
+        ("How has the Nike strike unfolded since May?", "how has it unfolded since?", "timeline"),
+        (
+            "Who leads Nike's latest push into China?",
+            "who leads it?",
+            "name",
+        ),  # not a cued kind: the rewrite's
+    ],
+)
+def test_a_follow_up_asks_for_the_latest_a_timeline_or_a_conflict_only_in_its_own_words(rewrite, asked, kind):
+    assert read(rewrite, [], AS_OF, asked=asked).kind == kind

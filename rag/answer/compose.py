@@ -388,6 +388,23 @@ def conflict(question: Question, sources: list[Source]) -> str:
     return "\n".join(lines) if lines else NO_ANSWER
 
 
+# An answer that is a source's header as the prompt shows it: "Title (Outlet, 2023-12-18) [1]".
+_HEADER_ECHO = re.compile(r"^(?P<title>.+?)\s*\([^()]*,\s*\d{4}-\d\d-\d\d\)\s*\[(?P<n>\d+)\]\.?$", re.S)
+
+
+def beyond_header(answer: str, sources: list[Source]) -> str:
+    """An answer that only repeats a source's header (a small model's habit) as that source's dated line with its
+    evidence: a headline alone rarely holds what was asked ("IPL auction: Starc, Cummins in spotlight")."""
+    m = _HEADER_ECHO.match(answer.strip())
+    s = next((x for x in sources if m and x.n == int(m.group("n"))), None)
+    if s is None:
+        return answer
+    shown = _with_speakers(s)
+    return f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + " ".join(
+        place_markers(x.strip(), f"[{s.n}]") for x in shown
+    )
+
+
 def latest(question: Question, sources: list[Source]) -> str:
     """The newest development: the newest source that bears on the question, dated, with its evidence whole.
     Older coverage is left out: a small model asked to lead with the newest copied an older source as often."""

@@ -294,14 +294,28 @@ def _blank(text: str, spans: list[tuple[int, int]]) -> str:
     return "".join(chars)
 
 
+# Kinds a reader asks for in so many words ("the latest", "how has it unfolded", "the numbers vary").
+_CUED = ("latest", "timeline", "conflict")
+
+
 def read(
-    text: str, outlets: list[str], as_of: date | None = None, default_year: int | None = None
+    text: str,
+    outlets: list[str],
+    as_of: date | None = None,
+    default_year: int | None = None,
+    asked: str = "",
 ) -> Question:
-    """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`."""
+    """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`.
+    `asked` is the follow-up as typed when `text` is its rewrite: the rewrite carries the previous question's
+    words ("how did Nike's latest quarter go? what did they say about China?"), which do not make the follow-up
+    ask for the latest news, a timeline or a conflict; its own words must."""
     default_year = default_year or (as_of.year if as_of else datetime.now(timezone.utc).year)
     mentions = outlet_spans(text, outlets, every=True)
     named = list(dict.fromkeys(o for _, _, o in mentions))
     kind = kind_of(text, len(named))
+    if asked and kind in _CUED and kind_of(asked) != kind:
+        kind = kind_of(asked, len(named))
+        kind = "open" if kind == "choice" and not choice_options(text) else kind
     spans = [(start, end) for start, end, _ in mentions]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
     topic = _topic(text, date_range, kind)
