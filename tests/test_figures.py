@@ -86,9 +86,13 @@ DAVIS = [
     "Davis Cup\nThe Age | 2023-11-25\n\nItaly's Davis Cup semi-final victory over Serbia was Sinner's second win "
     "over Djokovic. Australia hope to beat Italy in the Davis Cup final. Canada defeated rivals Italy "
     "in the Davis Cup final group stage. The Buckeyes have Heisman Trophy candidate Marvin Harrison Jr., who "
-    "shone when Ohio State beat Penn State 20-12.",
-    "Cricket\nThe Guardian | 2023-12-21\n\nThe fifth game was eventually won for West Indies with four balls "
-    "to spare. Jayden Daniels is the 2023 Heisman Trophy winner.",
+    "shone when Ohio State beat Penn State 20-12. Popyrin won his only clash with Musetti, but the emerging Italian "
+    "claimed three of their four showdowns. The season featured an ATP finals showdown victory over Sinner, with "
+    "a second Davis Cup title to come.",
+    "Cricket\nThe Guardian | 2023-12-21\n\nThe T20 series went the distance. The fifth game was eventually won "
+    "for West Indies with four balls to spare. Jayden Daniels is the 2023 Heisman Trophy winner.",
+    # a side's win in another competition's final
+    "Cricket\nZee Business | 2023-11-19\n\nWounds are still to be healed, as Australia beat India in the 2003 final.",
 ]
 
 
@@ -110,6 +114,20 @@ DAVIS = [
 )
 def test_who_won_needs_a_sentence_that_names_the_winner(question, reason):
     assert missing_figure(question, DAVIS) == reason
+
+
+def test_a_side_wins_what_was_asked_when_the_other_side_or_the_prize_follows():
+    final = "Davis Cup\nThe Age | 2023-11-27\n\nItaly beat Australia 2-0 in Malaga."
+    assert missing_figure("who won the davis cup final, australia or italy?", [final]) is None
+    prize = "Davis Cup\nThe Age | 2023-11-27\n\nIn Malaga, Italy won the Davis Cup."
+    assert missing_figure("who won the davis cup, australia or italy?", [prize]) is None
+    # what was won named in the article, the sentence naming its last word: "won by" the winner
+    odi = "ICC Cricket World Cup\nZee | 2023-11-20\n\nThe final of the ODI World Cup was won by Australia, beating India."
+    assert missing_figure("who won the cricket world cup final?", [odi]) is None
+    stage = "Davis Cup\nThe Age | 2023-11-24\n\nThe final is on Sunday. Canada defeated Italy in the Davis Cup group stage."
+    assert missing_figure("who won the davis cup final?", [stage]) == (
+        "The sources found do not say who won the davis cup final."
+    )
 
 
 def test_a_measure_asked_for_must_be_the_one_the_sentence_gives():

@@ -155,6 +155,9 @@ def test_a_range_is_described_for_people():
         ("is the 100 million users figure weekly or monthly? i've seen both", "conflict"),
         ("anything new on alzheimer's treatments?", "latest"),
         ("how's the sharemarket been doing lately?", "latest"),
+        ("is alexis ohanian still optimistic about tech?", "position"),
+        ("has chris rock said anything about the memoir?", "position"),
+        ("has the article said anything about it?", "yes_no"),  # a report's content, not a view
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -555,6 +558,8 @@ def test_a_people_is_its_country():
         ),  # an outlet's coverage, not a speaker's words
         ("What is Russia's position on European peacekeepers?", ""),  # a view may be described, not quoted
         ("Who said the force was premature?", ""),
+        ("has chris rock said anything about the memoir?", "chris rock"),
+        ("Did Putin say anything about the force?", "Putin"),
     ],
 )
 def test_whose_words_a_question_asks_for(text, speaker):

@@ -58,6 +58,8 @@ _WIN_AFTER = frozenset("winner winners champion champions victory victors".split
 # what was won ends where the sides or the day begin: "the T20 decider | between West Indies and England"
 _OBJECT_END = re.compile(r",|\s(?:between|against|on|in|at|over|vs\.?|v\.?|versus|with|after|before)\s", re.I)
 _HOPE = frozenset("to will would could can may might should must".split())
+_NAMED_WITHIN = 8  # words from the first to the last of what was won, named together
+_EVENT_WORDS = frozenset(terms("final finals match game tie decider title race series semi semifinal"))
 
 _FIGURE = re.compile(
     r"[$€£¥]\s?\d[\d,.]*|\b\d[\d,.]*\s?(?:%|percent\b|per cent\b)|\b\d[\d,.]*\b"
@@ -152,7 +154,7 @@ def _counts(sentence: str, noun: str) -> bool:
     return False
 
 
-def _tells_winner(sentence: str, won: str) -> bool:
+def _tells_winner(sentence: str, won: str, context: frozenset[str] = frozenset()) -> bool:
     """Whether the sentence says who won `won` ("the Davis Cup final, Australia or Italy"): a win word up to
     four words before a term of what was won, the sentence naming all of it ("Davis Cup semi-final" is not
     the "Davis Cup final"), or a winner word up to two after it ("the Heisman Trophy winner"); or one of the
@@ -160,23 +162,56 @@ def _tells_winner(sentence: str, won: str) -> bool:
     Penn State" does not say who won the Heisman Trophy."""
     thing, *sides = _OBJECT_END.split(won)
     want = set(terms(thing)) - _WHEN_WORDS - CALENDAR
+    core = want - _EVENT_WORDS or want  # its own words, not "final" or "match"
     side = set(terms(" ".join(sides))) - _WHEN_WORDS - CALENDAR
+    # a side's win counts only where what was won is named, in the sentence or the rest of its article (`context`:
+    # "Australia beat India in the 2003 final" in a cricket piece is not the Davis Cup final)
+    named = core <= set(terms(sentence)) | context
     words = re.findall(r"[\w'’-]+", sentence.lower())  # "semi-final" is not the "final"
     said = [(terms(w) or [""])[0] for w in words]
     # "hope to beat Italy in the final", "could win the title": a hope, not a result
     won = {i for i, w in enumerate(words) if w in _WIN_BEFORE and (i == 0 or words[i - 1] not in _HOPE)}
-    whole = want <= set(said)
+    # what was won, named together in the sentence, its last word there ("final": not the Davis Cup's group stage)
+    # and the others there or elsewhere in the article ("the final of the ODI World Cup" in a cricket piece; not
+    # "ATP finals showdown victory ... a second Davis Cup title")
+    at = [i for i, w in enumerate(said) if w in want]
+    here = {said[i] for i in at}
+    head = next((t for t in reversed(terms(thing)) if t in want), "")
+    whole = (
+        head in here
+        and want - here <= context | here
+        and any(here <= {said[j] for j in at if i <= j <= i + _NAMED_WITHIN} for i in at)
+    )
     for i, word in enumerate(said):
-        if whole and word in want and (won & set(range(i - 4, i)) or _WIN_AFTER & set(words[i + 1 : i + 3])):
+        if (
+            whole
+            and word in want
+            and (
+                won & set(range(i - 4, i))
+                or _WIN_AFTER & set(words[i + 1 : i + 3])
+                or any(j in won and words[j + 1 : j + 2] == ["by"] for j in range(i + 1, i + 4))
+            )
+        ):
+            return True  # "won the Davis Cup", "the Heisman Trophy winner", "the final ... won by Australia"
+        # "West Indies beat England", "Italy won the Davis Cup", "won for West Indies"; not "Canada defeated
+        # Italy", nor "the Italian claimed three of their four showdowns"
+        after = set(said[i + 2 : i + 6])
+        if (
+            named
+            and word in side
+            and (
+                (i + 1 in won and (after & (side - {word}) or core <= after))
+                or (i - 2 in won and words[i - 1] in ("by", "for"))
+            )
+        ):
             return True
-        if word in side and (i + 1 in won or (i - 2 in won and words[i - 1] in ("by", "for"))):
-            return True  # "West Indies beat England", "won for West Indies"; not "Canada defeated Italy"
     return False
 
 
-def holds(asked: Asked, sentence: str) -> bool:
+def holds(asked: Asked, sentence: str, context: frozenset[str] = frozenset()) -> bool:
+    """Whether the sentence gives a figure (or result) of the kind asked; `context`: its article's terms."""
     if asked.kind == "winner":
-        return _tells_winner(sentence, asked.noun)
+        return _tells_winner(sentence, asked.noun, context)
     if asked.kind == "count":
         return _counts(sentence, asked.noun)
     if asked.kind == "money":
@@ -199,9 +234,10 @@ def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
     about = set(terms(question.replace("-", " "))) - _ASKING - _WHEN_WORDS - CALENDAR  # dates are not topics
     need = min(2, len(about))
     before: set[str] = set()  # the previous sentence often names what this one gives a figure for
+    context = frozenset(terms(text))
     for sentence in split_sentences(chunk_body(text)):
         said = set(terms(sentence.replace("-", " ")))
-        if len((said | before) & about) >= need and holds(asked, sentence):
+        if len((said | before) & about) >= need and holds(asked, sentence, context):
             return True
         before = said
     return False

@@ -62,7 +62,9 @@ _HOW_WENT = re.compile(
 # (not "Does the article expect…?": a claim about a report is a yes/no question).
 _VIEW_ASKED = re.compile(
     r"^\s*(?:does|do|did|is|are|was|were)\s+(?P<who>[^?]{1,40}?)\s+(?:think|thinks|believe|believes|expect|"
-    r"expects|want|wants|feel|feels|reckon|reckons|willing|up\s+for|open\s+to|plan|plans|intend|intends)\b",
+    r"expects|want|wants|feel|feels|reckon|reckons|willing|up\s+for|open\s+to|plan|plans|intend|intends|"
+    r"(?:still\s+)?(?:optimistic|pessimistic|confident|worried|concerned|opposed|in\s+favou?r))\b|"
+    + r"^\s*(?:has|have|did|does)\s+(?P<says>[^?]{1,40}?)\s+(?:said|say|says)\s+(?:anything|something|much)\b",
     re.I,
 )
 _REPORT = re.compile(r"\b(?:articles?|reports?|stor(?:y|ies)|pieces?|coverage|sources?|outlets?)\b", re.I)
@@ -88,7 +90,8 @@ _LATEST = re.compile(
 # Whose words an attribution question asks for: "what did Putin say about…", "what has Apple told…".
 _SPEAKER = re.compile(
     r"\bwhat\s+(?:did|does|do|has|have|had)\s+(?P<who>[^?,]{2,60}?)\s+"
-    r"(?:say|said|tell|told|write|post|tweet|testify|argue|claim)\b",
+    r"(?:say|said|tell|told|write|post|tweet|testify|argue|claim)\b|"
+    r"^\s*(?:has|have|did|does)\s+(?P<any>[^?,]{2,60}?)\s+(?:said|say|says)\s+(?:anything|something|much)\b",
     re.I,
 )
 _NOT_A_SPEAKER = re.compile(
@@ -202,7 +205,8 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
             return "choice"
         if expects_yes_no(body):
             view = _VIEW_ASKED.match(body)
-            return "position" if view and not _REPORT.search(view.group("who")) else "yes_no"
+            who = view and (view.group("who") or view.group("says"))
+            return "position" if who and not _REPORT.search(who) else "yes_no"
     if _ASKS_SUMMARY.match(body):
         return "summary"  # "What came out of…" reads like a "what X…" name question
     if expects_name(body):
@@ -230,7 +234,9 @@ def speaker_of(text: str) -> str:
     m = _SPEAKER.search(text)
     if not m:
         return ""
-    who = re.sub(r"^(?:the|a|an)(?:\s+|$)", "", " ".join(m.group("who").split()), flags=re.I)
+    who = re.sub(
+        r"^(?:the|a|an)(?:\s+|$)", "", " ".join((m.group("who") or m.group("any")).split()), flags=re.I
+    )
     return "" if not who or _NOT_A_SPEAKER.match(who) else who
 
 
