@@ -158,6 +158,7 @@ def test_a_range_is_described_for_people():
         ("is alexis ohanian still optimistic about tech?", "position"),
         ("has chris rock said anything about the memoir?", "position"),
         ("has the article said anything about it?", "yes_no"),  # a report's content, not a view
+        ("can you fill me in on palo alto's two israeli deals?", "summary"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -703,6 +704,8 @@ def test_evidence_for_a_figure_question_holds_a_figure_of_that_kind():
         ("what's the deal with the cybertruck?", "the cybertruck?"),
         ("anything new on alzheimer's treatments?", "alzheimer's treatments?"),
         ("where do things stand with the search trial?", "the search trial?"),
+        ("can you fill me in on palo alto's deals?", "palo alto's deals?"),
+        ("catch me up on the strike", "the strike"),
         ("how's the sharemarket been doing lately?", "how's the sharemarket ?"),
     ],
 )

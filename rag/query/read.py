@@ -48,7 +48,7 @@ _REQUEST = re.compile(
 _ASKS_SUMMARY = re.compile(
     r"^\s*(?:what\s+came\s+(?:out\s+)?of|summari[sz]e|tell\s+me\s+about|give\s+me\s+(?:an?\s+)?(?:overview|summary|"
     r"rundown|recap)|what(?:'s|\s+is)\s+going\s+on|what\s+went\s+on|what(?:'s|\s+is)\s+(?:the\s+(?:deal|story)|up)\s+with|"
-    r"whatever\s+happened\s+(?:to|with))\b",
+    r"whatever\s+happened\s+(?:to|with)|fill\s+me\s+in|catch\s+me\s+up|brief\s+me|bring\s+me\s+up\s+to\s+speed)\b",
     re.I,
 )
 # "How did the launch go?", "how's the bid going?", "how did United do in Europe?": an account of an event.
@@ -270,6 +270,8 @@ _FRAMING = re.compile(
     r"\bwhat\s+went\s+on\b(?:\s+(?:with|in|at)\b)?|\bwhat(?:'s|’s|\s+is)\s+(?:the\s+(?:deal|story)|up)\s+with\b|"
     r"\bwhatever\s+happened\s+(?:to|with)\b|\bwhat(?:'s|’s|\s+has)?\s+happened\b(?:\s+(?:with|to|at|in|between|over)\b)?|"
     r"\b(?:(?:can|could)\s+you\s+)?tell\s+me\s+(?:about|what)\b|"
+    r"\b(?:(?:can|could)\s+you\s+)?(?:fill\s+me\s+in|catch\s+me\s+up|brief\s+me|bring\s+me\s+up\s+to\s+speed)"
+    r"(?:\s+(?:on|about|with)\b)?|"
     r"\bgive\s+me\s+(?:an?\s+)?(?:overview|summary|rundown|recap)\b(?:\s+(?:of|on)\b)?|"
     r"(?<=['’]s)\s+take\s+on\b",
     re.I,
