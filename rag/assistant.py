@@ -302,7 +302,7 @@ class Assistant:
         else:
             raw = None
             if read.kind in compose.BUILT:
-                raw = compose.built(read, chosen)
+                raw = compose.built(read, chosen, tuning)
                 yield raw
             elif self.llm is not None and self._verdicts() and read.is_verdict:
                 raw = self._verdict(read, chosen, answer, t0)

@@ -122,6 +122,10 @@ class Tuning(BaseModel):
     latest_score: float = Field(
         0.6, description="Share of the best hit's score a hit needs to count as the latest development."
     )
+    latest_pick: float = Field(
+        0.7,
+        description="Share of the best source's score the source a latest-news answer is built from needs.",
+    )
     latest_terms: float = Field(
         0.6, description="Share of a latest-news question's terms a hit must hold to count as its latest."
     )

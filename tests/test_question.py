@@ -765,3 +765,36 @@ def test_a_lower_case_question_s_names_are_the_words_the_texts_capitalise_but_no
 )
 def test_a_follow_up_asks_for_the_latest_a_timeline_or_a_conflict_only_in_its_own_words(rewrite, asked, kind):
     assert read(rewrite, [], AS_OF, asked=asked).kind == kind
+
+
+def test_a_latest_answer_is_the_newest_source_near_the_best_score_with_its_evidence():
+    from rag.answer.citations import Source
+    from rag.answer.compose import latest
+
+    def source(n, published, title, body, score):
+        return Source(
+            n=n,
+            chunk_id=f"c{n}",
+            doc_id=f"d{n}",
+            title=title,
+            source="Harbour Post",
+            published_at=published,
+            url="",
+            evidence=body,
+            text=f"{title}\nHarbour Post | {published}\n\n{body}",
+            score=score,
+        )
+
+    sources = [
+        source(
+            1, "2025-03-20", "Court fines bus firm", "A lawsuit against a bus firm over its apps ended.", 0.6
+        ),
+        source(2, "2025-03-09", "Mediation ends strike", "Aerlume and its pilots agreed to mediation.", 1.0),
+        source(3, "2025-03-01", "Pilots strike", "Aerlume pilots began a strike over pay.", 0.9),
+    ]
+    q = read("any update on the aerlume pilots' strike and its lawsuit over apps?", [], AS_OF)
+    assert latest(q, sources) == (
+        "As of 2025-03-09 (Harbour Post) “Mediation ends strike”: Aerlume and its pilots agreed to mediation [2]."
+    )
+    # without the score floor, the newer article sharing a few words would lead
+    assert latest(q, sources, Tuning(latest_pick=0.0)).startswith("As of 2025-03-20")

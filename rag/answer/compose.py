@@ -405,23 +405,29 @@ def beyond_header(answer: str, sources: list[Source]) -> str:
     )
 
 
-def latest(question: Question, sources: list[Source]) -> str:
-    """The newest development: the newest source that bears on the question, dated, with its evidence whole.
-    Older coverage is left out: a small model asked to lead with the newest copied an older source as often."""
+def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
+    """The newest development: the newest source that bears on the question and scores at least
+    `latest_pick` of the best (a newer article sharing a few of its words is another story), dated, with its
+    evidence whole. Older coverage is left out: a small model asked to lead with the newest copied an older
+    source as often."""
     bearing = _bearing(question.topic, sources)
     if not bearing:
         return NO_ANSWER
-    s = max(bearing, key=lambda x: (x[0].published_at or "", -x[0].n))[0]
+    top = max(b.score for b, _ in bearing)
+    s = max(
+        (b for b, _ in bearing if b.score >= tuning.latest_pick * top),
+        key=lambda b: (b.published_at or "", -b.n),
+    )
     shown = _with_speakers(s)
     return f"As of {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: " + " ".join(
         place_markers(x.strip(), f"[{s.n}]") for x in shown
     )
 
 
-def built(question: Question, sources: list[Source]) -> str:
+def built(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
     """The answer of a kind the code lays out itself (see BUILT)."""
     if question.kind == "latest":
-        return latest(question, sources)
+        return latest(question, sources, tuning)
     if question.kind == "timeline":
         return timeline(question, sources)
     if question.kind == "conflict":
