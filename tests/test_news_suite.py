@@ -324,3 +324,18 @@ def test_run_passes_history_and_date_and_writes_the_run(tmp_path, monkeypatch, s
     report = (tmp_path / "report.md").read_text()
     assert "| f2 | follow_up | who replaces him? | Teng [1]. |" in report
     assert (tmp_path / "news_by_kind.png").exists()
+
+
+@pytest.mark.parametrize("name", ["news-set6.jsonl", "news-set7.jsonl"])
+def test_the_other_question_sets_are_well_formed_and_their_gold_holds_the_facts(name):
+    cases = news.load_cases(ROOT / "evals" / "data" / name)
+    assert len(cases) == 60 and len({c["id"] for c in cases}) == 60
+    assert Counter(c["kind"] for c in cases) == {kind: 6 for kind in news.KINDS}
+    for c in cases:
+        assert c["answerable"] == (c["kind"] != "unanswerable"), c["id"]
+        assert (c["history"] != []) == (c["kind"] == "follow_up"), c["id"]
+        assert all(a == a.lower() for g in c["must_contain"] for a in g), c["id"]
+    assert _check_gold([c for c in cases if c["corpus"] == "demo" and c["answerable"]], _demo_texts()) == []
+    if MULTIHOP.exists():
+        multihop = [c for c in cases if c["corpus"] == "multihop" and c["answerable"]]
+        assert _check_gold(multihop, _multihop_texts()) == []
