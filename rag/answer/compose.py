@@ -340,7 +340,7 @@ def comparison(question: Question, sources: list[Source]) -> str:
             continue
         s = own[0]  # its evidence whole: one sentence rarely says how an outlet covered a story
         shown = _with_speakers(s)
-        cited = " ".join(place_markers(x.strip(), f"[{s.n}]") for x in shown)
+        cited = _cited(s, shown)
         lines.append(f"- {outlet} ({_day(s)}){_headline(s, *shown)}: {cited}")
     return "\n".join(lines) if lines else NO_ANSWER
 
@@ -349,6 +349,11 @@ def comparison(question: Question, sources: list[Source]) -> str:
 _PRONOUN_SPEAKER = re.compile(
     r"\b(?:he|she|they)\s+(?:said|says|added|told|warned|wrote)\b|\b(?:said|says|added)\s+(?:he|she)\b", re.I
 )
+
+
+def _cited(source: Source, sentences: list[str]) -> str:
+    """The sentences of one source, each cited to it."""
+    return " ".join(place_markers(x.strip(), f"[{source.n}]") for x in sentences)
 
 
 def _with_speakers(source: Source) -> list[str]:
@@ -382,8 +387,7 @@ def conflict(question: Question, sources: list[Source]) -> str:
         figures = [x for x in split_sentences(s.evidence) if asked and holds(asked, x)][:2]
         shown = figures if len(figures) > 1 else [sentence]
         lines.append(
-            f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, *shown)}: "
-            + " ".join(place_markers(x.strip(), f"[{s.n}]") for x in shown)
+            f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, *shown)}: " + _cited(s, shown)
         )
     return "\n".join(lines) if lines else NO_ANSWER
 
@@ -399,10 +403,7 @@ def beyond_header(answer: str, sources: list[Source]) -> str:
     s = next((x for x in sources if m and x.n == int(m.group("n"))), None)
     if s is None:
         return answer
-    shown = _with_speakers(s)
-    return f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + " ".join(
-        place_markers(x.strip(), f"[{s.n}]") for x in shown
-    )
+    return f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + _cited(s, _with_speakers(s))
 
 
 def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
@@ -419,9 +420,7 @@ def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) 
         key=lambda b: (b.published_at or "", -b.n),
     )
     shown = _with_speakers(s)
-    return f"As of {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: " + " ".join(
-        place_markers(x.strip(), f"[{s.n}]") for x in shown
-    )
+    return f"As of {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: " + _cited(s, shown)
 
 
 def built(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:

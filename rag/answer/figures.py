@@ -234,7 +234,7 @@ def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
     about = set(terms(question.replace("-", " "))) - _ASKING - _WHEN_WORDS - CALENDAR  # dates are not topics
     need = min(2, len(about))
     before: set[str] = set()  # the previous sentence often names what this one gives a figure for
-    context = frozenset(terms(text))
+    context = frozenset(terms(text)) if asked.kind == "winner" else frozenset()  # only a result reads it
     for sentence in split_sentences(chunk_body(text)):
         said = set(terms(sentence.replace("-", " ")))
         if len((said | before) & about) >= need and holds(asked, sentence, context):

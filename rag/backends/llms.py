@@ -134,9 +134,8 @@ class LocalLLM:
         self._polar_ids: dict[str, list[int]] | None = None
         self._formatter = None
         self._head: list[int] = []  # the prompt head last evaluated on its own (see _prefill)
-        self._heads: dict[
-            tuple[int, ...], bytes
-        ] = {}  # each head read so far -> the KV cache holding just it
+        # each head read so far -> the KV cache holding just it
+        self._heads: dict[tuple[int, ...], bytes] = {}
 
     def _prompt_tokens(self, messages: Messages) -> list[int]:
         """The chat-formatted prompt, as create_chat_completion would build it from the GGUF's template."""
