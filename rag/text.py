@@ -236,6 +236,11 @@ def chunk_body(chunk_text: str) -> str:
 _DATELINE = re.compile(r"^[^\n]*\n[^\n]*\|\s*(\d{4}-\d{2}-\d{2})")
 
 
+def chunk_title(chunk_text: str) -> str:
+    """The headline in a chunk's header, or "" for a text without one."""
+    return chunk_text.split("\n", 1)[0] if _DATELINE.match(chunk_text) else ""
+
+
 def chunk_day(chunk_text: str) -> str:
     """The publication day in a chunk's header ("Title\nOutlet | 2025-03-06"), or "9999" when undated."""
     m = _DATELINE.match(chunk_text)

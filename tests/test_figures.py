@@ -19,6 +19,8 @@ from rag.answer.figures import Asked, asked_figure, figures, gives_figure, missi
         ("how much got wagered in the first month?", Asked("money")),
         ("how many paying subscribers does it have now?", Asked("count", "subscribers")),
         ("how many people did it hit?", Asked("count", "people")),
+        ("how many battery-swapping stations does gogoro want?", Asked("count", "stations")),
+        ("how many premier league goals has he scored?", Asked("count", "goals")),
         ("how big a fine is tiktok facing?", Asked("money")),
         ("what was the score in the derby?", Asked("score")),
         ("what were the judges' scores?", Asked("score")),
@@ -128,6 +130,25 @@ def test_a_side_wins_what_was_asked_when_the_other_side_or_the_prize_follows():
     assert missing_figure("who won the davis cup final?", [stage]) == (
         "The sources found do not say who won the davis cup final."
     )
+
+
+def test_a_headline_s_figure_is_said_of_what_its_article_is_about():
+    sphere = "Inside the $US2.3b venue\nSMH | 2023-10-19\n\nThe Sphere has opened on the Las Vegas skyline."
+    assert missing_figure("how much did the sphere in las vegas cost to build?", [sphere]) is None
+    assert missing_figure("how much did the london eye cost to build?", [sphere]) == (
+        "The sources found do not give the amount."
+    )
+
+
+def test_who_won_a_game_named_only_by_its_day_is_told_by_a_scored_win():
+    game = "Dolphins vs. Eagles\nSporting News | 2023-10-22\n\nThe Eagles won again. They rolled to a 31-17 win over Miami."
+    assert missing_figure("who won the sunday night game last night?", [game]) is None
+    preview = "Dolphins vs. Eagles\nSporting News | 2023-10-22\n\nThe Eagles won again. They host Miami on Sunday night."
+    assert missing_figure("who won the sunday night game last night?", [preview]) == (
+        "The sources found do not say who won the sunday night game last night."
+    )
+    # with its sides named, a scored win of other sides says nothing
+    assert missing_figure("who won the game between the jets and the chiefs?", [game]) is not None
 
 
 def test_a_measure_asked_for_must_be_the_one_the_sentence_gives():

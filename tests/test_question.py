@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -159,6 +160,14 @@ def test_a_range_is_described_for_people():
         ("has chris rock said anything about the memoir?", "position"),
         ("has the article said anything about it?", "yes_no"),  # a report's content, not a view
         ("can you fill me in on palo alto's two israeli deals?", "summary"),
+        # a question after a yes/no one asks for more than yes or no
+        ("Is Twitch lowering the bar for Partner Plus? what did their monetization chief say", "position"),
+        ("did the strike end? i keep reading opposite takes", "conflict"),
+        ("is it fair use to train ai on music? who says what", "conflict"),
+        ("did the strike end? why?", "yes_no"),
+        ("how has the lions' season gone so far?", "timeline"),
+        ("how's colorado been going, game by game?", "timeline"),
+        ("how worried is jon copley about deep sea mining?", "position"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):
@@ -204,6 +213,10 @@ def test_outlets_typed_in_lower_case():
         "The Guardian"
     ]
     assert read("who sold snow globes?", outlets, AS_OF).named_outlets == []
+    # an outlet's words run together ("EssentiallySports")
+    outlets = ["Polygon", "Essentially Sports"]
+    q = read("compare how Polygon and EssentiallySports wrote about Spider-Man 2", outlets, AS_OF)
+    assert (q.kind, q.named_outlets) == ("comparison", ["Polygon", "Essentially Sports"])
 
 
 def test_a_question_is_read_once_with_its_outlets_every_time_named():
@@ -625,6 +638,11 @@ def test_a_question_asking_for_words_no_source_gives_is_refused():
     assert unanswerable_reason(question, [about_putin, elsewhere]) == refused
     beside = source(6, "Talks on the reassurance force stalled. Putin told reporters it was a provocation.")
     assert unanswerable_reason(question, [about_putin, beside]) is None
+    # or in an article whose headline names it (a match report's quotes are on the match)
+    report = source(7, "Markets fell. Putin told reporters it was a provocation. Rain is due.")
+    headed = replace(report, text=report.text.replace("T\n", "Reassurance force plan\n", 1))
+    assert unanswerable_reason(question, [about_putin, report]) == refused
+    assert unanswerable_reason(question, [about_putin, headed]) is None
     # A speaker named by role is named otherwise in the articles: the check cannot look for "boss".
     boss = read("what did the airline's pay boss say about the strike?", [], AS_OF)
     assert boss.speaker == "airline's pay boss"
@@ -756,14 +774,18 @@ def test_a_lower_case_question_s_names_are_the_words_the_texts_capitalise_but_no
         ),
         ("what's the latest on the nike strike?", "and the latest?", "latest"),
         ("How has the Nike strike unfolded since May?", "how has it unfolded since?", "timeline"),
+        ("Who leads Nike's latest push into China?", "who leads it?", "name"),
+        # its own words ask for someone's words, after a rewrite that merged the question before it in
         (
-            "Who leads Nike's latest push into China?",
-            "who leads it?",
-            "name",
-        ),  # not a cued kind: the rewrite's
+            "What's going on between Kyrgios and Becker? and what did Becker say that set him off?",
+            "and what did Becker say that set him off?",
+            "position",
+        ),
+        # an open follow-up leaves the rewrite's reading
+        ("Who is replacing Zhao at Binance, and why?", "and why?", "name"),
     ],
 )
-def test_a_follow_up_asks_for_the_latest_a_timeline_or_a_conflict_only_in_its_own_words(rewrite, asked, kind):
+def test_a_follow_up_s_own_words_say_what_it_asks_for(rewrite, asked, kind):
     assert read(rewrite, [], AS_OF, asked=asked).kind == kind
 
 
@@ -787,7 +809,11 @@ def test_a_latest_answer_is_the_newest_source_near_the_best_score_with_its_evide
 
     sources = [
         source(
-            1, "2025-03-20", "Court fines bus firm", "A lawsuit against a bus firm over its apps ended.", 0.6
+            1,
+            "2025-03-20",
+            "Court ends lawsuit over bus apps",
+            "A lawsuit against a bus firm over its apps ended.",
+            0.6,
         ),
         source(2, "2025-03-09", "Mediation ends strike", "Aerlume and its pilots agreed to mediation.", 1.0),
         source(3, "2025-03-01", "Pilots strike", "Aerlume pilots began a strike over pay.", 0.9),
@@ -798,3 +824,13 @@ def test_a_latest_answer_is_the_newest_source_near_the_best_score_with_its_evide
     )
     # without the score floor, the newer article sharing a few words would lead
     assert latest(q, sources, Tuning(latest_pick=0.0)).startswith("As of 2025-03-20")
+    # a newer round-up naming it in passing is not the latest on it: the headline names the subject
+    games = [
+        source(
+            1, "2023-12-12", "Top apps of 2023", "The top free games included Roblox and Subway Surfers.", 0.9
+        ),
+        source(2, "2023-12-06", "Gellar hits out at Roblox", "Her son's Roblox account was hacked.", 1.0),
+    ]
+    assert latest(read("anything new with Roblox?", [], AS_OF), games) == (
+        "As of 2023-12-06 (Harbour Post) “Gellar hits out at Roblox”: Her son's Roblox account was hacked [2]."
+    )

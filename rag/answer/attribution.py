@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from rag.text import split_sentences, terms
+from rag.text import chunk_title, split_sentences, terms
 
 # Words that make the name before them a speaker ("Lavrov said", "Warren shamed Apple in a post"), and those that
 # make the name after them one ("said Lavrov", "according to Lavrov").
@@ -68,17 +68,20 @@ _VIEW_WORDS = frozenset(
 
 def quoted(speaker: str, texts: list[str], topic: str = "") -> bool:
     """Whether one of the texts gives the speaker's words, and the texts hold the rest of the speaker's name;
-    with a `topic` (the question), words on it: the sentence or one beside it holds one of its other terms."""
+    with a `topic` (the question), words on it: the sentence or one beside it holds one of its other terms, or
+    the article's headline two of them."""
     if not set(terms(speaker)) <= {t for text in texts for t in terms(text)}:
         return False
     about = set(terms(topic)) - set(terms(speaker)) - _VIEW_WORDS
     for text in texts:
+        # words quoted in an article whose headline names the topic are on it ("we were poor", in a match report)
+        on_topic = len(about & set(terms(chunk_title(text)))) >= min(2, len(about))
         sentences = split_sentences(text)
         for at, sentence in enumerate(sentences):
             if not speaks(speaker, sentence):
                 continue
             near = " ".join(sentences[max(0, at - 1) : at + 2])
-            if not about or about & set(terms(near)):
+            if not about or on_topic or about & set(terms(near)):
                 return True
     return False
 

@@ -415,10 +415,12 @@ def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) 
     if not bearing:
         return NO_ANSWER
     top = max(b.score for b, _ in bearing)
-    s = max(
-        (b for b, _ in bearing if b.score >= tuning.latest_pick * top),
-        key=lambda b: (b.published_at or "", -b.n),
-    )
+    picked = [b for b, _ in bearing if b.score >= tuning.latest_pick * top]
+    # news of the subject is in a piece whose headline names it; a newer list or round-up that mentions it
+    # in passing ("the top free games included Roblox") is not the latest on it
+    key = set(terms(" ".join(named_entities(question.topic)))) or set(terms(question.topic))
+    titled = [b for b in picked if key & set(terms(b.title))]
+    s = max(titled or picked, key=lambda b: (b.published_at or "", -b.n))
     shown = _with_speakers(s)
     return f"As of {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: " + _cited(s, shown)
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rag.text import CALENDAR, MONTHS, chunk_body, split_sentences, terms
+from rag.text import CALENDAR, MONTHS, chunk_body, chunk_title, split_sentences, terms
 
 # Words that ask for an amount of money after "how much".
 _MONEY_VERBS = (
@@ -89,10 +89,23 @@ class Asked:
     noun: str = ""  # what is counted ("points"), measured ("rate") or won ("the davis cup final")
 
 
+_AUX = frozenset("did do does are were is was have has had will would can could should".split())
+
+
+def _head_noun(phrase: str) -> str:
+    """What a "how many" question counts: the last word before its verb ("battery-swapping stations does
+    Gogoro want" -> "stations"), or its first word when no verb follows within four."""
+    words = re.findall(r"[a-z][\w-]*", phrase.lower())[:4]
+    for at, word in enumerate(words[1:], 1):
+        if word in _AUX:
+            return words[at - 1]
+    return words[0] if words else ""
+
+
 def asked_figure(question: str) -> Asked | None:
     """The kind of figure (or result) the question asks for, or None when it asks for none."""
     if m := _HOW_MANY.search(question):
-        return Asked("count", m.group("noun"))
+        return Asked("count", _head_noun(question[m.start("noun") :]))
     if m := _HOW_MUCH.search(question):
         return Asked("money" if re.search(rf"\b(?:{_MONEY_VERBS})\b", m.group("rest"), re.I) else "figure")
     if m := _HOW_SIZE.search(question):
@@ -182,6 +195,10 @@ def _tells_winner(sentence: str, won: str, context: frozenset[str] = frozenset()
         and want - here <= context | here
         and any(here <= {said[j] for j in at if i <= j <= i + _NAMED_WITHIN} for i in at)
     )
+    # "who won the game" with no sides named (a day names it): a scored win says who ("a 31-17 win over Miami")
+    if not want - _EVENT_WORDS and not side and _SCORELINE.search(sentence):
+        if won or re.search(r"\b(?:win|victory|rout|thrashing)\s+(?:over|against)\b", sentence, re.I):
+            return True
     for i, word in enumerate(said):
         if (
             whole
@@ -225,9 +242,10 @@ def holds(asked: Asked, sentence: str, context: frozenset[str] = frozenset()) ->
     return bool(figures(sentence))
 
 
-def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
+def gives_figure(question: str, text: str, asked: Asked | None = None, headline: bool = False) -> bool:
     """Whether the text gives a figure of the kind the question asks for, said of what it is about: in a
-    sentence holding two of its key terms (one, when it has only one), counting the sentence before."""
+    sentence holding two of its key terms (one, when it has only one), counting the sentence before; with
+    `headline`, also in its headline when the text holds those terms."""
     asked = asked or asked_figure(question)
     if asked is None:
         return False
@@ -240,13 +258,19 @@ def gives_figure(question: str, text: str, asked: Asked | None = None) -> bool:
         if len((said | before) & about) >= need and holds(asked, sentence, context):
             return True
         before = said
-    return False
+    # a headline's figure ("Inside the $US2.3b venue") is said of what its article is about
+    title = chunk_title(text) if headline else ""
+    return (
+        bool(title)
+        and holds(asked, title, context)
+        and len(set(terms(text.replace("-", " "))) & about) >= need
+    )
 
 
 def missing_figure(question: str, texts: list[str]) -> str | None:
     """Why the texts cannot give the figure the question asks for, or None (also when it asks for none)."""
     asked = asked_figure(question)
-    if asked is None or any(gives_figure(question, text, asked) for text in texts):
+    if asked is None or any(gives_figure(question, text, asked, headline=True) for text in texts):
         return None
     if asked.kind == "winner":
         return f"The sources found do not say who won {asked.noun}."

@@ -69,7 +69,9 @@ def _outlet_pattern(outlet: str, alias: str | None = None) -> re.Pattern | None:
     variants += [b for b in bare if b not in variants and len(b) >= 5]
     if len(name) < 3:
         return None
-    return re.compile(r"(?<![\w])(?:" + "|".join(re.escape(v) for v in variants) + r")(?![\w])", re.I)
+    # "EssentiallySports" for "Essentially Sports": readers run an outlet's words together
+    spelled = [re.escape(v).replace(r"\ ", r"\s?") for v in variants]
+    return re.compile(r"(?<![\w])(?:" + "|".join(spelled) + r")(?![\w])", re.I)
 
 
 def families(outlets: list[str] | tuple[str, ...]) -> list[str]:

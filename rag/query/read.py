@@ -77,7 +77,10 @@ _TIMELINE = re.compile(
     r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|unravel|collaps|"
     r"play(?:ed)?\s+out|turn(?:ed)?\s+out|f[ae]ll\s+apart|c[oa]me\s+about|end(?:ed)?\s+up|"
     r"(?:go|went)\s+down|(?:build|built|lead|led)\s+up)\w*|"
-    r"what(?:'s|\s+has|\s+have)\s+happened\b[^?]*\bsince\b)",
+    r"what(?:'s|\s+has|\s+have)\s+happened\b[^?]*\bsince\b|"
+    # "how has their season gone so far", "game by game": the course of it, not where it stands
+    r"how(?:'s|’s|\s+has|\s+have)\b[^?]*\b(?:gone|been(?:\s+going)?)\s+so\s+far|"
+    r"(?:game|week|month|day|race|round|match|step)\s+by\s+(?:game|week|month|day|race|round|match|step))",
     re.I,
 )
 _LATEST = re.compile(
@@ -114,7 +117,9 @@ _DISAGREE = re.compile(
     r"\b(?:disagree\w*|differ(?:s|ent|ing)?|conflict(?:s|ing)?|contradict\w*|(?:don'?t|do\s+not)\s+(?:match|agree)|"
     r"(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+(?:line\s+up|add\s+up|square)|"
     r"one\s+(?:number|figure|report|estimate|total|version|account)\b[^?]*\b(?:another|the\s+other|others?)\b|"
-    r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|mixed\s+(?:reports|messages|signals)|"
+    r"inconsistent|discrepanc\w*|all\s+over\s+the\s+place|who\s+says\s+what|"
+    r"(?:mixed|opposite|opposing|contrasting|contradictory|conflicting)\s+(?:reports|messages|signals|takes|views|"
+    r"claims|accounts|opinions|stories|answers|numbers|figures)|"
     rf"{_ONE_SAYS}|(?:but|while)\s+(?:another|others?|the\s+other)\s+(?:one\s+)?(?:says?|said|had|has|gave|report\w*)|"
     rf"{_FIGURES}\s+(?:seems?\s+to\s+)?(?:vary|varies)|(?:don'?t|do\s+not|doesn'?t|does\s+not)\s+seem\s+to\s+(?:match|agree)|"
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?|"
@@ -146,7 +151,9 @@ _POSITION = re.compile(
     r"\b(?:position|stance|view|views|opinion|think|thinks|believe|believes|feel|feels|reaction|react\w*|"
     r"respon\w*|say|said|says|saying|stand\s+on|make\s+of|argue\w*|warn\w*|claim\w*|take\s+on|"
     r"(?:problems?|issues?|beef|gripes?)\s+with|objections?|complain\w*|critici[sz]\w*|"
-    r"how\s+(?:does|do|did)\s+[^?]{1,60}?\s+(?:see|view|regard))\b",
+    r"how\s+(?:does|do|did)\s+[^?]{1,60}?\s+(?:see|view|regard)|"
+    r"how\s+(?:worried|concerned|optimistic|pessimistic|confident|hopeful|happy|unhappy|upset|angry|keen|"
+    r"serious|sure)\s+(?:is|are|was|were)\b)\b",
     re.I,
 )
 _SUMMARY = re.compile(
@@ -204,6 +211,8 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
         if choice_options(body):
             return "choice"
         if expects_yes_no(body):
+            if later := _later_kind(body):
+                return later
             view = _VIEW_ASKED.match(body)
             who = view and (view.group("who") or view.group("says"))
             return "position" if who and not _REPORT.search(who) else "yes_no"
@@ -226,6 +235,19 @@ def kind_of(text: str, outlets_named: int = 0) -> str:
     if _SUMMARY.search(body):
         return "summary"
     return "open"
+
+
+_WH = re.compile(r"^\s*(?:(?:and|so|also|ok(?:ay)?|but)\s+)?(?:who|what|how|why|which|where|when)\b", re.I)
+
+
+def _later_kind(text: str) -> str | None:
+    """The kind a second question asks after a yes/no one ("Is Twitch lowering the bar? what did its chief
+    say"): the reader wants more than a yes or no. None when there is none, or it says no more."""
+    _, mark, rest = text.partition("?")
+    if not mark or not _WH.match(rest):
+        return None
+    kind = kind_of(rest.strip())
+    return None if kind in ("open", "yes_no", "choice") else kind
 
 
 def speaker_of(text: str) -> str:
@@ -315,15 +337,17 @@ def read(
 ) -> Question:
     """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`.
     `asked` is the follow-up as typed when `text` is its rewrite: the rewrite carries the previous question's
-    words ("how did Nike's latest quarter go? what did they say about China?"), which do not make the follow-up
-    ask for the latest news, a timeline or a conflict; its own words must."""
+    words ("how did Nike's latest quarter go? what did they say about China?"), which do not decide what the
+    follow-up asks for; its own words do, where they say."""
     default_year = default_year or (as_of.year if as_of else datetime.now(timezone.utc).year)
     mentions = outlet_spans(text, outlets, every=True)
     named = list(dict.fromkeys(o for _, _, o in mentions))
     kind = kind_of(text, len(named))
-    if asked and kind in _CUED and kind_of(asked) != kind:
-        kind = kind_of(asked, len(named))
-        kind = "open" if kind == "choice" and not choice_options(text) else kind
+    own = kind_of(asked, len(named)) if asked else kind
+    # the follow-up's own words say what it asks ("and what did Becker say?"); an open one ("why was that?")
+    # leaves the rewrite's reading, unless that came from the earlier question's cue words
+    if own != kind and (kind in _CUED or own != "open"):
+        kind = "open" if own == "choice" and not choice_options(text) else own
     spans = [(start, end) for start, end, _ in mentions]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
     topic = _topic(text, date_range, kind)
