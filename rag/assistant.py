@@ -421,7 +421,7 @@ class Assistant:
                 self._corroborated(compose.lead(raw, read.text), read, sources), read, sources
             )
             yield "\n\n" + raw
-        elif (filled := compose.beyond_header(raw, sources)) != raw:
+        elif (filled := compose.without_repeats(compose.beyond_header(raw, sources, read.text))) != raw:
             raw = filled
             yield "\n\n" + raw
         return raw

@@ -64,6 +64,11 @@ class Tuning(BaseModel):
         description="Retrieved chunks of one article whose sentences its evidence is chosen from "
         "(1: its best-ranked chunk alone; yes/no and name questions always use that one).",
     )
+    built_sentences: int = Field(
+        2,
+        description="Sentences of each source's evidence for a timeline, comparison or conflict, built "
+        "without the LLM (each chosen for what it adds).",
+    )
     first_source_words: int = Field(
         80, description="Words of evidence of a written answer's first source (0: as many as the others')."
     )

@@ -4,13 +4,14 @@ import pytest
 from llama_index.core.schema import NodeWithScore, TextNode
 
 from rag.answer.answerable import named_entities, unanswerable_reason
-from rag.answer.citations import Source, check
+from rag.answer.citations import Source, check, place_markers
 from rag.answer.compose import named_answer, verdict_answer
 from rag.answer.result import NO_ANSWER
 from rag.answer.sources import select_sources, sources_needed
 from rag.assistant import Assistant
 from rag.query.question import choice_options, expects_name, expects_yes_no, publications_named
 from rag.query.read import read
+from rag.text import split_sentences
 from rag.tuning import Tuning
 from tests.conftest import ScriptedLLM, demo_url
 
@@ -604,7 +605,7 @@ def test_an_articles_first_chunk_is_found_for_its_opening(settings, tmp_path):
     assert assistant._first_chunk("no such article") is None
 
 
-def test_an_answer_that_only_repeats_a_sources_header_gets_that_sources_evidence(demo):
+def test_an_answer_that_only_repeats_sources_headers_and_the_question_gets_their_evidence(demo):
     question = "What came out of the London summit?"
     first = Assistant(demo.settings, llm=ScriptedLLM("x")).ask(question, as_of="2025-06-30").sources[0]
     echo = f"{first.title} ({first.source}, {first.published_at[:10]}) [1]"
@@ -617,4 +618,32 @@ def test_an_answer_that_only_repeats_a_sources_header_gets_that_sources_evidence
     said = f"{echo}. Leaders agreed a four-point plan [1]."
     assert (
         Assistant(demo.settings, llm=ScriptedLLM(said)).ask(question, as_of="2025-06-30").text != answer.text
+    )
+    # a copy of the question before the headers says nothing more; each header echoed gets its evidence
+    second = Assistant(demo.settings, llm=ScriptedLLM("x")).ask(question, as_of="2025-06-30").sources[1]
+    echoes = f"{question} [1] {echo} {second.title} ({second.source}, {second.published_at[:10]}) [2]"
+    both = Assistant(demo.settings, llm=ScriptedLLM(echoes)).ask(question, as_of="2025-06-30")
+    assert both.text.split("\n") == [
+        answer.text,
+        f"{second.source} ({second.published_at[:10]}) “{second.title}”: "
+        + " ".join(place_markers(x, "[2]") for x in split_sentences(second.evidence)),
+    ]
+
+
+def test_a_sentence_the_model_repeats_is_said_once():
+    from rag.answer.compose import without_repeats
+
+    looped = (
+        "Palmer finds things better [1]. He has come a long way since then, in 2023 [1]. The traffic is the "
+        "worst [1]. He has come a long way since then; in 2023 [1]. City let him go [1]."
+    )
+    assert without_repeats(looped) == (
+        "Palmer finds things better [1]. He has come a long way since then, in 2023 [1]. The traffic is the "
+        "worst [1]. City let him go [1]."
+    )
+    assert without_repeats("Russia rejects troops [1]. Russia rejects troops [1][2].") == (
+        "Russia rejects troops [1]. Russia rejects troops [1][2]."
+    )  # another source saying so corroborates it
+    assert without_repeats("Russia rejects troops [1]. France backs them [2].") == (
+        "Russia rejects troops [1]. France backs them [2]."
     )

@@ -373,6 +373,7 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
         "- Harbour Post (2025-03-05): Moscow rejected the European force [1].\n"
         "- Northern Wire: nothing in the sources found."
     )  # two outlets named: the others among the sources are not compared
+
     # an outlet published in sections is named by the name they share, and its sections' sources are its own
     sections = [
         _hit(4, "Daily Ledger - Sports", "2025-03-04", "The Ledger said the force would need US cover.")
@@ -386,6 +387,31 @@ def test_timelines_and_outlet_comparisons_are_built_from_the_sources():
     assert comparison(q, select_sources(q, hits + sections, 4)) == (
         "- Daily Ledger (2025-03-04) “Headline 4”: The Ledger said the force would need US cover [4].\n"
         "- Harbour Post (2025-03-05): Moscow rejected the European force [1]."
+    )
+
+
+def test_a_timeline_line_shows_each_source_s_evidence_without_calls_to_sign_up():
+    hits = [
+        _hit(
+            1,
+            "Harbour Post",
+            "2025-03-05",
+            "Moscow rejected the European force. Stay ahead with our free weekly newsletter, sign up now. "
+            "The European force plan would need 30,000 troops. Moscow rejected the European force plan again.",
+            "Moscow says no",
+        ),
+        _hit(
+            2, "Eastbridge Observer", "2025-03-02", "Starmer announced a plan for a European force.", "Plan"
+        ),
+    ]
+    q = read("How has the European force plan developed?", [], AS_OF)
+    assert timeline(q, select_sources(q, hits, 4)) == (
+        "- 2025-03-02 (Eastbridge Observer): Starmer announced a plan for a European force [2].\n"
+        "- 2025-03-05 (Harbour Post): The European force plan would need 30,000 troops [1]. "
+        "Moscow rejected the European force plan again [1]."
+    )  # the page's call to sign up is no news
+    assert timeline(q, select_sources(q, hits, 4, Tuning(built_sentences=1))).endswith(
+        "(Harbour Post): The European force plan would need 30,000 troops [1]."
     )
 
 

@@ -277,11 +277,15 @@ def _day(source: Source) -> str:
 
 def _best_sentence(source: Source, q_terms: set[str], asked: Asked | None) -> str:
     """The source's evidence sentence holding most of the question's terms (the first among equals; a demonym
-    counts for its country); for a question asking for a figure, one holding a figure of that kind first."""
+    counts for its country), a question ("Will the Panthers fire Reich?") counting one term less: it reports
+    nothing; for a question asking for a figure, one holding a figure of that kind first."""
     sentences = split_sentences(source.evidence) or [source.title]
     return max(
         sentences,
-        key=lambda s: (bool(asked and holds(asked, s)), shared_terms(q_terms, set(terms(s)), loose=True)),
+        key=lambda s: (
+            bool(asked and holds(asked, s)),
+            shared_terms(q_terms, set(terms(s)), loose=True) - s.rstrip(" ”\"'").endswith("?"),
+        ),
     )
 
 
@@ -307,8 +311,9 @@ def timeline(question: Question, sources: list[Source]) -> str:
     """Dated bullets, oldest first, one per source that bears on the question: each its best sentence, cited."""
     ordered = sorted(_bearing(question.text, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {_day(s)} ({s.source}){_headline(s, sentence)}: {place_markers(sentence.strip(), f'[{s.n}]')}"
-        for s, sentence in ordered
+        f"- {_day(s)} ({s.source}){_headline(s, *shown)}: {_cited(s, shown)}"
+        for s, _ in ordered
+        if (shown := _with_speakers(s))
     ]
     return "\n".join(lines) if lines else NO_ANSWER
 
@@ -396,14 +401,41 @@ def conflict(question: Question, sources: list[Source]) -> str:
 _HEADER_ECHO = re.compile(r"^(?P<title>.+?)\s*\([^()]*,\s*\d{4}-\d\d-\d\d\)\s*\[(?P<n>\d+)\]\.?$", re.S)
 
 
-def beyond_header(answer: str, sources: list[Source]) -> str:
-    """An answer that only repeats a source's header (a small model's habit) as that source's dated line with its
-    evidence: a headline alone rarely holds what was asked ("IPL auction: Starc, Cummins in spotlight")."""
-    m = _HEADER_ECHO.match(answer.strip())
-    s = next((x for x in sources if m and x.n == int(m.group("n"))), None)
-    if s is None:
+def beyond_header(answer: str, sources: list[Source], question: str = "") -> str:
+    """An answer that only repeats sources' headers ("Title (Outlet, date) [1]", a small model's habit), with
+    at most a copy of the `question` besides, as those sources' dated lines with their evidence: a headline
+    alone rarely holds what was asked ("IPL auction: Starc, Cummins in spotlight")."""
+    rest, echoed = answer, []
+    for s in sources:
+        header = re.compile(re.escape(s.title.strip()) + r"\s*\([^()]*\d{4}-\d\d-\d\d\)\s*(?:\[\d+\])?\.?")
+        if s.title.strip() and header.search(rest):
+            echoed.append(s)
+            rest = header.sub(" ", rest)
+    if not echoed and (m := _HEADER_ECHO.match(answer.strip())):  # a header with its title reworded
+        echoed, rest = [x for x in sources if x.n == int(m.group("n"))], ""
+    asked = set(terms(question))
+    if not echoed or any(set(terms(x)) - asked for x in split_sentences(strip_markers(rest))):
         return answer
-    return f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + _cited(s, _with_speakers(s))
+    return "\n".join(
+        f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + _cited(s, _with_speakers(s))
+        for s in echoed[:2]
+    )
+
+
+def without_repeats(answer: str) -> str:
+    """The answer without a sentence that says again, from the same sources, what an earlier one said (most of
+    the same words): a small model sometimes loops over its sources. Another source saying it corroborates."""
+    kept: list[tuple[set[str], set[str]]] = []
+    out = answer
+    for sentence in split_sentences(answer):
+        said, cites = set(terms(strip_markers(sentence))), set(re.findall(r"\[\d+\]", sentence))
+        if said and any(len(said & k) >= 0.8 * len(said | k) and cites <= c for k, c in kept):
+            at = out.rfind(sentence)
+            if at > 0:
+                out = (out[:at].rstrip() + " " + out[at + len(sentence) :].lstrip()).strip()
+        else:
+            kept.append((said, cites))
+    return out
 
 
 def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:

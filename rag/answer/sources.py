@@ -50,6 +50,21 @@ def is_instruction(sentence: str) -> bool:
     return bool(_INSTRUCTION.search(sentence))
 
 
+# A page's call to sign up ("…with our free weekly newsletter", "Please enter a valid email address"): left in
+# the text by some sites' pages, never news.
+_PROMO = re.compile(
+    r"\b(?:newsletters?\b[^.]{0,80}\b(?:sign\s*up|subscribe|email)|(?:sign\s*up|subscribe)\b[^.]{0,80}\bnewsletters?|"
+    r"enter\s+a\s+valid\s+email|thanks\s+for\s+(?:signing\s+up|subscribing)|read\s+our\s+privacy\s+notice|"
+    r"(?:stay\s+ahead|get\s+the\s+latest)\b[^.]{0,80}\bnewsletter)",
+    re.I,
+)
+
+
+def is_promo(sentence: str) -> bool:
+    """Whether a sentence is a page's call to sign up for something rather than news."""
+    return bool(_PROMO.search(sentence))
+
+
 def _without_instructions(text: str) -> str:
     head, sep, body = text.partition("\n\n")
     if not sep:
@@ -109,12 +124,15 @@ def select_sources(
             opening = lead(key)  # an article's opening sums it up: its first chunk is read too
             group = group if opening is None else group[: pool - 1] + [opening]
         text = pooled_text(group)
-        sentences = [s for s in split_sentences(chunk_body(text)) if not is_instruction(s)]
+        sentences = [
+            s for s in split_sentences(chunk_body(text)) if not is_instruction(s) and not is_promo(s)
+        ]
         picked.append((hit, text, list(dict.fromkeys(sentences)), _opening(group, tuning.lead_sentences)))
     meaning = _candidate_similarities(question, picked, q_terms, tuning.meaning_candidates, embed)
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = tuning.written_evidence_words if written else None
+    built = question.kind in ("timeline", "comparison", "conflict")  # no prompt: shown to the reader only
     sources: list[Source] = []
     offset = 0
     for at, (hit, text, sentences, opening) in enumerate(picked):
@@ -122,18 +140,23 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        first = written and not sources  # a written answer's first source shows more
+        # a written answer's first source shows more; so does every source of a latest answer, built from any one
+        first = written and not sources or question.kind == "latest"
         keep = _best(
             sentences,
             q_terms,
             sims,
-            tuning.first_source_sentences if first else tuning.sentences_per_source,
+            tuning.first_source_sentences
+            if first
+            else tuning.built_sentences
+            if built
+            else tuning.sentences_per_source,
             (tuning.first_source_words or words) if first else words,
             loose=written,
             speaker=question.speaker,
             asked=asked,
             prior={i: tuning.lead_bonus for i, s in enumerate(sentences) if s in opening},
-            decay=tuning.evidence_decay if written else 1.0,
+            decay=tuning.evidence_decay if written or built else 1.0,
         )
         meta = hit.node.metadata
         sources.append(
