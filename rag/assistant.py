@@ -308,10 +308,17 @@ class Assistant:
                 raw = self._verdict(read, chosen, answer, t0)
                 if raw is not None:
                     yield raw
+            written = raw is None and self.llm is not None and read.is_written
             if raw is None:
                 raw = yield from self._write(read, chosen, timings, t0)
             if raw != NO_ANSWER:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
+                if written and answer.text.strip():
+                    # after the check, which moves a marker to the source that supports its sentence
+                    more = compose.with_key_sentences(answer.text, chosen, tuning.key_sentences)
+                    if more != answer.text:
+                        yield more[len(answer.text) :]
+                        answer.text, answer.citations = citations.check(more, chosen, read, tuning)
                 answer.answered = bool(answer.text.strip())
                 if not answer.answered:
                     answer.text = NO_ANSWER
@@ -421,9 +428,11 @@ class Assistant:
                 self._corroborated(compose.lead(raw, read.text), read, sources), read, sources
             )
             yield "\n\n" + raw
-        elif (filled := compose.without_repeats(compose.beyond_header(raw, sources, read.text))) != raw:
-            raw = filled
-            yield "\n\n" + raw
+        else:
+            filled = compose.without_repeats(compose.beyond_header(raw, sources, read.text))
+            if filled != raw:
+                raw = filled
+                yield "\n\n" + raw
         return raw
 
     def _corroborated(self, name: str, read: Question, sources: list) -> str:

@@ -69,6 +69,11 @@ class Tuning(BaseModel):
         description="Sentences of each source's evidence for a timeline, comparison or conflict, built "
         "without the LLM (each chosen for what it adds).",
     )
+    key_sentences: int = Field(
+        2,
+        description="Evidence sentences of the source a written answer cites first shown after it when they say "
+        "what it does not (0: none).",
+    )
     first_source_words: int = Field(
         80, description="Words of evidence of a written answer's first source (0: as many as the others')."
     )

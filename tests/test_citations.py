@@ -141,11 +141,19 @@ def test_ask_with_scripted_llm_cites_the_right_demo_article(demo):
     assert f"[{n}] " in prompt and question in prompt
     assert answer.answered
     assert [(c.n, c.url, c.verified) for c in answer.citations] == [(n, moscow, True)]
-    assert (
-        answer.text
-        == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
-    )
+    said, shown = answer.text.split("\n\n")
+    assert said == f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{n}]."
     assert answer.citations[0].quote.startswith("Russia's foreign ministry has rejected any deployment")
+    # then what the source it cites says that the answer does not: the ministry's own words
+    assert shown.startswith('Eastbridge Observer (2025-03-06): "Whatever name they give it, peacekeepers')
+    assert shown.endswith(
+        f'"does not get a veto over who helps Ukraine defend itself after a ceasefire" [{n}].'
+    )
+    bare = demo.settings.model_copy(update={"tuning": Tuning(key_sentences=0)})
+    again = ScriptedLLM(
+        f"Russia's foreign ministry rejected any deployment of European troops to Ukraine [{wrong}]."
+    )
+    assert Assistant(bare, llm=again).ask(question).text == said
 
 
 def test_an_answer_with_no_claim_the_sources_support_is_no_answer(demo):
@@ -241,7 +249,7 @@ def test_open_questions_and_generate_mode_are_written_by_the_llm(demo):
         llm.replies = [reply]
         settings = demo.settings.model_copy(update={"yes_no": mode})
         answer = Assistant(settings, llm=llm).ask(question)
-        assert answer.yes_margin is None and answer.text == reply
+        assert answer.yes_margin is None and answer.text.split("\n\n")[0] == reply
         assert len(llm.prompts) == 1
 
 
@@ -647,3 +655,26 @@ def test_a_sentence_the_model_repeats_is_said_once():
     assert without_repeats("Russia rejects troops [1]. France backs them [2].") == (
         "Russia rejects troops [1]. France backs them [2]."
     )
+
+
+def test_a_written_answer_is_followed_by_what_its_first_cited_source_says_that_it_does_not():
+    from rag.answer.compose import with_key_sentences
+
+    def source(n, evidence):
+        return Source(
+            n=n, chunk_id=f"c{n}", doc_id=f"d{n}", title="T", source="Harbour Post",
+            published_at="2025-03-02", url="", evidence=evidence, text=evidence, score=1.0,
+        )  # fmt: skip
+
+    sources = [
+        source(1, "Leaders met in London. Starmer announced a coalition of the willing."),
+        source(2, "Leaders met in London on Sunday. Macron proposed a one-month truce in the air and at sea. "
+               "Leaders met again."),
+    ]  # fmt: skip
+    assert with_key_sentences("Leaders met in London on Sunday [2].", sources) == (
+        "Leaders met in London on Sunday [2].\n\n"
+        "Harbour Post (2025-03-02): Macron proposed a one-month truce in the air and at sea [2]."
+    )  # the source it cites first; "Leaders met again" says nothing new
+    assert with_key_sentences("Leaders met [2].", sources, most=0) == "Leaders met [2]."
+    said = "Starmer announced a coalition of the willing after leaders met in London [1]."
+    assert with_key_sentences(said, sources) == said

@@ -187,7 +187,8 @@ def test_ask_end_to_end_with_verified_citation(assistant, srv):
 
     assert answer.answered
     assert answer.query == QUESTION
-    assert answer.text == reply
+    said, shown = answer.text.split("\n\n")  # the reply, then what its source says that it does not
+    assert said == reply and shown.startswith("Eastbridge Observer (2025-03-06): ")
     assert [(c.n, c.doc_id, c.verified) for c in answer.citations] == [(n, expected_doc_id(), True)]
     assert answer.citations[0].url == demo_url(EXPECTED)
     assert answer.citations[0].quote == COPIED + "."
@@ -221,8 +222,13 @@ def test_stream_yields_server_pieces_then_the_answer(assistant, srv):
     assert [s.n for s in items[0].sources] == [
         s.n for s in items[-1].sources
     ]  # the sources first, then the text
-    assert items[1:-1] == pieces
-    assert items[-1].text == f"Russia rejects any deployment of European troops to Ukraine [{n}]."
+    assert items[1 : len(pieces) + 1] == pieces
+    said = f"Russia rejects any deployment of European troops to Ukraine [{n}]."
+    assert items[-1].text.split("\n\n")[0] == said
+    # then what its source says that the reply does not, as one more piece
+    assert [said + items[-2]] == [items[-1].text] and items[-2].startswith(
+        "\n\nEastbridge Observer (2025-03-06): "
+    )
     assert [c.n for c in items[-1].citations] == [n]
 
 

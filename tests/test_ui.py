@@ -92,10 +92,10 @@ def test_chat_api_answers_with_cited_sources(demo, client_for):
     assistant = scripted(demo, AERLUME_A)
     with serve(assistant) as url:
         result = client_for(url).predict(AERLUME_Q, api_name="/chat")
-    assert result == "\n".join(
+    said, rest = result.split("\n\nFilters: none\n")
+    assert said.startswith(f"{AERLUME_A}\n\nHarbour Post (2025-03-07): Pilots at low-cost airline Aerlume")
+    assert "Filters: none\n" + rest == "\n".join(
         [
-            AERLUME_A,
-            "",
             "Filters: none",
             "",
             "Sources:",
@@ -114,7 +114,8 @@ def test_chat_api_streams_the_answer_token_by_token(demo, client_for):
         outputs = list(job)
     partials, final = outputs[:-1], outputs[-1]
     assert len(partials) >= 3
-    assert all(AERLUME_A.startswith(p.strip()) for p in partials)
+    # the model's words as they come, then what its source says that they do not
+    assert all(AERLUME_A.startswith(p.strip()) or p.startswith(AERLUME_A + "\n\n") for p in partials)
     assert [len(p) for p in partials] == sorted(len(p) for p in partials)
     assert final.startswith(AERLUME_A + "\n") and "Harbour Post, 2025-03-07 (verified)" in final
 
@@ -152,7 +153,9 @@ def test_chat_turn_streams_then_shows_answer_with_source_cards(demo):
     assert streamed[1].startswith(
         '<div class="nr-answer"><p class="nr-text">…</p><div class="nr-meta">Sources found'
     )
-    assert len(streamed) >= 4 and streamed[-1].startswith(render.streaming(AERLUME_A).removesuffix("</div>"))
+    assert len(streamed) >= 4 and streamed[-1].startswith(
+        render.streaming(AERLUME_A).removesuffix("</p></div>")
+    )
     html = display[-1]["content"]
     assert '<a class="nr-cite" href="#nr-0-1">&#91;1&#93;</a>' in html
     assert '<div class="nr-card" id="nr-0-1">' in html
@@ -163,7 +166,8 @@ def test_chat_turn_streams_then_shows_answer_with_source_cards(demo):
     assert '<span class="nr-outlet">Harbour Post</span>' in html
     assert f'<span class="nr-date">{render.text("2025-03-07")}</span>' in html
     assert '<span class="nr-ok">✓ verified</span>' in html
-    assert history == [{"role": "user", "content": AERLUME_Q}, {"role": "assistant", "content": AERLUME_A}]
+    assert [h["role"] for h in history] == ["user", "assistant"] and history[0]["content"] == AERLUME_Q
+    assert history[1]["content"].startswith(f"{AERLUME_A}\n\nHarbour Post (2025-03-07): Pilots at low-cost")
 
 
 def test_follow_up_uses_the_conversation_and_shows_the_search(demo):

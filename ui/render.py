@@ -203,8 +203,11 @@ def _md(value: object) -> str:
 
 def _md_answer(value: str) -> str:
     """Answer text as markdown: its [n] markers kept, anything else inert."""
-    parts = _MARKER.split(value)  # text, n, text, n, ..., text
-    return "".join(_md(p) if i % 2 == 0 else f"[{p}]" for i, p in enumerate(parts))
+    lines = []
+    for line in value.split("\n"):  # a timeline's lines and a paragraph break stay
+        parts = _MARKER.split(line)  # text, n, text, n, ..., text
+        lines.append("".join(_md(p) if i % 2 == 0 else f"[{p}]" for i, p in enumerate(parts)))
+    return "\n".join(lines)
 
 
 def answer_markdown(answer: Answer) -> str:

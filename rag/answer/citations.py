@@ -177,6 +177,8 @@ def check(
         checked = _check_line(line[len(prefix) :], question, options, by_n, sources, tuning, cited)
         if checked:
             lines.append(prefix + checked)
+        elif not line.strip() and lines and lines[-1]:
+            lines.append("")  # a paragraph break stays one
     citations = []
     for n in sorted(cited):
         src = by_n[n]
@@ -198,7 +200,7 @@ def check(
                 also=list(src.also),
             )
         )
-    return "\n".join(lines), citations
+    return "\n".join(lines).strip(), citations
 
 
 def _check_line(

@@ -438,6 +438,28 @@ def without_repeats(answer: str) -> str:
     return out
 
 
+def with_key_sentences(answer: str, sources: list[Source], most: int = 2) -> str:
+    """A written answer followed by up to `most` evidence sentences of the source it cites first (else the
+    first source) that say what it does not (most of their terms new to it, two at least), dated and cited:
+    a small model's short answer often leaves out the fact its source states."""
+    cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
+    s = next((x for x in sources if cited and x.n == cited[0]), sources[0] if sources else None)
+    if s is None or most <= 0:
+        return answer
+    have = set(terms(strip_markers(answer)))
+    extra = []
+    for sentence in split_sentences(s.evidence):
+        said = set(terms(sentence))
+        if len(said - have) >= 2 and 2 * len(said - have) > len(said):
+            extra.append(sentence)
+            have |= said
+        if len(extra) == most:
+            break
+    if not extra:
+        return answer
+    return f"{answer}\n\n{s.source or 'Unknown outlet'} ({_day(s)}): " + _cited(s, extra)
+
+
 def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
     """The newest development: the newest source that bears on the question and scores at least
     `latest_pick` of the best (a newer article sharing a few of its words is another story), dated, with its
