@@ -68,9 +68,10 @@ def test_page_answers_with_linked_source_cards_and_stays_offline(demo, page):
         headline = card.locator(f'a[href="{AERLUME_URL}"]')
         assert headline.inner_text() == AERLUME_TITLE
         assert card.get_by_text("✓ verified").is_visible()
-        answer = page.locator("#nr-chat .nr-text").last
-        assert answer.inner_text() == AERLUME_A
-        answer.locator("a.nr-cite").click()  # [1] leads to its card
+        said, shown = page.locator("#nr-chat .nr-text").all()  # the model's answer, then its source's words
+        assert said.inner_text() == AERLUME_A
+        assert shown.inner_text().startswith("Harbour Post (2025-03-07): Pilots at low-cost airline Aerlume")
+        said.locator("a.nr-cite").click()  # [1] leads to its card
         assert urlsplit(page.url).fragment == card.get_attribute("id") == "nr-0-1"
         assert page.locator("#nr-question textarea").input_value() == ""
 

@@ -343,11 +343,9 @@ def read(
     mentions = outlet_spans(text, outlets, every=True)
     named = list(dict.fromkeys(o for _, _, o in mentions))
     kind = kind_of(text, len(named))
-    own = kind_of(asked, len(named)) if asked else kind
-    # the follow-up's own words say what it asks ("and what did Becker say?"); an open one ("why was that?")
-    # leaves the rewrite's reading, unless that came from the earlier question's cue words
-    if own != kind and (kind in _CUED or own != "open"):
-        kind = "open" if own == "choice" and not choice_options(text) else own
+    if asked and kind in _CUED and kind_of(asked) != kind:
+        kind = kind_of(asked, len(named))
+        kind = "open" if kind == "choice" and not choice_options(text) else kind
     spans = [(start, end) for start, end, _ in mentions]
     date_range = resolve(_blank(text, spans), as_of) if as_of else None
     topic = _topic(text, date_range, kind)
