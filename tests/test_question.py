@@ -857,3 +857,21 @@ def test_a_latest_answer_is_the_newest_source_near_the_best_score_with_its_evide
     assert latest(read("anything new with Roblox?", [], AS_OF), games) == (
         "As of 2023-12-06 (Harbour Post) “Gellar hits out at Roblox”: Her son's Roblox account was hacked [2]."
     )
+
+
+def test_a_built_line_prefers_a_sentence_that_reports_to_one_that_asks():
+    hits = [
+        _hit(
+            1,
+            "Harbour Post",
+            "2025-03-05",
+            "Will the pilots strike again? The pilots strike again on Friday.",
+        ),
+        _hit(2, "Northern Wire", "2025-03-06", "Pilots strike on Friday, the union said."),
+    ]
+    q = read("did the pilots strike on friday? the reports seem to differ", [], AS_OF)
+    assert q.kind == "conflict"
+    assert conflict(q, select_sources(q, hits, 4)) == (
+        "- Harbour Post (2025-03-05) “Headline 1”: The pilots strike again on Friday [1].\n"
+        "- Northern Wire (2025-03-06) “Headline 2”: Pilots strike on Friday, the union said [2]."
+    )  # not "Will the pilots strike again?", which holds as many of the question's words

@@ -308,7 +308,8 @@ def _bearing(question: str, sources: list[Source], asked: Asked | None = None) -
 
 
 def timeline(question: Question, sources: list[Source]) -> str:
-    """Dated bullets, oldest first, one per source that bears on the question: each its best sentence, cited."""
+    """Dated bullets, oldest first, one per source that bears on the question (its best sentence holds enough
+    of the question's terms): each with that source's evidence, cited."""
     ordered = sorted(_bearing(question.text, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
         f"- {_day(s)} ({s.source}){_headline(s, *shown)}: {_cited(s, shown)}"
