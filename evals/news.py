@@ -190,7 +190,8 @@ def _ask(assistant, case: dict):
 def _prompt_tokens(llm, answer) -> int | None:
     """Tokens of the answer prompt, where the backend can count them (the local model); None for an answer the
     code built without asking the LLM."""
-    from rag.answer.compose import BUILT, messages
+    from rag.answer.compose import messages
+    from rag.query.read import BUILT
 
     if not answer.answered or not hasattr(llm, "count_prompt_tokens") or answer.kind in BUILT:
         return None

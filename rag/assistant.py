@@ -29,7 +29,7 @@ from rag.backends.llms import LLM, complete, make_llm
 from rag.backends.models import BUNDLED_YES_MARGIN, is_bundled
 from rag.backends.store import log_change, manifest, open_collection
 from rag.errors import ConfigError, EmptyIndexError
-from rag.query.read import Question
+from rag.query.read import BUILT, WIDE, Question
 from rag.query.read import read as read_question
 from rag.retrieval import Filters, hybrid_search, node_at
 from rag.settings import Settings
@@ -276,7 +276,7 @@ class Assistant:
         read = self.read(query, as_of, asked=question if query != question else "")
         tuning = self.settings.tuning
         limit = sources or self.settings.context_sources
-        if read.kind in compose.WIDE:
+        if read.kind in WIDE:
             limit = max(limit, tuning.built_sources)
         k = max(self.settings.top_k, 2 * limit, tuning.latest_pool if read.kind == "latest" else 0)
         hits, chosen, reason, flt = self._search(read, flt, k, limit)
@@ -301,7 +301,7 @@ class Assistant:
             yield NO_ANSWER
         else:
             raw = None
-            if read.kind in compose.BUILT:
+            if read.kind in BUILT:
                 raw = compose.built(read, chosen, tuning)
                 yield raw
             elif self.llm is not None and self._verdicts() and read.is_verdict:

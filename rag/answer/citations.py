@@ -77,6 +77,11 @@ _CITED_LEAD = re.compile(
 )
 
 
+def markers(text: str) -> list[int]:
+    """The source numbers the text's markers cite, in order ("[1, 2]" cites two)."""
+    return [int(x) for group in _MARKERS.findall(text) for x in re.split(r"[,;]", group)]
+
+
 def strip_markers(text: str) -> str:
     """The text without its [n] markers."""
     lead = _CITED_LEAD.match(text)
@@ -217,11 +222,11 @@ def _check_line(
     # "It rose. [1] Then…": markers after the full stop belong to the sentence before it.
     text = _TRAILING.sub(lambda m: m.group(2) + m.group(1), text)
     for sentence in _claims(text):
-        markers = [int(x) for group in _MARKERS.findall(sentence) for x in re.split(r"[,;]", group)]
+        cites = markers(sentence)
         claim = strip_markers(sentence)
         if not claim or _lists_sources(claim):
             continue
-        valid = list(dict.fromkeys(n for n in markers if n in by_n))
+        valid = list(dict.fromkeys(n for n in cites if n in by_n))
         if len(set(terms(claim))) < 3:
             scores, chosen = _short_claim(claim, question, sources, valid, tuning, options)
         else:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from rag.answer.answerable import named_entities
-from rag.answer.citations import Source, place_markers, strip_markers
+from rag.answer.citations import Source, markers, place_markers, strip_markers
 from rag.answer.figures import Asked, asked_figure, asked_when, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
@@ -16,10 +16,6 @@ from rag.query.read import Question, as_question
 from rag.text import chunk_body, named_outlet, numbers, of_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
-# Kinds whose answer the code lays out from the sources, with no LLM call; the first three are built from more
-# sources than the LLM reads (`Tuning.built_sources`).
-BUILT = ("timeline", "comparison", "conflict", "latest")
-WIDE = BUILT[:3]
 # The prompt instruction of each kind the LLM writes for (prompts/instruction_<name>.txt).
 _INSTRUCTIONS = {
     "yes_no": "yes_no",
@@ -443,7 +439,7 @@ def with_key_sentences(answer: str, sources: list[Source], most: int = 2) -> str
     """A written answer followed by up to `most` evidence sentences of the source it cites first (else the
     first source) that say what it does not (most of their terms new to it, two at least), dated and cited:
     a small model's short answer often leaves out the fact its source states."""
-    cited = [int(n) for n in re.findall(r"\[(\d+)\]", answer)]
+    cited = markers(answer)
     s = next((x for x in sources if cited and x.n == cited[0]), sources[0] if sources else None)
     if s is None or most <= 0:
         return answer
@@ -481,7 +477,7 @@ def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) 
 
 
 def built(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
-    """The answer of a kind the code lays out itself (see BUILT)."""
+    """The answer of a kind the code lays out itself (see rag.query.read.BUILT)."""
     if question.kind == "latest":
         return latest(question, sources, tuning)
     if question.kind == "timeline":

@@ -21,7 +21,7 @@ from llama_index.core.schema import NodeWithScore
 from rag.answer.attribution import speaks
 from rag.answer.citations import Source
 from rag.answer.figures import Asked, asked_figure, holds
-from rag.query.read import Question, as_question
+from rag.query.read import WIDE, Question, as_question
 from rag.text import chunk_body, named_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
 
@@ -132,7 +132,7 @@ def select_sources(
     asked = asked_figure(question.topic)
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = tuning.written_evidence_words if written else None
-    built = question.kind in ("timeline", "comparison", "conflict")  # no prompt: shown to the reader only
+    built = question.kind in WIDE  # no prompt: shown to the reader only
     sources: list[Source] = []
     offset = 0
     for at, (hit, text, sentences, opening) in enumerate(picked):

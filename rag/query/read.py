@@ -35,6 +35,11 @@ KINDS = (
     "open",
 )
 
+# Kinds whose answer the code lays out from the sources, with no LLM call; the first three are built from more
+# sources than the LLM reads (`Tuning.built_sources`) and show more of each (`Tuning.built_sentences`).
+BUILT = ("timeline", "comparison", "conflict", "latest")
+WIDE = BUILT[:3]
+
 # Kinds answered in prose from a few sources, the first showing most: the LLM writes all but "latest" (built from
 # its newest source, rag.answer.compose), and their prompts are kept short, as the wait is the prompt's reading.
 WRITTEN = ("position", "summary", "latest", "open")
@@ -337,8 +342,8 @@ def read(
 ) -> Question:
     """Read a (standalone) question against the corpus's outlets; relative dates resolve against `as_of`.
     `asked` is the follow-up as typed when `text` is its rewrite: the rewrite carries the previous question's
-    words ("how did Nike's latest quarter go? what did they say about China?"), which do not decide what the
-    follow-up asks for; its own words do, where they say."""
+    words ("how did Nike's latest quarter go? what did they say about China?"), which do not make the follow-up
+    ask for the latest news, a timeline or a conflict; its own words must."""
     default_year = default_year or (as_of.year if as_of else datetime.now(timezone.utc).year)
     mentions = outlet_spans(text, outlets, every=True)
     named = list(dict.fromkeys(o for _, _, o in mentions))
