@@ -237,6 +237,21 @@ def news(
 
 
 @app.command()
+def seed(
+    ctx: typer.Context,
+    llm: Llm = None,
+    data_dir: IndexDir = None,
+    out: Out = None,
+    fail_under: FailUnder = None,
+    quiet: Quiet = False,
+    tune: Tune = None,
+) -> None:
+    """A plain-text London-summit article among 30 MultiHop-RAG articles: what it answers, cited; what it
+    does not, refused."""
+    _case_suite(ctx, "seed", llm, data_dir, out, fail_under, quiet, tune)
+
+
+@app.command()
 def perf(
     ctx: typer.Context,
     sizes: Annotated[str, typer.Option(help="Index sizes in chunks, comma-separated.")] = "1000,10000,100000",
@@ -316,4 +331,6 @@ def compare(
 
 def register(root: typer.Typer) -> None:
     """Add `newsrag eval ...` to the `newsrag` command."""
-    root.add_typer(app, name="eval", help="Run evaluation suites (multihop, smoke, robustness, perf).")
+    root.add_typer(
+        app, name="eval", help="Run evaluation suites (multihop, news, seed, smoke, robustness, perf)."
+    )

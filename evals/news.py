@@ -90,9 +90,16 @@ def contains_all(text: str, groups: list[list[str]]) -> bool:
     return all(any(alt.lower() in lowered for alt in group) for group in groups)
 
 
+def ref(url: str, title: str = "") -> str:
+    """How a case names an article: its canonical URL, or `title:<headline>` for one without a URL (a plain
+    text file)."""
+    return canonical_url(url) if url else f"title:{title}"
+
+
 def judge(case: dict, answered: bool, text: str, cited_urls: list[str], source_urls: list[str]) -> dict:
     """Scores of one answer. `correct`, `cites_gold`, `citation_precision` and `gold_in_sources` apply to
-    answerable cases only (None otherwise); `passed` is `correct` there and `refused` for unanswerable ones."""
+    answerable cases only (None otherwise); `passed` is `correct` there and `refused` for unanswerable ones.
+    URLs are compared canonically; `title:` references (see `ref`) match a case's `gold_titles`."""
     refused = not answered
     if not case.get("answerable", case["kind"] != UNANSWERABLE):
         return {
@@ -103,8 +110,10 @@ def judge(case: dict, answered: bool, text: str, cited_urls: list[str], source_u
             "citation_precision": None,
             "gold_in_sources": None,
         }
-    gold = {canonical_url(u) for u in case.get("gold_urls", [])}
-    cited = [canonical_url(u) for u in cited_urls]
+    gold = {ref(u) for u in case.get("gold_urls", []) if u} | {
+        ref("", t) for t in case.get("gold_titles", [])
+    }
+    cited = [u if u.startswith("title:") else ref(u) for u in cited_urls]
     correct = answered and contains_all(text, case.get("must_contain", []))
     return {
         "passed": correct,
@@ -112,7 +121,7 @@ def judge(case: dict, answered: bool, text: str, cited_urls: list[str], source_u
         "refused": refused,
         "cites_gold": any(u in gold for u in cited),
         "citation_precision": m.precision([u in gold for u in cited]),
-        "gold_in_sources": any(canonical_url(u) in gold for u in source_urls),
+        "gold_in_sources": any((u if u.startswith("title:") else ref(u)) in gold for u in source_urls),
     }
 
 
@@ -200,8 +209,8 @@ def _prompt_tokens(llm, answer) -> int | None:
 
 
 def answer_row(case: dict, answer, prompt_tokens: int | None = None) -> dict:
-    cited = [c.url for c in answer.citations]
-    sources = [s.url for s in answer.sources]
+    cited = [ref(c.url, c.title) for c in answer.citations]
+    sources = [ref(s.url, s.title) for s in answer.sources]
     return {
         "id": case["id"],
         "kind": case["kind"],
@@ -233,8 +242,11 @@ def run(
     split: str | None = None,
     questions: Path = QUESTIONS,
     corpus: Path | None = None,
+    corpora: list[Path] | None = None,
+    name: str = "news",
 ):
-    """Returns (metrics, rows): metrics.json's content and one row per question."""
+    """Returns (metrics, rows): metrics.json's content and one row per question. The index holds `corpus`
+    (the MultiHop-RAG articles) and the demo corpus, or `corpora` where given (its index named `name`)."""
     corpus = Path(corpus or CORPUS)
     if not corpus.exists():
         raise ConfigError(
@@ -242,8 +254,9 @@ def run(
             "(../shared/data/multihop-rag/corpus.jsonl beside the project)"
         )
     cases = select(load_cases(questions), split, limit)
+    paths = corpora or [corpus, DEMO]
     assistant, index_info = prepare(
-        "news", [corpus, DEMO], settings, data_dir, ingest_callback(progress, "indexing news corpora")
+        name, paths, settings, data_dir, ingest_callback(progress, f"indexing {name} corpora")
     )
     llm = assistant.llm
     rows = []
@@ -253,7 +266,7 @@ def run(
     stats = assistant.stats()
     tokens = [r["prompt_tokens"] for r in rows if r["prompt_tokens"] is not None]
     config = {
-        "corpus": [str(corpus), str(DEMO)],
+        "corpus": [str(p) for p in paths],
         "questions": str(questions),
         "split": split or "all",
         "limit": limit,

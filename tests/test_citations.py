@@ -678,3 +678,17 @@ def test_a_written_answer_is_followed_by_what_its_first_cited_source_says_that_i
     assert with_key_sentences("Leaders met [2].", sources, most=0) == "Leaders met [2]."
     said = "Starmer announced a coalition of the willing after leaders met in London [1]."
     assert with_key_sentences(said, sources) == said
+
+
+def test_key_sentences_of_a_text_file_with_no_outlet_or_date_are_labelled_by_its_headline():
+    from rag.answer.compose import with_key_sentences
+
+    own = Source(
+        n=1, chunk_id="c1", doc_id="d1", title="Leaders back a coalition", source="", published_at="",
+        url="", evidence="Leaders met. Macron proposed a one-month truce in the air and at sea.",
+        text="", score=1.0,
+    )  # fmt: skip
+    assert with_key_sentences("Leaders met [1].", [own]) == (
+        "Leaders met [1].\n\n“Leaders back a coalition” (undated): Macron proposed a one-month truce in the air "
+        "and at sea [1]."
+    )

@@ -339,3 +339,49 @@ def test_the_other_question_sets_are_well_formed_and_their_gold_holds_the_facts(
     if MULTIHOP.exists():
         multihop = [c for c in cases if c["corpus"] == "multihop" and c["answerable"]]
         assert _check_gold(multihop, _multihop_texts()) == []
+
+
+SEED_TITLE = "Leaders back a 'coalition of the willing' for Ukraine at London summit"
+
+
+def test_an_article_without_a_url_is_named_by_its_headline():
+    case = {**CASE, "gold_urls": [], "gold_titles": [SEED_TITLE]}
+    seed, other = news.ref("", SEED_TITLE), news.ref("https://NEWS.example/a/")
+    assert seed == f"title:{SEED_TITLE}" and other == news.ref(GOLD[0])
+    scores = news.judge(case, True, "Teng, 4.3 [1][2].", [seed, other], [other, seed])
+    assert (scores["cites_gold"], scores["citation_precision"], scores["gold_in_sources"]) == (
+        True,
+        0.5,
+        True,
+    )
+    assert news.judge(case, True, "Teng, 4.3 [1].", [other], [other])["cites_gold"] is False
+
+
+def test_the_seed_cases_are_well_formed_and_their_article_holds_the_facts():
+    from evals import seed
+
+    cases = news.load_cases(seed.QUESTIONS)
+    text = (seed.SEED / "london-summit.txt").read_text().lower()
+    assert text.splitlines()[0] == SEED_TITLE.lower()
+    assert [c["answerable"] for c in cases] == [True] * 6 + [False] * 2
+    for c in cases:
+        assert c["gold_titles"] == ([SEED_TITLE] if c["answerable"] else []), c["id"]
+        assert all(any(a in text for a in g) for g in c["must_contain"]), c["id"]
+
+
+@pytest.mark.skipif(not MULTIHOP.exists(), reason="needs ../shared/data/multihop-rag")
+def test_the_seed_check_runs_end_to_end_without_a_model(settings):
+    """The user's own text file among the first 30 MultiHop-RAG articles, LLM-free: what it answers is taken
+    from it and cited by its headline; China's view and Germany's pledge, which it does not hold, are refused."""
+    from evals import seed
+
+    metrics, rows = seed.run(settings)
+    assert metrics["suite"] == "seed" and metrics["config"]["articles"] == 31
+    by_id = {r["id"]: r for r in rows}
+    cited = {r["id"]: {c["title"] for c in r["citations"]} for r in rows}
+    assert cited["seed-01"] == {SEED_TITLE}
+    assert "Russia's firm opposition to European troops on Ukrainian soil" in by_id["seed-01"]["answer"]
+    assert "Starmer" in by_id["seed-03"]["answer"] and cited["seed-03"] == {SEED_TITLE}
+    assert [by_id[i]["answered"] for i in ("seed-07", "seed-08")] == [False, False]
+    distractors = settings.data_dir / "evals" / "seed-distractors" / "multihop-first-30.jsonl"
+    assert len(distractors.read_text().splitlines()) == 30

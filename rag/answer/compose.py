@@ -271,6 +271,13 @@ def _day(source: Source) -> str:
     return source.published_at[:10] or "undated"
 
 
+def _label(source: Source, by_title: bool = True) -> str:
+    """ "Outlet (date)"; a source with no outlet (a user's own text file) is named by its headline instead."""
+    title = source.title.strip()
+    name = source.source or (f"“{title}”" if by_title and title else "Unknown outlet")
+    return f"{name} ({_day(source)})"
+
+
 def _best_sentence(source: Source, q_terms: set[str], asked: Asked | None) -> str:
     """The source's evidence sentence holding most of the question's terms (the first among equals; a demonym
     counts for its country), a question ("Will the Panthers fire Reich?") counting one term less: it reports
@@ -308,7 +315,7 @@ def timeline(question: Question, sources: list[Source]) -> str:
     of the question's terms): each with that source's evidence, cited."""
     ordered = sorted(_bearing(question.text, sources), key=lambda x: (x[0].published_at or "9999", x[0].n))
     lines = [
-        f"- {_day(s)} ({s.source}){_headline(s, *shown)}: {_cited(s, shown)}"
+        f"- {_day(s)} ({s.source or 'unknown outlet'}){_headline(s, *shown)}: {_cited(s, shown)}"
         for s, _ in ordered
         if (shown := _with_speakers(s))
     ]
@@ -388,9 +395,7 @@ def conflict(question: Question, sources: list[Source]) -> str:
         # one article can hold both figures ("Adobe puts it at $5.6B ... Salesforce at $7.5B")
         figures = [x for x in split_sentences(s.evidence) if asked and holds(asked, x)][:2]
         shown = figures if len(figures) > 1 else [sentence]
-        lines.append(
-            f"- {s.source or 'Unknown outlet'} ({_day(s)}){_headline(s, *shown)}: " + _cited(s, shown)
-        )
+        lines.append(f"- {_label(s, by_title=False)}{_headline(s, *shown)}: " + _cited(s, shown))
     return "\n".join(lines) if lines else NO_ANSWER
 
 
@@ -414,7 +419,7 @@ def beyond_header(answer: str, sources: list[Source], question: str = "") -> str
     if not echoed or any(set(terms(x)) - asked for x in split_sentences(strip_markers(rest))):
         return answer
     return "\n".join(
-        f"{s.source or 'Unknown outlet'} ({_day(s)}) “{s.title.strip()}”: " + _cited(s, _with_speakers(s))
+        f"{_label(s, by_title=False)} “{s.title.strip()}”: " + _cited(s, _with_speakers(s))
         for s in echoed[:2]
     )
 
@@ -454,7 +459,7 @@ def with_key_sentences(answer: str, sources: list[Source], most: int = 2) -> str
             break
     if not extra:
         return answer
-    return f"{answer}\n\n{s.source or 'Unknown outlet'} ({_day(s)}): " + _cited(s, extra)
+    return f"{answer}\n\n{_label(s)}: " + _cited(s, extra)
 
 
 def latest(question: Question, sources: list[Source], tuning: Tuning = DEFAULT) -> str:
