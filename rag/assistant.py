@@ -315,7 +315,9 @@ class Assistant:
                 answer.text, answer.citations = citations.check(raw, chosen, read, tuning)
                 if written and answer.text.strip():
                     # after the check, which moves a marker to the source that supports its sentence
-                    more = compose.with_key_sentences(answer.text, chosen, tuning.key_sentences)
+                    more = compose.with_key_sentences(
+                        answer.text, chosen, tuning.key_sentences, read, self.embedder.embed
+                    )
                     if more != answer.text:
                         yield more[len(answer.text) :]
                         answer.text, answer.citations = citations.check(more, chosen, read, tuning)

@@ -11,7 +11,7 @@ from rag.answer.citations import Source, markers, place_markers, strip_markers
 from rag.answer.figures import Asked, asked_figure, asked_when, holds
 from rag.answer.prompts import render
 from rag.answer.result import NO_ANSWER
-from rag.answer.sources import format_sources, shared_terms
+from rag.answer.sources import Embed, format_sources, is_instruction, is_promo, shared_terms, similarities
 from rag.query.read import Question, as_question
 from rag.text import chunk_body, named_outlet, numbers, of_outlet, split_sentences, terms
 from rag.tuning import DEFAULT, Tuning
@@ -440,25 +440,46 @@ def without_repeats(answer: str) -> str:
     return out
 
 
-def with_key_sentences(answer: str, sources: list[Source], most: int = 2) -> str:
-    """A written answer followed by up to `most` evidence sentences of the source it cites first (else the
-    first source) that say what it does not (most of their terms new to it, two at least), dated and cited:
-    a small model's short answer often leaves out the fact its source states."""
+def with_key_sentences(
+    answer: str,
+    sources: list[Source],
+    most: int = 2,
+    question: Question | None = None,
+    embed: Embed | None = None,
+) -> str:
+    """A written answer followed by up to `most` sentences of the source it cites first (else the first source)
+    that say what it does not (most of their terms new to it, two at least), dated and cited: a small model's
+    short answer often leaves out the fact its source states. They are taken from the source's whole chunk,
+    not only the evidence the model read, the ones bearing most on the `question` first (its terms, then, with
+    `embed`, closeness in meaning), and shown in text order."""
     cited = markers(answer)
     s = next((x for x in sources if cited and x.n == cited[0]), sources[0] if sources else None)
     if s is None or most <= 0:
         return answer
     have = set(terms(strip_markers(answer)))
-    extra = []
-    for sentence in split_sentences(s.evidence):
+    fresh = []
+    for sentence in split_sentences(chunk_body(s.text) if s.text else s.evidence):
         said = set(terms(sentence))
+        if is_instruction(sentence) or is_promo(sentence):
+            continue
         if len(said - have) >= 2 and 2 * len(said - have) > len(said):
-            extra.append(sentence)
+            fresh.append(sentence)
+    if not fresh:
+        return answer
+    q = question.topic if question else ""
+    q_terms = set(terms(q))
+    sims = similarities(q, fresh, embed) if q and embed else None
+    score = [shared_terms(q_terms, set(terms(x)), True) + (float(sims[i]) if sims is not None else 0.0)
+             for i, x in enumerate(fresh)]  # fmt: skip
+    extra: list[str] = []
+    for i in sorted(range(len(fresh)), key=lambda i: (-score[i], i)):
+        said = set(terms(fresh[i]))
+        if len(said - have) >= 2 and 2 * len(said - have) > len(said):  # new beside those added before it
+            extra.append(fresh[i])
             have |= said
         if len(extra) == most:
             break
-    if not extra:
-        return answer
+    extra.sort(key=fresh.index)
     return f"{answer}\n\n{_label(s)}: " + _cited(s, extra)
 
 

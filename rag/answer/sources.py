@@ -227,11 +227,11 @@ def _candidate_similarities(
             flat.append(sentences[i])
         offset += len(sentences)
     meaning = np.zeros(offset, dtype=np.float32)
-    meaning[positions] = _similarities(question.topic, flat, embed)
+    meaning[positions] = similarities(question.topic, flat, embed)
     return meaning
 
 
-def _similarities(question: str, sentences: list[str], embed: Embed | None) -> np.ndarray | None:
+def similarities(question: str, sentences: list[str], embed: Embed | None) -> np.ndarray | None:
     """Cosine similarity of each sentence to the question (the embedder's vectors are normalised)."""
     if embed is None or not sentences:
         return None if embed is None else np.zeros(0, dtype=np.float32)
