@@ -336,6 +336,8 @@ class Assistant:
         chosen = select_sources(
             read, _arranged(read, hits, tuning), limit, tuning, self.embedder.embed, self._first_chunk
         )
+        if read.kind == "latest":  # the best of them, before they are ordered by date
+            chosen = chosen[: sources_needed(read, len(chosen), tuning)]
         if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]

@@ -126,6 +126,10 @@ class Tuning(BaseModel):
         30,
         description="Words of each source's evidence such a question's prompt shows (whole sentences first).",
     )
+    latest_sources: int = Field(
+        3,
+        description="Sources a latest-news answer is built from: the best-scored, then ordered newest first.",
+    )
     latest_pool: int = Field(
         40, description="Chunks retrieved for a latest-news question, to find the newest."
     )

@@ -330,6 +330,8 @@ def sources_needed(question: Question | str, limit: int, tuning: Tuning = DEFAUL
         base = tuning.yes_no_sources
     elif question.kind == "name":
         base = tuning.name_sources
+    elif question.kind == "latest":
+        base = tuning.latest_sources
     elif question.is_written:
         base = tuning.written_sources
     else:
