@@ -119,7 +119,7 @@ class Tuning(BaseModel):
     name_sources: int = Field(2, description="Sources a who/which/how-many question is answered from.")
     built_sources: int = Field(6, description="Sources a timeline or an outlet comparison is built from.")
     written_sources: int = Field(
-        3,
+        2,
         description="Sources a question answered in the LLM's own sentences (position, summary…) is answered from.",
     )
     written_evidence_words: int = Field(
