@@ -168,6 +168,14 @@ def test_a_range_is_described_for_people():
         ("how has the lions' season gone so far?", "timeline"),
         ("how's colorado been going, game by game?", "timeline"),
         ("how worried is jon copley about deep sea mining?", "position"),
+        # a dispute named in an aside, or the sides asked for
+        ("I read the club won't bid for him over money — but other reports say otherwise?", "conflict"),
+        ("who should keep teens safe online — meta and regulators seem to disagree", "conflict"),
+        ("is the tariff fair, or a cash grab? what do both sides say", "conflict"),
+        ("Why did Germany, which disagreed with France, pull out?", "open"),
+        ("who won the derby? both sides had chances", "name"),
+        ("how has the EU's stance on AI moved from the deepfake warnings to the AI Act deal?", "timeline"),
+        ("how has Germany's view of the plan shifted?", "timeline"),
     ],
 )
 def test_the_kind_of_a_question(text, kind):

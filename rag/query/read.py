@@ -79,7 +79,8 @@ _AUXILIARY = re.compile(
 _TIMELINE = re.compile(
     r"\b(?:timeline|chronolog\w*|sequence\s+of\s+events|walk\s+me\s+through|step\s+by\s+step|"
     r"from\s+(?:the\s+)?(?:start|beginning|outset)\s+(?:to|until|till)\b|"
-    r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|unravel|collaps|"
+    r"how\s+(?:has|have|did)\b[^?]*\b(?:develop|unfold|evolv|progress|escalat|chang|shift|unravel|collaps|"
+    r"mov(?:e|ed)\s+from|"
     r"play(?:ed)?\s+out|turn(?:ed)?\s+out|f[ae]ll\s+apart|c[oa]me\s+about|end(?:ed)?\s+up|"
     r"(?:go|went)\s+down|(?:build|built|lead|led)\s+up)\w*|"
     r"what(?:'s|\s+has|\s+have)\s+happened\b[^?]*\bsince\b|"
@@ -131,6 +132,8 @@ _DISAGREE = re.compile(
     r"(?:other|another)\s+(?:reports?|outlets?|sources?|articles?|sites?|story)\s+(?:says?|said|puts?|has|had|report\w*)|"
     rf"{_WHICH_RIGHT}|"
     r"not\s+sure\s+which|(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|as\s+well\s+as)|"
+    r"(?:both|each|the\s+two)\s+sides?\s+(?:says?|said|argue\w*|claim\w*)|"
+    r"what\s+(?:do|does|did)\s+(?:both|each|the\s+two)\s+sides?\s+say|"
     r"(?:seen|heard|read)\s+(?:both|two|2|a\s+few|several)\s+(?:numbers|figures|versions|accounts|reports|totals)|"
     r"(?:seen|heard|read)\s+both\s*(?:[.!?]|$)|"
     rf"(?:seen|heard|read)\s+(?:both\s+)?{_AMOUNT}\s+(?:and|or|vs\.?|versus)\s+{_AMOUNT})\b",
@@ -144,7 +147,10 @@ _ASIDE_CLAUSE = re.compile(
     r"some\s+(?:reports?|outlets?|sources?|articles?|people|sites?|say)\b[^?]*\bothers?\s+(?:say|said|report)|"
     rf"{_WHICH_RIGHT}\b|not\s+sure\s+which|"
     r"i(?:'ve|\s+have)?\s+(?:seen|heard|read)\b[^?]*\b(?:but\s+also|and\s+also|different|conflicting)|"
-    rf"conflicting\s+(?:reports|numbers|figures|accounts)|{_ONE_SAYS})",
+    rf"conflicting\s+(?:reports|numbers|figures|accounts)|{_ONE_SAYS}|"
+    # "… — but other reports say otherwise", "… — Meta and regulators seem to disagree"
+    r"(?:but|while|though)\s+(?:other|another|some)\s+(?:reports?|outlets?|sources?|articles?|accounts?|sites?)\s+"
+    r"(?:says?|said|suggest\w*|claim\w*|report\w*)|(?:seems?|appears?)\s+to\s+disagree|\bdisagree\s*[.?!]*\s*$)",
     re.I,
 )
 _WHY_DIFFER = re.compile(
