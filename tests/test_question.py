@@ -40,6 +40,7 @@ AS_OF = date(2025, 6, 11)  # a Wednesday
         ("What happened over the past year?", date(2024, 6, 11), date(2025, 6, 11), "over the past year"),
         ("What changed in the past 3 weeks?", date(2025, 5, 21), date(2025, 6, 11), "in the past 3 weeks"),
         ("Who won over the weekend?", date(2025, 6, 7), date(2025, 6, 8), "over the weekend"),
+        ("Who won last weekend?", date(2025, 6, 7), date(2025, 6, 8), "last weekend"),
         ("What was said in May 2024 about it?", date(2024, 5, 1), date(2024, 5, 31), "in May 2024"),
         ("what did macron say in march?", date(2025, 3, 1), date(2025, 3, 31), "in march"),
         ("did the rba cut rates at its april meeting?", date(2025, 4, 1), date(2025, 4, 30), "its april"),
@@ -49,6 +50,19 @@ AS_OF = date(2025, 6, 11)  # a Wednesday
 def test_relative_dates_resolve_against_the_as_of_date(text, since, until, phrase):
     found = resolve(text, AS_OF)
     assert (found.since, found.until, found.phrase) == (since, until, phrase)
+
+
+def test_last_weekend_asked_during_a_weekend_is_the_one_before():
+    sunday = date(2025, 6, 8)
+    assert (
+        resolve("Who won last weekend?", sunday).since,
+        resolve("Who won last weekend?", sunday).until,
+    ) == (
+        date(2025, 5, 31),
+        date(2025, 6, 1),
+    )
+    this = resolve("Who won this weekend?", sunday)
+    assert (this.since, this.until) == (date(2025, 6, 7), date(2025, 6, 8))
 
 
 @pytest.mark.parametrize(

@@ -77,12 +77,8 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
         ),
         "today",
     ),
-    (
-        re.compile(
-            r"\b(?:this|the)\s+(?:past\s+)?weekend\b|\bover\s+the\s+weekend\b|\blast\s+weekend\b", re.I
-        ),
-        "weekend",
-    ),
+    (re.compile(r"\b(?:this|the)\s+(?:past\s+)?weekend\b|\bover\s+the\s+weekend\b", re.I), "weekend"),
+    (re.compile(r"\blast\s+weekend\b", re.I), "last_weekend"),
     (re.compile(r"\blast\s+week\b", re.I), "last_week"),
     (re.compile(r"\bthis\s+week\b", re.I), "this_week"),
     (re.compile(r"\blast\s+month\b", re.I), "last_month"),
@@ -174,8 +170,10 @@ def _apply(rule: str, m: re.Match, as_of: date) -> tuple[date, date]:
         return as_of - timedelta(days=1), as_of - timedelta(days=1)
     if rule == "today":
         return as_of, as_of
-    if rule == "weekend":
+    if rule in ("weekend", "last_weekend"):
         saturday = as_of - timedelta(days=(as_of.weekday() - 5) % 7)
+        if rule == "last_weekend" and as_of - saturday < timedelta(days=2):
+            saturday -= timedelta(days=7)  # asked during a weekend, "last weekend" is the one before
         return saturday, saturday + timedelta(days=1)
     if rule == "last_week":
         return monday - timedelta(days=7), monday - timedelta(days=1)
