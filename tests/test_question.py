@@ -115,6 +115,9 @@ def test_a_range_is_described_for_people():
         ("Is the report consistent or inconsistent with the earlier one?", "choice"),
         ("Who announced the coalition?", "name"),
         ("How many countries attended?", "name"),
+        ("What company bought the chipmaker?", "name"),
+        ("what caused those big northern lights displays?", "open"),  # a cause is explained, not named
+        ("What led to the strike?", "open"),
         ("Does the Verge say A, or does it say B?", "open"),
         ("What do the UK and France plan to do with their plan?", "open"),
         ("Harbour Post vs Eastbridge Observer: what did each focus on?", "comparison"),

@@ -310,7 +310,9 @@ def choice_options(question: str) -> tuple[str, str] | None:
 
 _NAME_WORD = (
     r"(?:who|whom|whose|which|how\s+many|how\s+much|when|what\s+is\s+the\s+name|"
-    rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b)[a-z-]+\b)"
+    # not "what caused / led to / prompted…": a cause is explained, not named
+    rf"what\s+(?!{_AUX}\b|happened\b|about\b|if\b|(?:caus|prompt|trigger|spark)(?:e|es|ed|ing)\b|"
+    r"(?:led|leads?|drove|drives?)\s+(?:to|up)\b)[a-z-]+\b)"
 )
 # "Who…?", "In which game…?", and the same behind an opening clause: "Considering …, which company…?",
 # "Between the report on … and the one on …, which outlet…?"
