@@ -372,9 +372,12 @@ class Assistant:
         wider = self._gather(read, flt, k, limit)
         if wider[2] is not None:
             return *found, ranged
-        first = read.range.since.isoformat()
+        first, last = read.range.since.isoformat(), read.range.until.isoformat()
         if any(s.published_at[:10] >= first for s in wider[1] if s.published_at):
-            return *wider, flt  # coverage from those dates or later can report on them; earlier cannot
+            # coverage from those dates or later can report on them, earlier cannot: the dates asked about
+            # come first, then later ones (a timeline or latest answer keeps its own date order)
+            chosen = wider[1] if read.kind in ("latest", "timeline") else _by_dates(wider[1], first, last)
+            return wider[0], chosen, wider[2], flt
         reason = f"Nothing in the sources from {read.range.describe()} answers this"
         best = wider[1][0] if wider[1] else None  # the best match from other dates, whatever its date
         if best is not None and best.published_at:
@@ -555,6 +558,17 @@ def _leading(lead: list[NodeWithScore], hits: list[NodeWithScore]) -> list[NodeW
     """`lead` (each once), then the other hits in rank order."""
     lead = list({id(h): h for h in lead}.values())
     return lead + [h for h in hits if all(h is not x for x in lead)]
+
+
+def _by_dates(sources: list, first: str, last: str) -> list:
+    """The sources from `first` to `last` (ISO days) first, then later ones, then older or undated ones, each
+    group in its order, renumbered."""
+
+    def group(source) -> int:
+        day = source.published_at[:10]
+        return 0 if first <= day <= last else 1 if day > last else 2
+
+    return _renumbered(sorted(sources, key=group))
 
 
 def _renumbered(sources: list) -> list:

@@ -900,3 +900,16 @@ def test_a_built_line_prefers_a_sentence_that_reports_to_one_that_asks():
         "- Harbour Post (2025-03-05) “Headline 1”: The pilots strike again on Friday [1].\n"
         "- Northern Wire (2025-03-06) “Headline 2”: Pilots strike on Friday, the union said [2]."
     )  # not "Will the pilots strike again?", which holds as many of the question's words
+
+
+def test_sources_found_beyond_the_dates_asked_put_those_dates_first():
+    from rag.answer.citations import Source
+    from rag.assistant import _by_dates
+
+    def src(n, day):
+        return Source(n=n, chunk_id=f"c{n}", doc_id=f"d{n}", title=f"T{n}", source="Outlet", published_at=day,
+                      url="", evidence="", text="", score=1.0)  # fmt: skip
+
+    found = [src(1, "2023-10-20"), src(2, "2025-03-01"), src(3, "2025-02-25T09:00:00Z"), src(4, "")]
+    ordered = _by_dates(found, "2025-02-25", "2025-02-25")
+    assert [(s.chunk_id, s.n) for s in ordered] == [("c3", 1), ("c2", 2), ("c1", 3), ("c4", 4)]
