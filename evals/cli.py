@@ -183,32 +183,34 @@ def _case_suite(
         _finish(name, out, metrics, rows, lambda d: suite.write_report(d, metrics, rows), thresholds, started)
 
 
-@app.command()
-def smoke(
-    ctx: typer.Context,
-    llm: Llm = None,
-    data_dir: IndexDir = None,
-    out: Out = None,
-    fail_under: FailUnder = None,
-    quiet: Quiet = False,
-    tune: Tune = None,
-) -> None:
-    """The 24 demo questions over examples/news: pass rate per type."""
-    _case_suite(ctx, "smoke", llm, data_dir, out, fail_under, quiet, tune)
+def _question_suite(name: str, doc: str) -> None:
+    """Register `newsrag eval NAME`: a suite of question cases with the options every such suite takes."""
+
+    def command(
+        ctx: typer.Context,
+        llm: Llm = None,
+        data_dir: IndexDir = None,
+        out: Out = None,
+        fail_under: FailUnder = None,
+        quiet: Quiet = False,
+        tune: Tune = None,
+    ) -> None:
+        _case_suite(ctx, name, llm, data_dir, out, fail_under, quiet, tune)
+
+    command.__doc__ = doc
+    app.command(name=name)(command)
 
 
-@app.command()
-def robustness(
-    ctx: typer.Context,
-    llm: Llm = None,
-    data_dir: IndexDir = None,
-    out: Out = None,
-    fail_under: FailUnder = None,
-    quiet: Quiet = False,
-    tune: Tune = None,
-) -> None:
-    """Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type."""
-    _case_suite(ctx, "robustness", llm, data_dir, out, fail_under, quiet, tune)
+_question_suite("smoke", "The 24 demo questions over examples/news: pass rate per type.")
+_question_suite(
+    "robustness",
+    "Prompt injection, contradicting outlets, unanswerable and misspelled questions: pass rate per type.",
+)
+_question_suite(
+    "seed",
+    "A plain-text London-summit article among 30 MultiHop-RAG articles: what it answers, cited; what it does "
+    "not, refused.",
+)
 
 
 @app.command()
@@ -234,21 +236,6 @@ def news(
 
     options = {"limit": limit, "split": split, "questions": questions or QUESTIONS}
     _case_suite(ctx, "news", llm, data_dir, out, fail_under, quiet, tune, **options)
-
-
-@app.command()
-def seed(
-    ctx: typer.Context,
-    llm: Llm = None,
-    data_dir: IndexDir = None,
-    out: Out = None,
-    fail_under: FailUnder = None,
-    quiet: Quiet = False,
-    tune: Tune = None,
-) -> None:
-    """A plain-text London-summit article among 30 MultiHop-RAG articles: what it answers, cited; what it
-    does not, refused."""
-    _case_suite(ctx, "seed", llm, data_dir, out, fail_under, quiet, tune)
 
 
 @app.command()
