@@ -10,20 +10,12 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufffe\uffff]")
 _SURROGATES = re.compile("[\ud800-\udfff]")  # lone halves (JSON "\\ud800"): no UTF-8 encodes them
 _SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b]+")
 _BLANKS = re.compile(r"\n{3,}")
-# What an embedded social post leaves in a page's text: its photo and short links, and its signature
-# ("— NFL (@NFL) October 30, 2023"). The post's own words stay: they are often the quote.
-_MONTHS = "January|February|March|April|May|June|July|August|September|October|November|December"
-_EMBED = re.compile(
-    r"[ \t]*(?:pic\.twitter\.com/\w+|https?://t\.co/\w+)"
-    rf"|[ \t]*[—–][ \t]*[^\n—–()]{{1,80}}\(@\w{{1,15}}\)[ \t]+(?:{_MONTHS})[ \t]+\d{{1,2}},[ \t]+\d{{4}}"
-)
 
 
 def clean_text(text: str) -> str:
-    """NFC, no control characters nor embedded posts' links and signatures, single spaces, at most one blank
-    line between paragraphs."""
+    """NFC, no control characters, single spaces, at most one blank line between paragraphs."""
     text = unicodedata.normalize("NFC", no_surrogates(text)).replace("\r\n", "\n").replace("\r", "\n")
-    text = _EMBED.sub("", _CONTROL.sub("", text))
+    text = _CONTROL.sub("", text)
     lines = [_SPACES.sub(" ", line).strip() for line in text.split("\n")]
     return _BLANKS.sub("\n\n", "\n".join(lines)).strip()
 

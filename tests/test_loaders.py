@@ -281,22 +281,6 @@ def test_jsonl_multihop_schema(tmp_path):
     assert len({a.doc_id for a in arts}) == 3
 
 
-def test_an_embedded_posts_links_and_signature_are_left_out_and_its_words_kept(tmp_path):
-    body = (
-        "The Lions won at home.\n\n"
-        "Catch the Thanksgiving halftime show powered by @Verizon pic.twitter.com/haMpQ95y5U — NFL (@NFL) "
-        "October 30, 2023\n\n"
-        "Stream on #NFLPlus https://t.co/CQH1cx3gZS pic.twitter.com/nAohFvTg0S — NFL (@NFL) December 4, 2023\n\n"
-        "It was a 3-1 win — Smith (@smith) said so on the radio."
-    )
-    path = write(tmp_path / "embeds.jsonl", json.dumps(dict(RECORD, body=body)) + "\n")
-    (article,) = load_ok(path, 1)
-    assert article.text == (
-        "The Lions won at home.\n\nCatch the Thanksgiving halftime show powered by @Verizon\n\n"
-        "Stream on #NFLPlus\n\nIt was a 3-1 win — Smith (@smith) said so on the radio."
-    )
-
-
 def test_rss_feed(tmp_path):
     path = write(
         tmp_path / "feed.xml",
