@@ -26,6 +26,7 @@ from rag.backends.embeddings import OpenAIEmbedder
 from rag.backends.llms import OpenAILLM, complete, redact
 from rag.errors import BackendError, ConfigError
 from rag.settings import Settings
+from rag.text import chunk_body, split_sentences
 
 QUESTION = "What is Russia's position on European peacekeepers?"
 YES_NO = "Did Russia reject the deployment of European peacekeepers to Ukraine?"
@@ -193,11 +194,13 @@ def test_ask_end_to_end_with_verified_citation(assistant, srv):
     assert answer.citations[0].url == demo_url(EXPECTED)
     assert answer.citations[0].quote == COPIED + "."
     # The query was embedded by the server; one chat call carried the numbered sources and the question.
-    # The query was embedded for the search, then again beside the sources' sentences to choose among them.
+    # The query was embedded for the search, then again beside the sources' sentences to choose among them,
+    # and after the answer beside the cited chunk's sentences it does not say, to choose the key ones.
     queries = [r.body["input"] for r in srv.embedding_requests]
-    assert (
-        len(queries) == 2 and queries[0] == [QUESTION] and queries[1][0] == QUESTION and len(queries[1]) > 4
-    )
+    assert len(queries) == 3 and queries[0] == [QUESTION]
+    assert queries[1][0] == QUESTION and len(queries[1]) > 4
+    cited = next(s for s in answer.sources if s.n == n)
+    assert queries[2][0] == QUESTION and set(queries[2][1:]) <= set(split_sentences(chunk_body(cited.text)))
     (chat,) = srv.chat_requests
     assert chat.body["model"] == CHAT_MODEL and chat.body["stream"] is True
     assert chat.body["max_tokens"] == assistant.settings.max_tokens
@@ -255,7 +258,7 @@ def test_follow_up_rewrites_then_answers(assistant, srv):
     assert "assistant: He said Russia rejected NATO troops in Ukraine [1]." in msg["content"]
     assert f"Last question: {follow_up}" in msg["content"]
     assert f"Question: {QUESTION}\n" in final.body["messages"][-1]["content"]  # the rewrite was searched
-    assert [r.body["input"] for r in srv.embedding_requests][-2] == [QUESTION]
+    assert [r.body["input"] for r in srv.embedding_requests][-3] == [QUESTION]  # then evidence, key sentences
 
 
 def test_a_rewrite_that_resolves_nothing_is_searched_with_the_previous_questions_words(assistant, srv):
