@@ -92,7 +92,9 @@ def contains_all(text: str, groups: list[list[str]]) -> bool:
 
 def ref(url: str, title: str = "") -> str:
     """How a case names an article: its canonical URL, or `title:<headline>` for one without a URL (a plain
-    text file)."""
+    text file); a reference already made is returned as it is."""
+    if url.startswith("title:"):
+        return url
     return canonical_url(url) if url else f"title:{title}"
 
 
@@ -113,7 +115,7 @@ def judge(case: dict, answered: bool, text: str, cited_urls: list[str], source_u
     gold = {ref(u) for u in case.get("gold_urls", []) if u} | {
         ref("", t) for t in case.get("gold_titles", [])
     }
-    cited = [u if u.startswith("title:") else ref(u) for u in cited_urls]
+    cited = [ref(u) for u in cited_urls]
     correct = answered and contains_all(text, case.get("must_contain", []))
     return {
         "passed": correct,
@@ -121,7 +123,7 @@ def judge(case: dict, answered: bool, text: str, cited_urls: list[str], source_u
         "refused": refused,
         "cites_gold": any(u in gold for u in cited),
         "citation_precision": m.precision([u in gold for u in cited]),
-        "gold_in_sources": any((u if u.startswith("title:") else ref(u)) in gold for u in source_urls),
+        "gold_in_sources": any(ref(u) in gold for u in source_urls),
     }
 
 

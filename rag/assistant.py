@@ -38,6 +38,8 @@ from rag.tuning import Tuning
 
 History = list[dict[str, str]]
 log = logging.getLogger(__name__)
+# Kinds whose sources are numbered by date: a latest answer's newest first, a timeline's oldest first.
+_DATE_ORDERED = ("latest", "timeline")
 
 
 class Assistant:
@@ -338,7 +340,7 @@ class Assistant:
         )
         if read.kind == "latest":  # the best of them, before they are ordered by date
             chosen = chosen[: sources_needed(read, len(chosen), tuning)]
-        if read.kind in ("latest", "timeline"):  # newest first / oldest first, numbered in that order
+        if read.kind in _DATE_ORDERED:  # newest first / oldest first, numbered in that order
             chosen = _renumbered(sorted(chosen, key=lambda s: s.published_at, reverse=read.kind == "latest"))
         retrieved = [h.node.get_content() for h in hits]
         index = self.keyword_index()
@@ -376,7 +378,7 @@ class Assistant:
         if any(s.published_at[:10] >= first for s in wider[1] if s.published_at):
             # coverage from those dates or later can report on them, earlier cannot: the dates asked about
             # come first, then later ones (a timeline or latest answer keeps its own date order)
-            chosen = wider[1] if read.kind in ("latest", "timeline") else _by_dates(wider[1], first, last)
+            chosen = wider[1] if read.kind in _DATE_ORDERED else _by_dates(wider[1], first, last)
             return wider[0], chosen, wider[2], flt
         reason = f"Nothing in the sources from {read.range.describe()} answers this"
         best = wider[1][0] if wider[1] else None  # the best match from other dates, whatever its date

@@ -457,13 +457,13 @@ def with_key_sentences(
     if s is None or most <= 0:
         return answer
     have = set(terms(strip_markers(answer)))
-    fresh = []
-    for sentence in split_sentences(chunk_body(s.text) if s.text else s.evidence):
+
+    def says_more(sentence: str) -> bool:
         said = set(terms(sentence))
-        if is_instruction(sentence) or is_promo(sentence):
-            continue
-        if len(said - have) >= 2 and 2 * len(said - have) > len(said):
-            fresh.append(sentence)
+        return len(said - have) >= 2 and 2 * len(said - have) > len(said)
+
+    body = split_sentences(chunk_body(s.text) if s.text else s.evidence)
+    fresh = [x for x in body if not is_instruction(x) and not is_promo(x) and says_more(x)]
     if not fresh:
         return answer
     q = question.topic if question else ""
@@ -473,10 +473,9 @@ def with_key_sentences(
              for i, x in enumerate(fresh)]  # fmt: skip
     extra: list[str] = []
     for i in sorted(range(len(fresh)), key=lambda i: (-score[i], i)):
-        said = set(terms(fresh[i]))
-        if len(said - have) >= 2 and 2 * len(said - have) > len(said):  # new beside those added before it
+        if says_more(fresh[i]):  # beside those added before it too
             extra.append(fresh[i])
-            have |= said
+            have |= set(terms(fresh[i]))
         if len(extra) == most:
             break
     extra.sort(key=fresh.index)
