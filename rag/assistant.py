@@ -534,9 +534,14 @@ def _newest_relevant(read: Question, hits: list[NodeWithScore], tuning: Tuning) 
     """The hits that bear on a latest-news question, newest first: those scoring at least `latest_score` of the
     best hit's score and holding `latest_terms` of the question's terms. Rank decides relevance, not recency;
     among the relevant, the newest is the latest development."""
-    top = max((h.score or 0.0 for h in hits), default=0.0)
+    if not hits:
+        return []
+    best = max(hits, key=lambda h: h.score or 0.0)
+    top = best.score or 0.0
     wanted = set(terms(read.topic))
-    need = math.ceil(tuning.latest_terms * len(wanted))
+    # never more than the best hit holds: a question worded unlike its story ("how do CIOs feel about…")
+    # would otherwise keep only newer pieces that share its common words
+    need = min(math.ceil(tuning.latest_terms * len(wanted)), len(wanted & set(terms(best.node.get_content()))))
     now = read.as_of.isoformat() if read.as_of else "9999"  # news after the as-of date is not out yet
     relevant = [
         h
