@@ -181,6 +181,16 @@ def test_question_about_an_entity_absent_from_the_corpus_is_refused_without_call
     assert not answer.answered and answer.citations == [] and llm.prompts == []
 
 
+def test_an_outlet_named_as_written_is_not_a_name_to_find():
+    # "Harbour Post" written as one word: the outlet is read, and its name is not looked for in the text
+    question = read("What's HarbourPost's case for the strike pay deal?", ["Harbour Post"])
+    assert question.outlets == ("Harbour Post",)
+    sources = [src(1, "The strike pay deal gives the pilots a 9 per cent rise, the case for it being inflation.")]
+    assert unanswerable_reason(question, sources) is None
+    other = read("What's HarbourPosts's case for the strike pay deal?", ["Harbour Post"])
+    assert unanswerable_reason(other, sources) == "The sources found never mention HarbourPosts."
+
+
 def test_names_and_terms_are_looked_for_in_everything_retrieved():
     question = "Did Keir Starmer's offer of troops, which Keir Starmer made in Ukraine, worry Sergei Lavrov?"
     assert named_entities(question) == ["Keir Starmer", "Ukraine", "Sergei Lavrov"]

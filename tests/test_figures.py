@@ -149,6 +149,12 @@ def test_who_won_a_game_named_only_by_its_day_is_told_by_a_scored_win():
     )
     # with its sides named, a scored win of other sides says nothing
     assert missing_figure("who won the game between the jets and the chiefs?", [game]) is not None
+    # both sides typed side by side, and a scored win naming both
+    night = "Bills vs. Bengals\nSporting News | 2023-11-05\n\nThe Bengals won their fourth straight, beating the Bills 24-18."
+    assert missing_figure("who won bills bengals last night?", [night]) is None
+    assert missing_figure("who won dolphins bengals last night?", [night]) == (
+        "The sources found do not say who won dolphins bengals last night."
+    )
 
 
 def test_a_measure_asked_for_must_be_the_one_the_sentence_gives():

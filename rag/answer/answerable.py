@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from rag.answer.attribution import as_written, by_role, quoted
 from rag.answer.citations import Source
 from rag.answer.figures import missing_figure
+from rag.query.question import outlet_spans
 from rag.query.read import Question, as_question
 from rag.text import CALENDAR, CAPITALISED_RUN, chunk_day, overlap, terms
 from rag.tuning import DEFAULT, Tuning
@@ -123,6 +124,8 @@ def unanswerable_reason(
     in_sources = held_terms([s.text for s in sources]) if read.kind in ONE_STORY else found
     texts = list(dict.fromkeys([s.text for s in sources] + list(retrieved)))
     names = named_entities(question) or lowercase_names(question, texts, corpus)
+    # an outlet named as written ("BusinessLine" for Business Line) is where to look, not a name to find
+    names = [name for name in names if not outlet_spans(name, list(read.named_outlets))]
     missing = [name for name in names if not set(terms(name)) <= in_sources]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."

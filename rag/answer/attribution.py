@@ -35,8 +35,12 @@ _ROLE = re.compile(
 
 
 def by_role(speaker: str) -> bool:
-    """Whether the speaker is named by role, not by name ("Twitch's monetization boss")."""
-    return bool(_ROLE.search(speaker.strip()))
+    """Whether the speaker is named by role, not by name ("Twitch's monetization boss"), or is a group named by a
+    plural common noun ("relationship therapists", "pet owners"): whose words they are cannot be checked by name
+    either."""
+    last = speaker.strip().split()[-1:] or [""]
+    group = len(last[0]) > 4 and last[0].islower() and last[0].endswith("s") and not last[0].endswith("ss")
+    return bool(_ROLE.search(speaker.strip())) or group
 
 
 def speaks(speaker: str, sentence: str) -> bool:

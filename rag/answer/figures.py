@@ -195,9 +195,11 @@ def _tells_winner(sentence: str, won: str, context: frozenset[str] = frozenset()
         and want - here <= context | here
         and any(here <= {said[j] for j in at if i <= j <= i + _NAMED_WITHIN} for i in at)
     )
-    # "who won the game" with no sides named (a day names it): a scored win says who ("a 31-17 win over Miami")
-    if not want - _EVENT_WORDS and not side and _SCORELINE.search(sentence):
-        if won or re.search(r"\b(?:win|victory|rout|thrashing)\s+(?:over|against)\b", sentence, re.I):
+    # "who won the game" with no sides named (a day names it), or with both named in the sentence ("who won
+    # bills bengals"): a scored win says who ("a 31-17 win over Miami", "beating the Bills 24-18")
+    teams = (want | side) - _EVENT_WORDS
+    if (not teams or teams <= set(said)) and _SCORELINE.search(sentence):
+        if won or re.search(r"\b(?:beating|(?:win|victory|rout|thrashing)\s+(?:over|against))\b", sentence, re.I):
             return True
     for i, word in enumerate(said):
         if (

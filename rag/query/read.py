@@ -104,7 +104,9 @@ _SPEAKER = re.compile(
     re.I,
 )
 _NOT_A_SPEAKER = re.compile(
-    r"^(?:he|she|they|it|we|you|i|them|people|everyone|anyone|the\s+(?:sources?|articles?|reports?))$", re.I
+    r"^(?:he|she|they|it|we|you|i|them|people|everyone|anyone|the\s+(?:sources?|articles?|reports?)|"
+    r"(?:each|both|all|either|neither)(?:\s+of\s+(?:them|these|those|the\s+two))?)$",
+    re.I,
 )
 _COVERAGE = re.compile(
     r"\b(?:cover\w*|report\w*|portray\w*|frame\w*|describ\w*|compar\w*|differ\w*|say|said|write|wrote|"
@@ -116,7 +118,10 @@ _FIGURES = r"(?:reports?|numbers?|figures?|accounts?|estimates?|totals?)"
 _ONE_SAYS = r"one\s+(?:report|source|article|outlet|site|story|piece)\s+(?:says|said|had|has|gave|gives|puts?|claims?|claimed)"
 # a figure as a reader types it ("830", "$2.3 billion", "2.3m"): two of them side by side are two versions
 _AMOUNT = r"[$€£]?\d[\d,.]*\s?(?:%|million|billion|m|bn|k)?"
-_WHICH_RIGHT = r"which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)"
+_WHICH_RIGHT = (
+    r"(?:which\s+(?:one\s+|number\s+|figure\s+|version\s+)?is\s+(?:it|right|correct|true)|"
+    r"who(?:'s|’s|\s+is)\s+(?:right|correct|telling\s+the\s+truth))"
+)
 # A remark after the question that the sources disagree ("…? the numbers don't match"), or a question about the
 # disagreement itself: the answer lays the sources side by side instead of picking one.
 _DISAGREE = re.compile(
@@ -139,7 +144,7 @@ _DISAGREE = re.compile(
     rf"(?:seen|heard|read)\s+(?:both\s+)?{_AMOUNT}\s+(?:and|or|vs\.?|versus)\s+{_AMOUNT})\b",
     re.I,
 )
-_ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s)\s*")
+_ASIDE_BREAK = re.compile(r"\s*(?:[,;(]|\s[-–—]\s|\.\s)\s*")
 # The same said in a clause of a one-sentence question: only a reader's own words, since a question's clause
 # can itself ask whether two reports differ ("Does A suggest a different issue than B, and …?").
 _ASIDE_CLAUSE = re.compile(
