@@ -541,7 +541,9 @@ def _newest_relevant(read: Question, hits: list[NodeWithScore], tuning: Tuning) 
     wanted = set(terms(read.topic))
     # never more than the best hit holds: a question worded unlike its story ("how do CIOs feel about…")
     # would otherwise keep only newer pieces that share its common words
-    need = min(math.ceil(tuning.latest_terms * len(wanted)), len(wanted & set(terms(best.node.get_content()))))
+    need = min(
+        math.ceil(tuning.latest_terms * len(wanted)), len(wanted & set(terms(best.node.get_content())))
+    )
     now = read.as_of.isoformat() if read.as_of else "9999"  # news after the as-of date is not out yet
     relevant = [
         h

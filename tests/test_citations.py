@@ -185,7 +185,9 @@ def test_an_outlet_named_as_written_is_not_a_name_to_find():
     # "Harbour Post" written as one word: the outlet is read, and its name is not looked for in the text
     question = read("What's HarbourPost's case for the strike pay deal?", ["Harbour Post"])
     assert question.outlets == ("Harbour Post",)
-    sources = [src(1, "The strike pay deal gives the pilots a 9 per cent rise, the case for it being inflation.")]
+    sources = [
+        src(1, "The strike pay deal gives the pilots a 9 per cent rise, the case for it being inflation.")
+    ]
     assert unanswerable_reason(question, sources) is None
     other = read("What's HarbourPosts's case for the strike pay deal?", ["Harbour Post"])
     assert unanswerable_reason(other, sources) == "The sources found never mention HarbourPosts."

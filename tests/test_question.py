@@ -737,7 +737,7 @@ def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
 
 
 def test_the_latest_on_a_question_worded_unlike_its_story_keeps_the_best_hit():
-    """"how do CIOs feel…right now": the best hit holds two of the question's six terms; the share asked of a hit
+    """ "how do CIOs feel…right now": the best hit holds two of the question's six terms; the share asked of a hit
     is never more than it holds, so the story itself is not lost to newer pieces sharing the common words."""
     from rag.assistant import _newest_relevant
     from rag.tuning import DEFAULT

@@ -199,7 +199,9 @@ def _tells_winner(sentence: str, won: str, context: frozenset[str] = frozenset()
     # bills bengals"): a scored win says who ("a 31-17 win over Miami", "beating the Bills 24-18")
     teams = (want | side) - _EVENT_WORDS
     if (not teams or teams <= set(said)) and _SCORELINE.search(sentence):
-        if won or re.search(r"\b(?:beating|(?:win|victory|rout|thrashing)\s+(?:over|against))\b", sentence, re.I):
+        if won or re.search(
+            r"\b(?:beating|(?:win|victory|rout|thrashing)\s+(?:over|against))\b", sentence, re.I
+        ):
             return True
     for i, word in enumerate(said):
         if (
