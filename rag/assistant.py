@@ -256,8 +256,10 @@ class Assistant:
         rewritten = rewritten.strip().strip('"').split("\n")[0].strip()
         if not rewritten:
             return compose.heuristic_rewrite(question, history)
-        trusted = compose.resolved(rewritten, question) and not compose.unsaid_names(
-            rewritten, question, history, tuning
+        trusted = (
+            compose.resolved(rewritten, question)
+            and compose.asks_the_same(rewritten, question)
+            and not compose.unsaid_names(rewritten, question, history, tuning)
         )
         return rewritten if trusted else compose.with_context(question, history)
 

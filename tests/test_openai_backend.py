@@ -19,7 +19,7 @@ import pytest
 from conftest import DEMO, demo_url
 from openai_server import OpenAIServer, hashed_embedding
 
-from rag.answer.compose import unsaid_names
+from rag.answer.compose import asks_the_same, unsaid_names
 from rag.answer.sources import format_sources, select_sources
 from rag.assistant import Assistant
 from rag.backends.embeddings import OpenAIEmbedder
@@ -288,6 +288,33 @@ def test_a_rewrite_naming_someone_the_conversation_never_mentioned_is_not_search
     assert answer.query == "And what did Trump say when they met? (Starmer sending troops Ukraine)"
     searched = ["what did Trump say when they met? (Starmer sending troops Ukraine)"]  # the topic: no "And"
     assert searched in [r.body["input"] for r in srv.embedding_requests]
+
+
+def test_a_rewrite_asking_who_when_the_follow_up_asks_how_is_not_searched(assistant, srv):
+    history = [
+        {"role": "user", "content": "Who leads the Aerlume pilots' union?"},
+        {"role": "assistant", "content": "Dana Whitlock [1]."},
+    ]
+    follow_up = "how did she win the vote?"
+    srv.reset(["Who did Dana Whitlock beat in the Aerlume union vote?\n", "By a wide margin [1]."])
+
+    answer = assistant.ask(follow_up, history=history)
+
+    assert answer.query == "how did she win the vote? (leads Aerlume pilots' union)"
+
+
+@pytest.mark.parametrize(
+    "rewrite, follow_up, same",
+    [
+        ("What was the fine imposed on Velocab?", "how big was the fine?", True),  # the same, said otherwise
+        ("Who replaced Ten Hag as coach?", "and who replaced him?", True),
+        ("Who did Trump meet in Alaska?", "and trump?", True),  # no question word to keep
+        ("Who are Benavidez and Andrade, and what are their records?", "and what are their records?", False),
+        ("When did the Shiffrins meet?", "where did they meet?", False),
+    ],
+)
+def test_a_rewrite_asks_what_the_follow_up_asks(rewrite, follow_up, same):
+    assert asks_the_same(rewrite, follow_up) is same
 
 
 def test_names_a_rewrite_gives_that_the_conversation_never_did():

@@ -244,6 +244,19 @@ def resolved(rewrite: str, question: str) -> bool:
     return bool(set(terms(rewrite)) - set(terms(question)))
 
 
+_WH_WORD = re.compile(r"\b(who|whom|whose|what|when|where|why|how|which)\b", re.I)
+
+
+def asks_the_same(rewrite: str, question: str) -> bool:
+    """Whether a rewrite still asks what the follow-up asks: one asking who, when or where, where the follow-up
+    asked something else ("how did they meet?" -> "Who did Eileen and Jeff Shiffrin meet…?"), asks for
+    another kind of answer. "how big was the fine?" -> "What was the fine…?" is the same question."""
+    asked, now = _WH_WORD.search(question), _WH_WORD.search(rewrite)
+    if not now or now.group(1).lower() not in ("who", "whom", "when", "where"):
+        return True
+    return bool(asked) and asked.group(1).lower() == now.group(1).lower() or not asked
+
+
 def unsaid_names(
     rewrite: str, question: str, history: list[dict[str, str]], tuning: Tuning = DEFAULT
 ) -> list[str]:
