@@ -207,3 +207,22 @@ def test_a_figure_question_s_evidence_leads_with_the_sentence_giving_that_figure
     q_terms = set(terms("how much got wagered on kentucky sports betting in the first month?"))
     assert _best(sentences, q_terms, None, 1) == [0]  # more of the question's words
     assert _best(sentences, q_terms, None, 1, asked=Asked("money")) == [1]
+
+
+def test_a_figure_of_someone_the_question_names_is_said_of_them():
+    preview = (
+        "USC odds ahead of Bronny James' debut\nSporting News | 2023-12-09\n\n"
+        "USC opened its season against Kansas State. "
+        "Gonzaga led by as many as 18 points, overcame Ellis scoring 28 and outscored the Trojans 21-8."
+    )
+    question = "How many points did Bronny James score in his USC debut against Long Beach State?"
+    assert missing_figure(question, [preview]) == "The sources found do not give how many points."
+    debut = preview + " Bronny James scored four points in his debut as USC beat Long Beach State."
+    assert missing_figure(question, [debut]) is None
+    # one word of a name is enough where the name has two ("James")
+    assert (
+        missing_figure(
+            "How many points did Bronny James score?", ["T\nO | 2023-12-11\n\nJames scored 4 points."]
+        )
+        is None
+    )

@@ -8,9 +8,9 @@ from collections.abc import Callable, Sequence
 from rag.answer.attribution import as_written, by_role, quoted
 from rag.answer.citations import Source
 from rag.answer.figures import missing_figure
-from rag.query.question import outlet_spans
+from rag.query.question import named_entities, outlet_spans
 from rag.query.read import Question, as_question
-from rag.text import CALENDAR, CAPITALISED_RUN, chunk_day, overlap, terms
+from rag.text import CALENDAR, chunk_day, overlap, terms
 from rag.tuning import DEFAULT, Tuning
 
 ONE_STORY = ("position", "summary", "timeline", "latest")
@@ -27,27 +27,6 @@ def held_terms(texts: list[str]) -> set[str]:
 def coverage(question: str, found: set[str]) -> float:
     """Share of the question's key terms among `found` (see `held_terms`)."""
     return overlap(terms(question), found)
-
-
-_POSSESSIVE = re.compile(r"['’]s?$")
-
-
-def named_entities(question: str) -> list[str]:
-    """Capitalised names in the question (not its first word, not months or days), each once, without a
-    possessive ("Sam Altman's" is "Sam Altman"): things it is about."""
-    found: dict[str, str] = {}
-    for match in CAPITALISED_RUN.finditer(question):
-        if match.start() == 0 or question[: match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
-            words = match.group(1).split()
-            if len(words) == 1:
-                continue
-            name = " ".join(words[1:])  # "What Apple…" -> skip the leading question word only
-        else:
-            name = match.group(1)
-        name = _POSSESSIVE.sub("", name)
-        if name.lower() not in CALENDAR and terms(name):
-            found.setdefault(name.lower(), name)
-    return list(found.values())
 
 
 # not "\n": texts joined a line apart never make one use out of two texts' edges

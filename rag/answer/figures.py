@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from rag.query.question import named_entities
 from rag.text import CALENDAR, MONTHS, chunk_body, chunk_title, split_sentences, terms
 
 # Words that ask for an amount of money after "how much".
@@ -255,11 +256,20 @@ def gives_figure(question: str, text: str, asked: Asked | None = None, headline:
         return False
     about = set(terms(question.replace("-", " "))) - _ASKING - _WHEN_WORDS - CALENDAR  # dates are not topics
     need = min(2, len(about))
+    # a question naming people or things asks for their figure: the sentence (or the one before) names half of
+    # them at least (each but for one of its words: "James" for "Bronny James"); "28 points" said of another
+    # player, sharing "points" and "score" with the question, is not it
+    names = [set(terms(name.replace("-", " "))) for name in named_entities(question)]
     before: set[str] = set()  # the previous sentence often names what this one gives a figure for
     context = frozenset(terms(text)) if asked.kind == "winner" else frozenset()  # only a result reads it
     for sentence in split_sentences(chunk_body(text)):
         said = set(terms(sentence.replace("-", " ")))
-        if len((said | before) & about) >= need and holds(asked, sentence, context):
+        near = said | before
+        if (
+            len(near & about) >= need
+            and 2 * sum(len(name & near) >= max(1, len(name) - 1) for name in names) >= len(names)
+            and holds(asked, sentence, context)
+        ):
             return True
         before = said
     # a headline's figure ("Inside the $US2.3b venue") is said of what its article is about

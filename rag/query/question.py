@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from functools import lru_cache
 
-from rag.text import MONTHS, PUBLICATION_NAME, outlet_head, words
+from rag.text import CALENDAR, CAPITALISED_RUN, MONTHS, PUBLICATION_NAME, outlet_head, terms, words
 
 _M = "|".join(MONTHS) + "|jan|feb|mar|apr|jun|jul|aug|sep|sept|oct|nov|dec"
 _DATE = re.compile(
@@ -327,3 +327,24 @@ _NAME_QUESTION = re.compile(
 def expects_name(question: str) -> bool:
     """ "Who is…?", "Which company…?", "How many…?": questions answered by a name, number or date."""
     return bool(_NAME_QUESTION.match(question)) and not expects_yes_no(question)
+
+
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+def named_entities(question: str) -> list[str]:
+    """Capitalised names in the question (not its first word, not months or days), each once, without a
+    possessive ("Sam Altman's" is "Sam Altman"): things it is about."""
+    found: dict[str, str] = {}
+    for match in CAPITALISED_RUN.finditer(question):
+        if match.start() == 0 or question[: match.start()].rstrip().endswith((".", "?", "!", ":", '"')):
+            parts = match.group(1).split()
+            if len(parts) == 1:
+                continue
+            name = " ".join(parts[1:])  # "What Apple…" -> skip the leading question word only
+        else:
+            name = match.group(1)
+        name = _POSSESSIVE.sub("", name)
+        if name.lower() not in CALENDAR and terms(name):
+            found.setdefault(name.lower(), name)
+    return list(found.values())
