@@ -104,8 +104,11 @@ def unanswerable_reason(
     texts = list(dict.fromkeys([s.text for s in sources] + list(retrieved)))
     names = named_entities(question) or lowercase_names(question, texts, corpus)
     # an outlet named as written ("BusinessLine" for Business Line) is where to look, not a name to find
-    names = [name for name in names if not outlet_spans(name, list(read.named_outlets))]
-    missing = [name for name in names if not set(terms(name)) <= in_sources]
+    missing = [
+        name
+        for name in names
+        if not set(terms(name)) <= in_sources and not outlet_spans(name, list(read.named_outlets))
+    ]
     if missing and (len(names) < tuning.slack_from or len(missing) > tuning.missing_names * len(names)):
         return "The sources found never mention " + ", ".join(missing) + "."
     first_day = _first_day(read)
