@@ -275,32 +275,37 @@ def test_a_rewrite_that_resolves_nothing_is_searched_with_the_previous_questions
     assert [answer.query] in [r.body["input"] for r in srv.embedding_requests]
 
 
-def test_a_rewrite_naming_someone_the_conversation_never_mentioned_is_not_searched(assistant, srv):
-    history = [
-        {"role": "user", "content": "What did Starmer say about sending troops to Ukraine?"},
-        {"role": "assistant", "content": "He said the UK was ready to put troops on the ground [1]."},
-    ]
-    follow_up = "And what did Trump say when they met?"
-    srv.reset(["What did Trump say when he met with Putin?\n", "He offered no backstop [1]."])
+@pytest.mark.parametrize(
+    "earlier, follow_up, rewrite, query, searched",
+    [
+        # the rewrite names someone the conversation never mentioned
+        (
+            "What did Starmer say about sending troops to Ukraine?",
+            "And what did Trump say when they met?",
+            "What did Trump say when he met with Putin?",
+            "And what did Trump say when they met? (Starmer sending troops Ukraine)",
+            "what did Trump say when they met? (Starmer sending troops Ukraine)",  # the topic: no "And"
+        ),
+        # the rewrite asks who where the follow-up asked how
+        (
+            "Who leads the Aerlume pilots' union?",
+            "how did she win the vote?",
+            "Who did Dana Whitlock beat in the Aerlume union vote?",
+            "how did she win the vote? (leads Aerlume pilots' union)",
+            "how did she win the vote? (leads Aerlume pilots' union)",
+        ),
+    ],
+)
+def test_a_rewrite_that_is_not_trusted_is_not_searched(
+    assistant, srv, earlier, follow_up, rewrite, query, searched
+):
+    history = [{"role": "user", "content": earlier}, {"role": "assistant", "content": "An answer [1]."}]
+    srv.reset([rewrite + "\n", "A reply [1]."])
 
     answer = assistant.ask(follow_up, history=history)
 
-    assert answer.query == "And what did Trump say when they met? (Starmer sending troops Ukraine)"
-    searched = ["what did Trump say when they met? (Starmer sending troops Ukraine)"]  # the topic: no "And"
-    assert searched in [r.body["input"] for r in srv.embedding_requests]
-
-
-def test_a_rewrite_asking_who_when_the_follow_up_asks_how_is_not_searched(assistant, srv):
-    history = [
-        {"role": "user", "content": "Who leads the Aerlume pilots' union?"},
-        {"role": "assistant", "content": "Dana Whitlock [1]."},
-    ]
-    follow_up = "how did she win the vote?"
-    srv.reset(["Who did Dana Whitlock beat in the Aerlume union vote?\n", "By a wide margin [1]."])
-
-    answer = assistant.ask(follow_up, history=history)
-
-    assert answer.query == "how did she win the vote? (leads Aerlume pilots' union)"
+    assert answer.query == query
+    assert [searched] in [r.body["input"] for r in srv.embedding_requests]
 
 
 @pytest.mark.parametrize(

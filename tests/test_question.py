@@ -259,6 +259,12 @@ def test_a_question_is_read_once_with_its_outlets_every_time_named():
     assert q.as_of == AS_OF and q.range is None and q.plan.outlets == ["Harbour Post", "Eastbridge Observer"]
 
 
+def _scored(n: int, published: str, body: str, score: float) -> NodeWithScore:
+    h = _hit(n, "Harbour Post", published, body)
+    h.score = score
+    return h
+
+
 def _hit(n: int, outlet: str, published: str, body: str, title: str = "") -> NodeWithScore:
     title = title or f"Headline {n}"
     text = f"{title}\n{outlet} | {published}\n\n{body}"
@@ -719,17 +725,14 @@ def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
     from rag.assistant import _newest_relevant
     from rag.tuning import DEFAULT
 
-    def hit(n, published, body, score):
-        h = _hit(n, "Harbour Post", published, body)
-        h.score = score
-        return h
-
     hits = [
-        hit(1, "2025-03-01", "Aerlume pilots began a strike over pay.", 1.0),
-        hit(2, "2025-03-09", "Aerlume and the pilots' union agreed to mediation, ending the strike.", 0.8),
-        hit(3, "2025-03-12", "Pilots at another airline voted on a strike.", 0.9),  # not about Aerlume
-        hit(4, "2025-03-20", "Aerlume strike: a fan's view of cancelled flights.", 0.3),  # scores too low
-        hit(5, "2025-07-01", "Aerlume pilots strike again.", 0.9),  # after the as-of date: not out yet
+        _scored(1, "2025-03-01", "Aerlume pilots began a strike over pay.", 1.0),
+        _scored(
+            2, "2025-03-09", "Aerlume and the pilots' union agreed to mediation, ending the strike.", 0.8
+        ),
+        _scored(3, "2025-03-12", "Pilots at another airline voted on a strike.", 0.9),  # not about Aerlume
+        _scored(4, "2025-03-20", "Aerlume strike: a fan's view of cancelled flights.", 0.3),  # scores too low
+        _scored(5, "2025-07-01", "Aerlume pilots strike again.", 0.9),  # after the as-of date: not out yet
     ]
     q = read("any update on the aerlume strike?", ["Harbour Post"], AS_OF)
     assert (q.kind, q.topic) == ("latest", "the aerlume strike?")
@@ -737,20 +740,17 @@ def test_the_latest_is_the_newest_hit_that_bears_on_the_question():
 
 
 def test_the_latest_on_a_question_worded_unlike_its_story_keeps_the_best_hit():
-    """ "how do CIOs feel…right now": the best hit holds two of the question's six terms; the share asked of a hit
-    is never more than it holds, so the story itself is not lost to newer pieces sharing the common words."""
+    """ "how do CIOs feel…right now": the best hit holds fewer of the question's terms than the share asked of a
+    hit, which is never more than it holds, so the story is not lost to newer pieces sharing common words."""
     from rag.assistant import _newest_relevant
     from rag.tuning import DEFAULT
 
-    def hit(n, published, body, score):
-        h = _hit(n, "Harbour Post", published, body)
-        h.score = score
-        return h
-
     hits = [
-        hit(1, "2025-03-10", "Chief information officers at big banks are taking generative AI slowly.", 1.0),
-        hit(2, "2025-03-20", "AI at big companies: the rollout feels slow.", 0.7),
-        hit(3, "2025-03-25", "A startup raised money.", 0.9),  # none of the question's terms
+        _scored(
+            1, "2025-03-10", "Chief information officers at big banks are taking generative AI slowly.", 1.0
+        ),
+        _scored(2, "2025-03-20", "AI at big companies: the rollout feels slow.", 0.7),
+        _scored(3, "2025-03-25", "A startup raised money.", 0.9),  # none of the question's terms
     ]
     q = read("how do bank CIOs feel about rolling out generative AI at big companies right now?", [], AS_OF)
     assert q.kind == "latest"
