@@ -38,8 +38,8 @@ def by_role(speaker: str) -> bool:
     """Whether the speaker is named by role, not by name ("Twitch's monetization boss"), or is a group named by a
     plural common noun ("relationship therapists", "pet owners"): whose words they are cannot be checked by name
     either."""
-    last = speaker.strip().split()[-1:] or [""]
-    group = len(last[0]) > 4 and last[0].islower() and last[0].endswith("s") and not last[0].endswith("ss")
+    last = (speaker.split() or [""])[-1]
+    group = len(last) > 4 and last.islower() and last.endswith("s") and not last.endswith("ss")
     return bool(_ROLE.search(speaker.strip())) or group
 
 

@@ -254,7 +254,7 @@ def asks_the_same(rewrite: str, question: str) -> bool:
     asked, now = _WH_WORD.search(question), _WH_WORD.search(rewrite)
     if not now or now.group(1).lower() not in ("who", "whom", "when", "where"):
         return True
-    return bool(asked) and asked.group(1).lower() == now.group(1).lower() or not asked
+    return not asked or asked.group(1).lower() == now.group(1).lower()
 
 
 def unsaid_names(
