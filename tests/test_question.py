@@ -45,6 +45,21 @@ AS_OF = date(2025, 6, 11)  # a Wednesday
         ("what did macron say in march?", date(2025, 3, 1), date(2025, 3, 31), "in march"),
         ("did the rba cut rates at its april meeting?", date(2025, 4, 1), date(2025, 4, 30), "its april"),
         ("What came of the May summit?", date(2025, 5, 1), date(2025, 5, 31), "the May"),
+        ("How has it evolved since mid-March?", date(2025, 3, 11), date(2025, 6, 11), "since mid-March"),
+        (
+            "how has the QB mess evolved from mid-February into April?",
+            date(2025, 2, 11),
+            date(2025, 4, 30),
+            "from mid-February into April",
+        ),
+        (
+            "what happened between November and January",
+            date(2024, 11, 1),
+            date(2025, 1, 31),
+            "between November and January",
+        ),
+        ("from early may to late may", date(2025, 5, 1), date(2025, 5, 31), "from early may to late may"),
+        ("From late March until June?", date(2025, 3, 21), date(2025, 6, 11), "From late March until June"),
     ],
 )
 def test_relative_dates_resolve_against_the_as_of_date(text, since, until, phrase):
@@ -129,6 +144,7 @@ def test_a_range_is_described_for_people():
         ("how did the club's playoff push fall apart?", "timeline"),
         ("how did the two of them end up together?", "timeline"),
         ("how did the merger come about?", "timeline"),
+        ("how did his season go, from the calf injury to the team playing without him?", "timeline"),
         ("what's next for the coalition?", "latest"),
         ("where's the recall at?", "latest"),
         ("What was the final score? one report says 2-1 but another says 4-1", "conflict"),
@@ -640,6 +656,23 @@ def test_a_people_is_its_country():
 )
 def test_whose_words_a_question_asks_for(text, speaker):
     assert read(text, ["Harbour Post"], AS_OF).speaker == speaker
+
+
+@pytest.mark.parametrize(
+    "text, holder",
+    [
+        ("what does pastor jesse bradley think about the motto?", "pastor jesse bradley"),
+        ("How does the Fed feel about rate cuts?", "Fed"),
+        ("where does Macron stand on the force?", "Macron"),
+        ("what did putin say about the force?", "putin"),  # a speaker holds the view asked for
+        ("what do they think about it?", ""),
+        ("What is Russia's position on European peacekeepers?", ""),  # no one thinking, feeling or standing
+    ],
+)
+def test_whose_view_a_position_question_asks_for(text, holder):
+    # their words are preferred as evidence, though not required (a view is often reported, not quoted)
+    assert read(text, [], AS_OF).holder == holder
+    assert read(text, [], AS_OF).speaker == ("putin" if "putin" in text else "")
 
 
 @pytest.mark.parametrize(

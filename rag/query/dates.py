@@ -58,6 +58,9 @@ _COUNT = r"(?P<n>\d{1,3}|a|an|one|two|three|four|five|six|seven|eight|nine|ten|f
 _UNIT = r"(?P<unit>day|week|month|year)s?"
 _MONTH = "|".join(m.capitalize() for m in MONTHS)
 _WEEKDAY = "|".join(d.capitalize() for d in WEEKDAYS)
+# "early", "mid-", "late" before a month: its first, middle or last ten days or so
+_PART = r"(?:(?P<part{0}>early|mid|late)(?:\s+|-\s*|\s*-\s*))?"
+_PART_DAYS = {"early": (1, 10), "mid": (11, 20), "late": (21, 31)}
 _MONTH_EVENT = "|".join(m.capitalize() for m in MONTHS if m not in ("march", "may")) + "|(?-i:March|May)"
 
 # Tried in order; the first that matches decides. Each gives (since, until) from the match and as_of.
@@ -86,8 +89,17 @@ _PATTERNS: list[tuple[re.Pattern, str]] = [
     (re.compile(r"\blast\s+year\b", re.I), "last_year"),
     (re.compile(r"\bthis\s+year\b", re.I), "this_year"),
     (re.compile(rf"\bsince\s+(?:last\s+)?(?P<weekday>{_WEEKDAY})\b", re.I), "since_weekday"),
+    # "from mid-November into December", "between October and December": a span of months
     (
-        re.compile(rf"\bsince\s+(?:early\s+|mid-?\s*|late\s+)?(?P<month>{_MONTH})\b(?!\s+\d)", re.I),
+        re.compile(
+            rf"\b(?:from|between)\s+{_PART.format('')}(?P<month>{_MONTH})\b(?!\s+\d)\s+"
+            rf"(?:to|through|thru|into|until|till|and)\s+{_PART.format('2')}(?P<month2>{_MONTH})\b(?!\s+\d)",
+            re.I,
+        ),
+        "month_span",
+    ),
+    (
+        re.compile(rf"\bsince\s+{_PART.format('')}(?P<month>{_MONTH})\b(?!\s+\d)", re.I),
         "since_month",
     ),
     # not "on Saturday Night Live": a capitalised word after the day makes it a name
@@ -134,6 +146,14 @@ def _last_month(as_of: date, name: str, year: str | None) -> tuple[date, date]:
     month = MONTHS.index(name.lower()) + 1
     y = int(year) if year else (as_of.year if month <= as_of.month else as_of.year - 1)
     return date(y, month, 1), date(y, month, calendar.monthrange(y, month)[1])
+
+
+def _part(month: tuple[date, date], part: str | None) -> tuple[date, date]:
+    """The days of the month an "early", "mid-" or "late" names (all of it for none)."""
+    if not part:
+        return month
+    first, last = _PART_DAYS[part.lower()]
+    return month[0].replace(day=first), month[1].replace(day=min(last, month[1].day))
 
 
 def resolve(text: str, as_of: date) -> DateRange | None:
@@ -191,7 +211,11 @@ def _apply(rule: str, m: re.Match, as_of: date) -> tuple[date, date]:
     if rule == "since_weekday":
         return _last_weekday(as_of - timedelta(days=1), m.group("weekday")), as_of
     if rule == "since_month":
-        return _last_month(as_of, m.group("month"), None)[0], as_of
+        return _part(_last_month(as_of, m.group("month"), None), m.group("part"))[0], as_of
+    if rule == "month_span":
+        end = _part(_last_month(as_of, m.group("month2"), None), m.group("part2"))[1]
+        first = _last_month(end, m.group("month"), None)  # the most recent one begun by the span's end
+        return _part(first, m.group("part"))[0], end
     if rule == "weekday":
         day = _last_weekday(as_of, m.group("weekday"))
         return day, day
