@@ -877,6 +877,14 @@ def test_a_lower_case_question_s_names_are_the_words_the_texts_capitalise_but_no
         "The figure grew, Altman said, and I've seen it, as Altman wrote. It rose, I've heard, said Altman."
     ]
     assert lowercase_names("did altman say it was weekly? i've seen both", texts) == ["altman"]
+    # a word after "a"/"an" (and an adjective) is a common noun, however the corpus writes it
+    corpus = ["The new film, from Marvel Studios, and the series, as Marvel said, and rights, per Marvel."]
+    assert (
+        lowercase_names("officials hyped the barrier as a marvel, were they right?", texts, lambda: corpus)
+        == []
+    )
+    assert lowercase_names("officials hyped it as a high-tech marvel", texts, lambda: corpus) == []
+    assert lowercase_names("what did officials say about marvel?", texts, lambda: corpus) == ["marvel"]
 
 
 @pytest.mark.parametrize(

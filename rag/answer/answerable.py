@@ -60,6 +60,8 @@ def lowercase_names(
     for w in dict.fromkeys(words):
         if not terms(w) or w in CALENDAR or w[:2] in ("i'", "i’"):  # "i've": "I" is always capitalised
             continue
+        if re.search(rf"\b(?:a|an)\s+(?:[a-z-]+\s+)?{re.escape(w)}\b", question):
+            continue  # "a high-tech marvel": a common noun, whatever the corpus capitalises ("Marvel")
         used = any(re.search(rf"\b{re.escape(w)}\b", t, re.I) for t in texts)
         if not used and whole is None:
             whole = list(corpus())
