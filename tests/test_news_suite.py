@@ -327,7 +327,15 @@ def test_run_passes_history_and_date_and_writes_the_run(tmp_path, monkeypatch, s
 
 
 @pytest.mark.parametrize(
-    "name", ["news-set6.jsonl", "news-set7.jsonl", "news-set8.jsonl", "news-set9.jsonl", "news-set10.jsonl"]
+    "name",
+    [
+        "news-set6.jsonl",
+        "news-set7.jsonl",
+        "news-set8.jsonl",
+        "news-set9.jsonl",
+        "news-set10.jsonl",
+        "news-set11.jsonl",
+    ],
 )
 def test_the_other_question_sets_are_well_formed_and_their_gold_holds_the_facts(name):
     cases = news.load_cases(ROOT / "evals" / "data" / name)
