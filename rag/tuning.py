@@ -133,6 +133,12 @@ class Tuning(BaseModel):
     latest_pool: int = Field(
         40, description="Chunks retrieved for a latest-news question, to find the newest."
     )
+    latest_words: int = Field(
+        110, description="Words of evidence of each source of a latest-news answer (shown whole, no LLM)."
+    )
+    latest_sentences: int = Field(
+        5, description="Sentences of evidence of each source of a latest-news answer."
+    )
     latest_score: float = Field(
         0.6, description="Share of the best hit's score a hit needs to count as the latest development."
     )

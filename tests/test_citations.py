@@ -571,9 +571,11 @@ def test_a_latest_answer_is_the_newest_relevant_source_dated_and_built_without_t
         "As of 2025-03-07 (Harbour Post): Pilots at low-cost airline Aerlume began a 48-hour strike on Friday, "
         "7 March, forcing the carrier to cancel 620 flights and disrupting travel for an estimated 95,000 "
         "passengers across Europe [1]. The walkout was called by the Aerlume Pilots' Association after talks on "
-        "pay and rostering broke down on Tuesday [1]. Chief operating officer Helena Marsh called the strike "
+        "pay and rostering broke down on Tuesday [1]. Aerlume, which operates a fleet of 112 aircraft from bases "
+        "in Lisbon, Dublin and Milan, said it had rebooked about 60% of affected passengers on other flights and "
+        "would offer refunds to the rest [1]. Chief operating officer Helena Marsh called the strike "
         '"unnecessary and damaging" [1]. Both sides said they were willing to return to mediation next week [1].'
-    )
+    )  # five sentences, 110 words at most: a latest answer is as long as a written one with its key sentences
     assert [c.n for c in answer.citations] == [1]
 
 

@@ -140,18 +140,21 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        # a written answer's first source shows more; so does every source of a latest answer, built from any one
-        first = written and not sources or question.kind == "latest"
+        # a written answer's first source shows more; every source of a latest answer, built from any one, its own
+        latest = question.kind == "latest"
+        first = written and not sources and not latest
         keep = _best(
             sentences,
             q_terms,
             sims,
-            tuning.first_source_sentences
+            tuning.latest_sentences
+            if latest
+            else tuning.first_source_sentences
             if first
             else tuning.built_sentences
             if built
             else tuning.sentences_per_source,
-            (tuning.first_source_words or words) if first else words,
+            tuning.latest_words if latest else (tuning.first_source_words or words) if first else words,
             loose=written,
             speaker=question.holder,
             asked=asked,
