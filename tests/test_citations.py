@@ -742,23 +742,3 @@ def test_key_sentences_come_from_the_whole_chunk_the_ones_bearing_on_the_questio
         "Harbour Post (2025-03-02): The weather was mild and sunny all weekend across southern England [1]. "
         "Macron proposed a one-month truce in the air and at sea [1]."
     )
-
-
-def test_a_position_questions_evidence_prefers_the_words_of_whoever_holds_the_view():
-    from llama_index.core.schema import NodeWithScore, TextNode
-
-    body = (
-        "The motto has been official since 1956. "
-        "Faith in the motto is waning in the country, surveys show. "
-        '"We have forsaken living water and created idols," Bradley said of the motto.'
-    )
-    node = TextNode(text=f"Title\nOutlet | 2023-09-26\n\n{body}", id_="c1", metadata={"doc_id": "d1"})
-    hits = [NodeWithScore(node=node, score=1.0)]
-    tuning = Tuning(first_source_sentences=1, lead_bonus=0.0)
-    held = select_sources(
-        read("what does pastor bradley think about the motto and faith?", []), hits, 1, tuning
-    )
-    # without a holder, the sentence sharing "motto" and "faith" wins; Bradley's words share "motto" only
-    unheld = select_sources(read("what is the view on the motto and faith?", []), hits, 1, tuning)
-    assert held[0].evidence == '"We have forsaken living water and created idols," Bradley said of the motto.'
-    assert unheld[0].evidence == "Faith in the motto is waning in the country, surveys show."

@@ -659,23 +659,6 @@ def test_whose_words_a_question_asks_for(text, speaker):
 
 
 @pytest.mark.parametrize(
-    "text, holder",
-    [
-        ("what does pastor jesse bradley think about the motto?", "pastor jesse bradley"),
-        ("How does the Fed feel about rate cuts?", "Fed"),
-        ("where does Macron stand on the force?", "Macron"),
-        ("what did putin say about the force?", "putin"),  # a speaker holds the view asked for
-        ("what do they think about it?", ""),
-        ("What is Russia's position on European peacekeepers?", ""),  # no one thinking, feeling or standing
-    ],
-)
-def test_whose_view_a_position_question_asks_for(text, holder):
-    # their words are preferred as evidence, though not required (a view is often reported, not quoted)
-    assert read(text, [], AS_OF).holder == holder
-    assert read(text, [], AS_OF).speaker == ("putin" if "putin" in text else "")
-
-
-@pytest.mark.parametrize(
     "sentence, speaks_",
     [
         ("Russian Foreign Minister Sergei Lavrov said on Tuesday that the plan was unacceptable.", True),

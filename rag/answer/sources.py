@@ -156,7 +156,7 @@ def select_sources(
             else tuning.sentences_per_source,
             tuning.latest_words if latest else (tuning.first_source_words or words) if first else words,
             loose=written,
-            speaker=question.holder,
+            speaker=question.speaker,
             asked=asked,
             prior={i: tuning.lead_bonus for i, s in enumerate(sentences) if s in opening},
             decay=tuning.evidence_decay if written or built else 1.0,

@@ -197,7 +197,6 @@ class Question:
     plan: QueryPlan = field(default_factory=lambda: QueryPlan(question=""))
     unknown_publications: tuple[str, ...] = ()  # publications it cites that the corpus lacks
     speaker: str = ""  # whose words an attribution question asks for ("Putin")
-    holder: str = ""  # whose view a position question asks for ("what does the Fed think…"), or the speaker
 
     @property
     def topic(self) -> str:
@@ -278,25 +277,6 @@ def speaker_of(text: str) -> str:
     who = re.sub(
         r"^(?:the|a|an)(?:\s+|$)", "", " ".join((m.group("who") or m.group("any")).split()), flags=re.I
     )
-    return "" if not who or _NOT_A_SPEAKER.match(who) else who
-
-
-# "what does X think of…", "how does X feel about…", "where does X stand on…": X's words are the answer, though
-# a view may be reported without them (so no check asks for their words, as for "what did X say")
-_HOLDER = re.compile(
-    r"\b(?:what|how|where)\s+(?:does|do|did|is|are|has|have)\s+(?P<who>[^?,]{2,60}?)\s+"
-    r"(?:think|thinks|thought|feel|feels|felt|believe|believes|view|views|see|sees|make\s+of|stand|stands)\b",
-    re.I,
-)
-
-
-def holder_of(text: str) -> str:
-    """Whose view the question asks for: its speaker ("what did Putin say…"), or the one thinking, feeling or
-    standing ("what does Pastor Jesse Bradley think about…"); "" for a pronoun."""
-    if speaker := speaker_of(text):
-        return speaker
-    m = _HOLDER.search(text)
-    who = re.sub(r"^(?:the|a|an)(?:\s+|$)", "", " ".join(m.group("who").split()), flags=re.I) if m else ""
     return "" if not who or _NOT_A_SPEAKER.match(who) else who
 
 
@@ -397,7 +377,6 @@ def read(
         plan=plan(topic, outlets, default_year=default_year),
         unknown_publications=tuple(unknown_publications(text, outlets)),
         speaker=speaker_of(_blank(text, spans)) if kind == "position" else "",
-        holder=holder_of(_blank(text, spans)) if kind == "position" else "",
     )
 
 
