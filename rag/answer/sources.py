@@ -133,6 +133,12 @@ def select_sources(
     written = question.is_written  # fewer words of evidence: its prompt decides the wait
     words = tuning.written_evidence_words if written else None
     built = question.kind in WIDE  # no prompt: shown to the reader only
+    # every source of a latest answer (built from any one) has its own budget; so does a written answer's first
+    if question.kind == "latest":
+        first_budget = rest_budget = (tuning.latest_sentences, tuning.latest_words)
+    else:
+        first_budget = (tuning.first_source_sentences, tuning.first_source_words or words)
+        rest_budget = (tuning.built_sentences if built else tuning.sentences_per_source, words)
     sources: list[Source] = []
     offset = 0
     for at, (hit, text, sentences, opening) in enumerate(picked):
@@ -140,21 +146,13 @@ def select_sources(
         offset += len(sentences)
         if sims is not None and sources and (not sims.size or float(sims.max()) < tuning.relevance_floor):
             continue  # unrelated to the question: never padding (the best source always stays)
-        # a written answer's first source shows more; every source of a latest answer, built from any one, its own
-        latest = question.kind == "latest"
-        first = written and not sources and not latest
+        n, budget = first_budget if written and not sources else rest_budget
         keep = _best(
             sentences,
             q_terms,
             sims,
-            tuning.latest_sentences
-            if latest
-            else tuning.first_source_sentences
-            if first
-            else tuning.built_sentences
-            if built
-            else tuning.sentences_per_source,
-            tuning.latest_words if latest else (tuning.first_source_words or words) if first else words,
+            n,
+            budget,
             loose=written,
             speaker=question.speaker,
             asked=asked,
